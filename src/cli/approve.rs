@@ -1,0 +1,218 @@
+//! `aiaudit approve`: sign a proposal's exact bytes; land it on main once approvals suffice.
+
+use super::util::{self, committer, main_base, Proposal, SignerArgs};
+use super::{CliError, CliResult, EXIT_OK};
+use crate::diag::Code;
+use crate::engine::{existing_approvals, Checker, MAIN_REF, PROPOSALS_PREFIX};
+use crate::pgp;
+use crate::record::{self, digest};
+use crate::store::{Change, ChangeKind, Entry, EntryKind};
+use crate::trailers::{self, Approval};
+use anyhow::anyhow;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+/// Approve a proposed decision with your OpenPGP key.
+///
+/// Shows the whole record first; what you sign is exactly the file's bytes, and exactly those
+/// bytes land on main. When the policy's approvals are complete the decision lands on main
+/// (one Approved-by trailer per approval); otherwise the approval is kept on the proposal ref.
+#[derive(Debug, clap::Args)]
+pub struct ApproveArgs {
+    /// The decision id (or a unique prefix).
+    pub id: String,
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// Sign without asking (required when standard input is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Push the result (main, or the updated proposal) to this remote.
+    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
+    pub push: Option<String>,
+}
+
+pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
+    let store = util::open(cwd)?;
+    let now = util::now()?;
+    let prop = util::find_proposal(&store, &a.id)?;
+    let base = main_base(&store)?;
+    let mut checker = Checker::new(&store, now);
+    let policy = util::policy_at(&mut checker, base.tree)?;
+
+    let (decision, diags) = record::check_decision(&prop.path, &prop.bytes);
+    let Some(d) = decision.filter(|_| diags.is_empty()) else {
+        util::print_diagnostics(&diags);
+        return Err(CliError::violations(anyhow!(
+            "{} is not a valid decision; refusing to sign it",
+            prop.path
+        )));
+    };
+    let signer = a.signer.signer()?;
+    let fpr = pgp::signer_fingerprint(&signer).map_err(CliError::usage)?;
+    let Some(approver) = policy.principal_by_key(&fpr).cloned() else {
+        return Err(CliError::usage(anyhow!(
+            "your key {fpr} belongs to no principal of the policy"
+        ))
+        .hint("an admin adds your certificate with `aiaudit principal add`"));
+    };
+
+    show_what_is_signed(&prop, &d, &approver.id, &fpr);
+    if !a.yes {
+        confirm()?;
+    }
+    let sig = pgp::sign_detached(&signer, &prop.bytes, now).map_err(CliError::usage)?;
+    let new = Approval {
+        principal: approver.id.clone(),
+        email: approver.email.clone(),
+        key: fpr.clone(),
+        signature: sig,
+    };
+    let mut approvals: Vec<Approval> = existing_approvals(&trailers::parse(&prop.commit.message))
+        .into_iter()
+        .filter(|x| x.principal != approver.id)
+        .collect();
+    approvals.push(new);
+
+    // Build the landing commit on today's main and judge it with the server's rules.
+    let tree =
+        store.tree_with_files(Some(base.tree), &[(prop.path.clone(), prop.bytes.clone())])?;
+    let message = trailers::decision_message(&d, &approvals);
+    let author = prop.commit.author.clone();
+    let committer = committer(
+        &store,
+        &util::person(
+            approver.name.as_deref().unwrap_or(&approver.id),
+            approver
+                .email
+                .as_deref()
+                .unwrap_or("approver@principals.invalid"),
+            util::unix(now),
+        ),
+    );
+    let landing = store.write_commit(tree, &[base.id], &author, &committer, &message)?;
+    let blob = store.write_blob(&prop.bytes)?;
+    let change = Change {
+        path: prop.path.clone(),
+        kind: ChangeKind::Added,
+        old: None,
+        new: Some(Entry {
+            kind: EntryKind::Blob,
+            oid: blob,
+        }),
+    };
+    let (_, diags) = checker.check_decision_commit(&store.commit(landing)?, &base, &change, true);
+    let blocking: Vec<_> = diags
+        .iter()
+        .filter(|x| x.code != Code::ApprovalMissing)
+        .cloned()
+        .collect();
+    if !blocking.is_empty() {
+        util::print_diagnostics(&blocking);
+        return Err(CliError::violations(anyhow!(
+            "the approval would be rejected; nothing was changed"
+        )));
+    }
+    let local_proposal = format!("{PROPOSALS_PREFIX}{}", d.id);
+    if diags.is_empty() {
+        let local = store.ref_target(MAIN_REF)?;
+        store.update_ref(MAIN_REF, landing, local, "approve and land")?;
+        if let Some(p) = store.ref_target(&local_proposal)? {
+            store.delete_ref(&local_proposal, p)?;
+        }
+        println!("{landing}");
+        eprintln!(
+            "approved by `{}`; decision {} landed on main",
+            approver.id, d.id
+        );
+        eprintln!("  commit: {landing}");
+        eprintln!(
+            "  approvals: {}",
+            approvals
+                .iter()
+                .map(|x| x.principal.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if let Some(remote) = &a.push {
+            util::git_push(
+                &store,
+                remote,
+                &[
+                    format!("{landing}:{MAIN_REF}"),
+                    format!(":{local_proposal}"),
+                ],
+            )?;
+            eprintln!("  pushed to {remote}");
+        } else {
+            eprintln!("next: git push origin main :{local_proposal}   (or pass --push)");
+        }
+    } else {
+        // Not enough yet: keep the approval on the proposal, same parent, same file.
+        let message = trailers::decision_message(&d, &approvals);
+        let updated = store.write_commit(
+            prop.commit.tree,
+            &prop.commit.parents,
+            &prop.commit.author,
+            &committer,
+            &message,
+        )?;
+        let expected = store.ref_target(&local_proposal)?;
+        store.update_ref(&local_proposal, updated, expected, "approve (partial)")?;
+        println!("{updated}");
+        eprintln!("approval by `{}` recorded on {local_proposal}", approver.id);
+        for x in diags.iter().filter(|x| x.code == Code::ApprovalMissing) {
+            eprintln!("  still: {}", x.message);
+        }
+        if let Some(remote) = &a.push {
+            util::git_push(&store, remote, &[format!("+{updated}:{local_proposal}")])?;
+            eprintln!("  pushed to {remote}");
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn show_what_is_signed(prop: &Proposal, d: &record::Decision, approver: &str, fpr: &str) {
+    eprintln!("You are about to approve, as `{approver}` with key {fpr}:");
+    eprintln!(
+        "  decision {} ({} on {}), risk {}",
+        d.id,
+        d.action.kind.as_str(),
+        d.action.target.system,
+        d.risk.as_str()
+    );
+    eprintln!(
+        "  initiated by {} ({}), model {} ({})",
+        d.initiator.id,
+        d.initiator.kind.as_str(),
+        d.ai.model.trailer(),
+        d.ai.role.as_str()
+    );
+    eprintln!(
+        "  file {} — {} bytes, sha256 {}",
+        prop.path,
+        prop.bytes.len(),
+        digest::sha256_hex(&prop.bytes)
+    );
+    eprintln!("----- exact bytes signed -----");
+    eprint!("{}", String::from_utf8_lossy(&prop.bytes));
+    eprintln!("------------------------------");
+}
+
+fn confirm() -> CliResult<()> {
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::usage(anyhow!("standard input is not a terminal"))
+            .hint("read the record above and pass --yes to sign it"));
+    }
+    eprint!("Sign this decision? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(CliError::internal)?;
+    if matches!(line.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(CliError::usage(anyhow!("not signed")))
+    }
+}

@@ -1,0 +1,155 @@
+//! `aiaudit hook`: the server side. `pre-receive` judges pushes; `install` puts the shim in
+//! place.
+
+use super::{CliError, CliResult, EXIT_INTERNAL, EXIT_OK, EXIT_VIOLATIONS};
+use crate::engine::{Checker, RefUpdate};
+use crate::store::{Oid, Store};
+use anyhow::anyhow;
+use std::io::Read;
+use std::path::PathBuf;
+
+/// The hook script template; `@AIAUDIT@` becomes the binary's path.
+const PRE_RECEIVE: &str = include_str!("../../hooks/pre-receive");
+/// Most input read from git (each line is ~100 bytes; a push of this size is refused).
+const MAX_STDIN: usize = 16 * 1024 * 1024;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum HookCommand {
+    PreReceive(PreReceiveArgs),
+    Install(InstallArgs),
+}
+
+/// Run as git's pre-receive hook: read `<old> <new> <ref>` lines on standard input and reject
+/// the whole push (exit 1) on any violation. Fails closed: any internal error rejects (exit 3).
+#[derive(Debug, clap::Args)]
+pub struct PreReceiveArgs {}
+
+/// Install the pre-receive hook into a (bare) repository on the git server.
+#[derive(Debug, clap::Args)]
+pub struct InstallArgs {
+    /// The repository's git directory.
+    pub git_dir: PathBuf,
+    /// Replace an existing pre-receive hook.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn run(cmd: HookCommand) -> CliResult {
+    match cmd {
+        HookCommand::PreReceive(_) => Ok(pre_receive()),
+        HookCommand::Install(a) => install(a),
+    }
+}
+
+fn pre_receive() -> i32 {
+    let outcome = std::panic::catch_unwind(|| -> Result<i32, String> {
+        let mut input = Vec::new();
+        std::io::stdin()
+            .take(MAX_STDIN as u64 + 1)
+            .read_to_end(&mut input)
+            .map_err(|e| format!("cannot read the hook's input: {e}"))?;
+        if input.len() > MAX_STDIN {
+            return Err("the hook's input is larger than 16 MiB".into());
+        }
+        let text =
+            std::str::from_utf8(&input).map_err(|_| "the hook's input is not UTF-8".to_string())?;
+        let updates = parse_updates(text)?;
+        let env = |k: &str| std::env::var(k).ok();
+        let store = Store::open_for_hook(&env).map_err(|e| e.to_string())?;
+        let now = super::util::now().map_err(|e| format!("{:#}", e.error))?;
+        let mut checker = Checker::new(&store, now);
+        let diags = checker.check_push(&updates);
+        if diags.is_empty() {
+            eprintln!("aiaudit: accepted {} ref update(s)", updates.len());
+            return Ok(EXIT_OK);
+        }
+        eprintln!("aiaudit: push rejected, {} violation(s):", diags.len());
+        for d in &diags {
+            eprintln!("{d}");
+        }
+        Ok(EXIT_VIOLATIONS)
+    });
+    match outcome {
+        Ok(Ok(code)) => code,
+        Ok(Err(msg)) => {
+            eprintln!("aiaudit: push rejected: error[internal-error]: {msg}");
+            EXIT_INTERNAL
+        }
+        Err(_) => {
+            eprintln!("aiaudit: push rejected: error[internal-error]: the checker crashed; failing closed");
+            EXIT_INTERNAL
+        }
+    }
+}
+
+/// Parses git's `<old> <new> <ref>` lines; the all-zero id means "none".
+pub fn parse_updates(text: &str) -> Result<Vec<RefUpdate>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let mut parts = line.split(' ');
+        let (Some(old), Some(new), Some(name), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(format!(
+                "input line {}: expected `<old> <new> <ref>`",
+                n + 1
+            ));
+        };
+        let oid = |s: &str| -> Result<Option<Oid>, String> {
+            let o = Oid::from_hex(s.as_bytes())
+                .map_err(|_| format!("input line {}: `{s}` is not an object id", n + 1))?;
+            Ok((!o.is_null()).then_some(o))
+        };
+        out.push(RefUpdate {
+            old: oid(old)?,
+            new: oid(new)?,
+            name: name.to_owned(),
+        });
+    }
+    Ok(out)
+}
+
+fn install(a: InstallArgs) -> CliResult {
+    let store = Store::open_isolated(&a.git_dir).map_err(|e| {
+        CliError::usage(e).hint("give the server repository's git directory, e.g. audit.git")
+    })?;
+    let hooks = store.git_dir().join("hooks");
+    let target = hooks.join("pre-receive");
+    if target.exists() && !a.force {
+        return Err(CliError::usage(anyhow!(
+            "{} exists; refusing to replace it",
+            target.display()
+        ))
+        .hint("pass --force to replace it (chain other hooks from aiaudit's script by hand)"));
+    }
+    let exe = std::env::current_exe()
+        .and_then(|p| p.canonicalize())
+        .map_err(|e| CliError::internal(anyhow!("cannot locate the aiaudit binary: {e}")))?;
+    let exe = exe
+        .to_str()
+        .ok_or_else(|| CliError::usage(anyhow!("the aiaudit binary's path is not UTF-8")))?;
+    let script = PRE_RECEIVE.replace("@AIAUDIT@", &shell_quote(exe));
+    std::fs::create_dir_all(&hooks)
+        .map_err(|e| CliError::usage(anyhow!("cannot create {}: {e}", hooks.display())))?;
+    let tmp = hooks.join(".pre-receive.aiaudit-tmp");
+    std::fs::write(&tmp, script)
+        .map_err(|e| CliError::usage(anyhow!("cannot write {}: {e}", tmp.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| CliError::usage(anyhow!("cannot chmod {}: {e}", tmp.display())))?;
+    }
+    std::fs::rename(&tmp, &target)
+        .map_err(|e| CliError::usage(anyhow!("cannot install {}: {e}", target.display())))?;
+    println!("installed {}", target.display());
+    println!("  runs: {exe} hook pre-receive");
+    Ok(EXIT_OK)
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}

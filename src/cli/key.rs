@@ -1,0 +1,70 @@
+//! `aiaudit key`: OpenPGP keys for principals that sign in-process.
+
+use super::{CliError, CliResult, EXIT_OK};
+use crate::pgp;
+use anyhow::anyhow;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum KeyCommand {
+    Generate(GenerateArgs),
+}
+
+/// Generate an Ed25519 OpenPGP key: PREFIX.key (secret, mode 0600) and PREFIX.asc
+/// (the public certificate to add to the policy).
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// The user id's name, e.g. "Alice Example".
+    #[arg(long)]
+    pub name: String,
+    /// The user id's email.
+    #[arg(long)]
+    pub email: String,
+    /// Output path prefix: writes PREFIX.key and PREFIX.asc. Refuses to overwrite.
+    #[arg(long, value_name = "PREFIX")]
+    pub out: PathBuf,
+}
+
+pub fn run(cmd: KeyCommand) -> CliResult {
+    let KeyCommand::Generate(a) = cmd;
+    let secret_path = a.out.with_extension("key");
+    let cert_path = a.out.with_extension("asc");
+    for p in [&secret_path, &cert_path] {
+        if p.exists() {
+            return Err(CliError::usage(anyhow!(
+                "{} exists; refusing to overwrite",
+                p.display()
+            )));
+        }
+    }
+    let userid = format!("{} <{}>", a.name, a.email);
+    let (secret, cert, fpr) =
+        pgp::generate_key(&userid, super::util::now()?, None).map_err(CliError::internal)?;
+    write_private(&secret_path, secret.as_bytes())?;
+    std::fs::write(&cert_path, cert)
+        .map_err(|e| CliError::usage(anyhow!("cannot write {}: {e}", cert_path.display())))?;
+    println!("{fpr}");
+    eprintln!("secret key: {} (keep it private)", secret_path.display());
+    eprintln!(
+        "certificate: {} (add it to the policy)",
+        cert_path.display()
+    );
+    Ok(EXIT_OK)
+}
+
+fn write_private(path: &std::path::Path, data: &[u8]) -> CliResult<()> {
+    use std::io::Write as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .map_err(|e| CliError::usage(anyhow!("cannot create {}: {e}", path.display())))?;
+    f.write_all(data)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| CliError::internal(anyhow!("cannot write {}: {e}", path.display())))
+}

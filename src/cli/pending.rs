@@ -1,0 +1,105 @@
+//! `aiaudit pending`: decisions waiting for approval.
+
+use super::util::{self, main_base};
+use super::{CliResult, EXIT_OK};
+use crate::engine::{existing_approvals, Checker};
+use crate::record;
+use crate::trailers;
+use serde_json::json;
+use std::path::Path;
+
+/// List proposals awaiting approval (local and fetched refs), with what each still needs.
+#[derive(Debug, clap::Args)]
+pub struct PendingArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cwd: &Path, a: PendingArgs) -> CliResult {
+    let store = util::open(cwd)?;
+    let base = main_base(&store)?;
+    let mut checker = Checker::new(&store, util::now()?);
+    let policy = util::policy_at(&mut checker, base.tree)?;
+    let mut rows = Vec::new();
+    for (_, refname, oid) in util::proposal_refs(&store)? {
+        let prop = match util::load_proposal(&store, &refname, oid) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("warning: {refname}: {:#}", e.error);
+                continue;
+            }
+        };
+        let (Some(d), _) = record::check_decision(&prop.path, &prop.bytes) else {
+            eprintln!(
+                "warning: {refname}: {} does not parse as a decision",
+                prop.path
+            );
+            continue;
+        };
+        // Landed already (a stale proposal ref)?
+        if store.lookup(base.tree, &prop.path)?.is_some() {
+            continue;
+        }
+        let approvals: Vec<String> = existing_approvals(&trailers::parse(&prop.commit.message))
+            .into_iter()
+            .map(|x| x.principal)
+            .collect();
+        let verdict = policy.verdict(&d);
+        rows.push(json!({
+            "id": d.id,
+            "created": d.created,
+            "initiator": d.initiator.id,
+            "action": d.action.kind.as_str(),
+            "system": d.action.target.system,
+            "summary": d.action.summary,
+            "risk": d.risk.as_str(),
+            "rule": verdict.rule,
+            "requires": verdict.require.iter().map(|q| q.describe()).collect::<Vec<_>>(),
+            "approvals": approvals,
+            "ref": refname,
+        }));
+    }
+    if a.json {
+        println!("{}", serde_json::Value::Array(rows));
+        return Ok(EXIT_OK);
+    }
+    if rows.is_empty() {
+        println!("no decisions are waiting for approval");
+        return Ok(EXIT_OK);
+    }
+    for r in &rows {
+        let s = |k: &str| r[k].as_str().unwrap_or("").to_owned();
+        let list = |k: &str| {
+            r[k].as_array()
+                .map(|v| {
+                    v.iter()
+                        .filter_map(|x| x.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default()
+        };
+        println!(
+            "{}  {}  {} on {}  risk {}  by {}",
+            s("id"),
+            s("created"),
+            s("action"),
+            s("system"),
+            s("risk"),
+            s("initiator")
+        );
+        println!("    {}", s("summary").lines().next().unwrap_or(""));
+        let have = list("approvals");
+        println!(
+            "    needs {}; approved by {}",
+            list("requires"),
+            if have.is_empty() {
+                "nobody yet".into()
+            } else {
+                have
+            }
+        );
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,245 @@
+//! Pieces shared by the commands: opening the repository, the clock, the base of new commits,
+//! signer options, proposals, pushing.
+
+use super::{CliError, CliResult};
+use crate::diag::Diagnostic;
+use crate::engine::{Checker, MAIN_REF, PROPOSALS_PREFIX};
+use crate::pgp::Signer;
+use crate::policy::Policy;
+use crate::store::{ChangeKind, CommitData, Oid, Person, Store};
+use anyhow::anyhow;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// The clock. `AIAUDIT_NOW` (RFC 3339) pins it for reproducible demos and tests.
+pub fn now() -> CliResult<SystemTime> {
+    match std::env::var("AIAUDIT_NOW") {
+        Ok(s) => {
+            let ts: jiff::Timestamp = s
+                .parse()
+                .map_err(|e| CliError::usage(anyhow!("AIAUDIT_NOW=`{s}` is not RFC 3339: {e}")))?;
+            let secs = u64::try_from(ts.as_second())
+                .map_err(|_| CliError::usage(anyhow!("AIAUDIT_NOW=`{s}` is before 1970")))?;
+            Ok(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+        }
+        Err(_) => Ok(SystemTime::now()),
+    }
+}
+
+pub fn open(dir: &Path) -> CliResult<Store> {
+    Store::discover(dir).map_err(|e| {
+        CliError::usage(e).hint("run inside a clone of the audit repository, or pass -C DIR")
+    })
+}
+
+/// The main commit new work builds on: the local main, or the remote-tracking main when it is
+/// ahead of (or instead of) the local one.
+pub fn main_base(store: &Store) -> CliResult<CommitData> {
+    let local = store.ref_target(MAIN_REF)?;
+    let remote = store.ref_target("refs/remotes/origin/main")?;
+    let pick = match (local, remote) {
+        (Some(l), Some(r)) if l != r => {
+            if store.first_parent_chain(r, Some(l), usize::MAX).is_ok() {
+                r
+            } else {
+                l
+            }
+        }
+        (Some(l), _) => l,
+        (None, Some(r)) => r,
+        (None, None) => {
+            return Err(
+                CliError::usage(anyhow!("this repository has no main branch"))
+                    .hint("create an audit repository with `aiaudit init`, or clone one"),
+            )
+        }
+    };
+    Ok(store.commit(pick)?)
+}
+
+pub fn policy_at(checker: &mut Checker<'_>, tree: Oid) -> CliResult<Arc<Policy>> {
+    checker
+        .policy_at(tree)
+        .map_err(|e| CliError::usage(anyhow!("the policy on main is unusable: {e}")))
+}
+
+/// How a command signs: a key file (in-process, Ed25519) or GnuPG.
+#[derive(Debug, clap::Args)]
+pub struct SignerArgs {
+    /// Sign in-process with this OpenPGP secret key file (Ed25519).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "AIAUDIT_KEY",
+        conflicts_with = "gpg_key"
+    )]
+    pub key: Option<PathBuf>,
+    /// Sign through GnuPG with this key (fingerprint, key id or user id); for RSA and
+    /// smartcard keys.
+    #[arg(long, value_name = "KEY", env = "AIAUDIT_GPG_KEY")]
+    pub gpg_key: Option<String>,
+    /// The gpg program to use with --gpg-key.
+    #[arg(
+        long,
+        value_name = "PROGRAM",
+        default_value = "gpg",
+        env = "AIAUDIT_GPG"
+    )]
+    pub gpg_program: PathBuf,
+}
+
+impl SignerArgs {
+    pub fn signer(&self) -> CliResult<Signer> {
+        match (&self.key, &self.gpg_key) {
+            (Some(path), _) => Ok(Signer::KeyFile {
+                path: path.clone(),
+                passphrase: std::env::var("AIAUDIT_KEY_PASSPHRASE").ok(),
+            }),
+            (None, Some(k)) => Ok(Signer::Gpg {
+                program: self.gpg_program.clone(),
+                key: k.clone(),
+            }),
+            (None, None) => Err(CliError::usage(anyhow!("no signing key given")).hint(
+                "pass --key FILE (an Ed25519 key file) or --gpg-key KEY (a key held by GnuPG)",
+            )),
+        }
+    }
+}
+
+/// A decision waiting on a proposal ref.
+pub struct Proposal {
+    pub refname: String,
+    pub commit: CommitData,
+    pub parent: CommitData,
+    pub path: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Every proposal ref, local and remote-tracking; a local ref wins over a remote one.
+pub fn proposal_refs(store: &Store) -> CliResult<Vec<(String, String, Oid)>> {
+    let mut out: Vec<(String, String, Oid)> = Vec::new();
+    for (name, oid) in store.refs_with_prefix(PROPOSALS_PREFIX)? {
+        let id = name[PROPOSALS_PREFIX.len()..].to_owned();
+        out.push((id, name, oid));
+    }
+    for (name, oid) in store.refs_with_prefix("refs/remotes/")? {
+        let Some(pos) = name.find("/proposals/") else {
+            continue;
+        };
+        let id = name[pos + "/proposals/".len()..].to_owned();
+        if !out.iter().any(|(i, _, _)| *i == id) {
+            out.push((id, name, oid));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Loads the proposal for `id` (a full id or a unique prefix).
+pub fn find_proposal(store: &Store, id: &str) -> CliResult<Proposal> {
+    let refs = proposal_refs(store)?;
+    let matches: Vec<_> = refs.iter().filter(|(i, _, _)| i.starts_with(id)).collect();
+    let (_, refname, oid) = match matches.as_slice() {
+        [one] => *one,
+        [] => return Err(
+            CliError::usage(anyhow!("no proposal for decision `{id}`")).hint(
+                "`aiaudit pending` lists proposals; fetch first if it was pushed by someone else",
+            ),
+        ),
+        many => {
+            return Err(CliError::usage(anyhow!(
+                "`{id}` matches {} proposals; give more of the id",
+                many.len()
+            )))
+        }
+    };
+    load_proposal(store, refname, *oid)
+}
+
+pub fn load_proposal(store: &Store, refname: &str, oid: Oid) -> CliResult<Proposal> {
+    let commit = store.commit(oid)?;
+    let bad = |m: String| CliError::violations(anyhow!("{refname} ({oid}): {m}"));
+    let [p] = commit.parents.as_slice() else {
+        return Err(bad("a proposal is one commit with one parent".into()));
+    };
+    let parent = store.commit(*p)?;
+    let changes = store.diff_trees(Some(parent.tree), commit.tree, 16)?;
+    let [ch] = changes.as_slice() else {
+        return Err(bad(format!(
+            "expected one added decision, found {} changes",
+            changes.len()
+        )));
+    };
+    let (Some(e), ChangeKind::Added) = (ch.new, ch.kind) else {
+        return Err(bad(format!("{} is not an added file", ch.path)));
+    };
+    let bytes = store.read_blob_capped(e.oid, crate::record::MAX_RECORD_BYTES as u64)?;
+    Ok(Proposal {
+        refname: refname.to_owned(),
+        path: ch.path.clone(),
+        commit,
+        parent,
+        bytes,
+    })
+}
+
+/// The committer: configured identity, else `fallback`; time from `GIT_COMMITTER_DATE` or now.
+pub fn committer(store: &Store, fallback: &Person) -> Person {
+    store.committer().unwrap_or_else(|_| fallback.clone())
+}
+
+/// A person for a principal at `time`.
+pub fn person(name: &str, email: &str, time: i64) -> Person {
+    Person {
+        name: name.to_owned(),
+        email: email.to_owned(),
+        time,
+        offset: 0,
+    }
+}
+
+pub fn unix(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Prints diagnostics the way every command does.
+pub fn print_diagnostics(diags: &[Diagnostic]) {
+    for d in diags {
+        eprintln!("{d}");
+    }
+}
+
+/// Pushes refspecs to `remote` with the git binary. gix has no push support; this is the
+/// only place aiaudit runs git, and it moves no object or ref locally.
+pub fn git_push(store: &Store, remote: &str, refspecs: &[String]) -> CliResult<()> {
+    let status = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(store.git_dir())
+        .args(["push", "--atomic", "--porcelain", remote])
+        .args(refspecs)
+        .status()
+        .map_err(|e| CliError::internal(anyhow!("cannot run git push: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(CliError::violations(anyhow!(
+            "git push to {remote} was rejected (see the server's message above); nothing was changed there"
+        )))
+    }
+}
+
+/// Reads a file given on the command line, `-` meaning standard input.
+pub fn read_input(path: &Path) -> CliResult<Vec<u8>> {
+    if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+            .map_err(|e| CliError::usage(anyhow!("cannot read standard input: {e}")))?;
+        Ok(buf)
+    } else {
+        std::fs::read(path)
+            .map_err(|e| CliError::usage(anyhow!("cannot read {}: {e}", path.display())))
+    }
+}

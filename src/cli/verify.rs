@@ -1,0 +1,73 @@
+//! `aiaudit verify`: every rule of the hook over the whole history, offline.
+
+use super::util;
+use super::{CliError, CliResult, EXIT_OK, EXIT_VIOLATIONS};
+use crate::engine::{Checker, MAIN_REF};
+use anyhow::anyhow;
+use std::path::Path;
+
+/// Verify the audit log: every commit on main from the root, with the same rules the server's
+/// hook applies, plus history-wide rules (unique ids, pinned root of trust). Exit 0 when clean,
+/// 1 on violations.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The ref or commit to verify.
+    #[arg(long = "ref", default_value = MAIN_REF)]
+    pub refname: String,
+    /// Fail unless the root commit is this one (the root of trust you pinned).
+    #[arg(long, value_name = "COMMIT")]
+    pub trust_root: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cwd: &Path, a: VerifyArgs) -> CliResult {
+    let store = util::open(cwd)?;
+    let tip = match store.ref_target(&a.refname)? {
+        Some(t) => t,
+        None => match gix::ObjectId::from_hex(a.refname.as_bytes()) {
+            Ok(o) => o,
+            Err(_) => {
+                return Err(CliError::usage(anyhow!(
+                    "no ref `{}` in this repository",
+                    a.refname
+                )))
+            }
+        },
+    };
+    let trust_root = a
+        .trust_root
+        .as_deref()
+        .map(|s| {
+            gix::ObjectId::from_hex(s.as_bytes())
+                .map_err(|_| CliError::usage(anyhow!("--trust-root `{s}` is not a full commit id")))
+        })
+        .transpose()?;
+    let mut checker = Checker::new(&store, util::now()?);
+    let report = checker.check_history(tip, trust_root);
+    let clean = report.diagnostics.is_empty();
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(CliError::internal)?
+        );
+    } else {
+        util::print_diagnostics(&report.diagnostics);
+        println!(
+            "{}: {} commits ({} decisions, {} policy changes) from root {} to {}; {} violation(s)",
+            if clean { "ok" } else { "FAILED" },
+            report.commits,
+            report.decisions,
+            report.policy_changes,
+            report.root.as_deref().map(short).unwrap_or("?"),
+            report.tip.as_deref().map(short).unwrap_or("?"),
+            report.diagnostics.len()
+        );
+    }
+    Ok(if clean { EXIT_OK } else { EXIT_VIOLATIONS })
+}
+
+fn short(s: &str) -> &str {
+    &s[..s.len().min(12)]
+}

@@ -1,0 +1,1086 @@
+//! The rule engine: one set of rules (SPEC §7) behind three front ends — the `pre-receive`
+//! hook ([`Checker::check_push`]), `aiaudit verify` ([`Checker::check_history`]) and the
+//! checks `record` and `approve` run before they write anything.
+//!
+//! The engine reads objects through [`Store`] and never writes. Every finding is a
+//! [`Diagnostic`] naming the commit, the file and a stable code; a commit is judged against the
+//! governance state (policy and keys) of its *parent*, so a push can never grant itself rights.
+//! Any error reading objects becomes an `internal-error` finding: callers fail closed.
+
+use crate::diag::{Code, Diagnostic};
+use crate::pgp;
+use crate::policy::{self, Policy, Principal};
+use crate::record::{self, Decision, PrincipalKind, MAX_RECORD_BYTES};
+use crate::store::{BlobRead, Change, ChangeKind, CommitData, EntryKind, ObjectKind, Oid, Store};
+use crate::trailers::{self, Approval, Trailers};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+pub const MAIN_REF: &str = "refs/heads/main";
+pub const PROPOSALS_PREFIX: &str = "refs/heads/proposals/";
+pub const README_PATH: &str = "README.md";
+/// Most changed files looked at in one commit.
+pub const MAX_CHANGES: usize = 10_000;
+/// Most commits one push may add to main.
+pub const MAX_PUSH_COMMITS: usize = 100_000;
+/// Size cap for certificate files.
+pub const MAX_CERT_BYTES: u64 = 1024 * 1024;
+
+/// One line of a `pre-receive` hook's input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefUpdate {
+    pub old: Option<Oid>,
+    pub new: Option<Oid>,
+    pub name: String,
+}
+
+/// What a commit on main did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitRole {
+    Genesis,
+    Decision,
+    PolicyChange,
+    Invalid,
+}
+
+/// The result of checking main's whole history.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct HistoryReport {
+    pub root: Option<String>,
+    pub tip: Option<String>,
+    pub commits: usize,
+    pub decisions: usize,
+    pub policy_changes: usize,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A valid approval, after signature and eligibility checks.
+#[derive(Debug, Clone)]
+pub struct CheckedApproval {
+    pub principal: String,
+    pub key: String,
+    pub signed_at: SystemTime,
+}
+
+/// The rule engine over one repository.
+pub struct Checker<'s> {
+    store: &'s Store,
+    now: SystemTime,
+    policies: HashMap<Oid, Result<Arc<Policy>, String>>,
+    certs: HashMap<Oid, Result<Arc<pgp::Cert>, String>>,
+}
+
+fn internal(e: impl std::fmt::Display) -> Diagnostic {
+    Diagnostic::new(Code::InternalError, e.to_string())
+}
+
+impl<'s> Checker<'s> {
+    pub fn new(store: &'s Store, now: SystemTime) -> Self {
+        Checker {
+            store,
+            now,
+            policies: HashMap::new(),
+            certs: HashMap::new(),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        self.store
+    }
+
+    // ---- front end: the hook ----------------------------------------------------------------
+
+    /// Judges a whole push. Any finding rejects the push.
+    pub fn check_push(&mut self, updates: &[RefUpdate]) -> Vec<Diagnostic> {
+        let mut diags = Vec::new();
+        for u in updates {
+            let mut found = self.check_update(u);
+            for d in &mut found {
+                if d.refname.is_none() {
+                    d.refname = Some(u.name.clone());
+                }
+            }
+            diags.extend(found);
+        }
+        diags
+    }
+
+    fn check_update(&mut self, u: &RefUpdate) -> Vec<Diagnostic> {
+        if u.name == MAIN_REF {
+            return self.check_main_update(u);
+        }
+        if let Some(id) = u.name.strip_prefix(PROPOSALS_PREFIX) {
+            return match u.new {
+                None => Vec::new(), // withdrawing or cleaning up a proposal is allowed
+                Some(new) => self.check_proposal(id, new),
+            };
+        }
+        vec![Diagnostic::new(
+            Code::RefNotAllowed,
+            format!("{} is not writable on an audit server", u.name),
+        )]
+    }
+
+    fn check_main_update(&mut self, u: &RefUpdate) -> Vec<Diagnostic> {
+        let Some(new) = u.new else {
+            return vec![Diagnostic::new(Code::MainDeleted, "the push deletes main")];
+        };
+        match self.store.object_kind(new) {
+            Ok(Some(ObjectKind::Commit)) => {}
+            Ok(Some(k)) => {
+                return vec![Diagnostic::new(
+                    Code::RefNotAllowed,
+                    format!("main must point to a commit, not a {k:?}"),
+                )
+                .at_commit(new.to_string())]
+            }
+            Ok(None) => return vec![internal(format!("pushed object {new} is missing"))],
+            Err(e) => return vec![internal(e)],
+        }
+        let chain = match self.store.first_parent_chain(new, u.old, MAX_PUSH_COMMITS) {
+            Ok(c) => c,
+            Err(e) => return vec![match u.old {
+                Some(old) => Diagnostic::new(
+                    Code::NonFastForward,
+                    format!(
+                        "main would move from {old} to {new}, which does not descend from it: {e}"
+                    ),
+                ),
+                None => internal(e),
+            }],
+        };
+        let mut diags = Vec::new();
+        let mut parent = match u.old {
+            Some(old) => match self.store.commit(old) {
+                Ok(c) => Some(c),
+                Err(e) => return vec![internal(e)],
+            },
+            None => None,
+        };
+        for c in &chain {
+            let (_, found) = self.check_main_commit(c, parent.as_ref());
+            diags.extend(found);
+            parent = Some(c.clone());
+        }
+        diags
+    }
+
+    // ---- front end: verify ------------------------------------------------------------------
+
+    /// Checks every commit on main from the root, with the same rules as the hook, plus
+    /// history-wide rules (ids unique across history, pinned trust root).
+    pub fn check_history(&mut self, tip: Oid, trust_root: Option<Oid>) -> HistoryReport {
+        let mut report = HistoryReport {
+            tip: Some(tip.to_string()),
+            ..Default::default()
+        };
+        let chain = match self.store.first_parent_chain(tip, None, usize::MAX) {
+            Ok(c) => c,
+            Err(e) => {
+                report.diagnostics.push(internal(e).at_ref(MAIN_REF));
+                return report;
+            }
+        };
+        report.root = chain.first().map(|c| c.id.to_string());
+        if let (Some(want), Some(root)) = (trust_root, chain.first()) {
+            if root.id != want {
+                report.diagnostics.push(
+                    Diagnostic::new(
+                        Code::TrustRootMismatch,
+                        format!(
+                            "main's root commit is {}, the pinned trust root is {want}",
+                            root.id
+                        ),
+                    )
+                    .at_commit(root.id.to_string()),
+                );
+            }
+        }
+        let mut ids: HashSet<String> = HashSet::new();
+        let mut parent: Option<&CommitData> = None;
+        for c in &chain {
+            let (role, found) = self.check_main_commit(c, parent);
+            report.commits += 1;
+            match role {
+                CommitRole::Decision => {
+                    report.decisions += 1;
+                    if let Some(id) = trailers::parse(&c.message)
+                        .all(trailers::DECISION_ID)
+                        .next()
+                    {
+                        if !ids.insert(id.to_owned()) {
+                            report.diagnostics.push(
+                                Diagnostic::new(
+                                    Code::DuplicateId,
+                                    format!("decision id {id} appears more than once on main"),
+                                )
+                                .at_commit(c.id.to_string()),
+                            );
+                        }
+                    }
+                }
+                CommitRole::PolicyChange => report.policy_changes += 1,
+                _ => {}
+            }
+            report
+                .diagnostics
+                .extend(found.into_iter().map(|d| d.at_ref(MAIN_REF)));
+            parent = Some(c);
+        }
+        report
+    }
+
+    // ---- commits on main ----------------------------------------------------------------------
+
+    /// Checks one commit on main against its parent's governance.
+    pub fn check_main_commit(
+        &mut self,
+        c: &CommitData,
+        parent: Option<&CommitData>,
+    ) -> (CommitRole, Vec<Diagnostic>) {
+        let at = |d: Diagnostic| d.at_commit(c.id.to_string());
+        let parent = match (parent, c.parents.len()) {
+            (None, 0) => {
+                let diags = self.check_genesis(c);
+                return (CommitRole::Genesis, diags.into_iter().map(at).collect());
+            }
+            (Some(p), 1) if c.parents[0] == p.id => p,
+            (_, n) => {
+                return (
+                    CommitRole::Invalid,
+                    vec![at(Diagnostic::new(
+                        Code::MergeCommit,
+                        format!("the commit has {n} parents; main is a linear chain of single-parent commits"),
+                    ))],
+                )
+            }
+        };
+        let changes = match self
+            .store
+            .diff_trees(Some(parent.tree), c.tree, MAX_CHANGES)
+        {
+            Ok(ch) => ch,
+            Err(e) => {
+                return (
+                    CommitRole::Invalid,
+                    vec![at(Diagnostic::new(
+                        Code::CommitMultipleRecords,
+                        e.to_string(),
+                    ))],
+                )
+            }
+        };
+        let mut diags = Vec::new();
+        let mut records = Vec::new();
+        let mut governance = Vec::new();
+        let added: HashMap<Oid, &str> = changes
+            .iter()
+            .filter(|ch| ch.kind == ChangeKind::Added)
+            .filter_map(|ch| ch.new.map(|e| (e.oid, ch.path.as_str())))
+            .collect();
+        for ch in &changes {
+            if is_governance(&ch.path) {
+                governance.push(ch);
+                continue;
+            }
+            match ch.kind {
+                ChangeKind::Deleted => {
+                    let moved = ch.old.and_then(|o| added.get(&o.oid));
+                    diags.push(
+                        match moved {
+                            Some(to) => Diagnostic::new(
+                                Code::RecordRenamed,
+                                format!("{} is moved to {to}", ch.path),
+                            ),
+                            None => Diagnostic::new(
+                                Code::RecordDeleted,
+                                format!("{} is deleted", ch.path),
+                            ),
+                        }
+                        .at_path(&ch.path),
+                    );
+                }
+                ChangeKind::Modified => diags.push(
+                    Diagnostic::new(Code::RecordModified, format!("{} is changed", ch.path))
+                        .at_path(&ch.path),
+                ),
+                ChangeKind::Added => {
+                    let renamed_from = ch.new.and_then(|n| {
+                        changes
+                            .iter()
+                            .any(|o| {
+                                o.kind == ChangeKind::Deleted && o.old.map(|e| e.oid) == Some(n.oid)
+                            })
+                            .then_some(())
+                    });
+                    if renamed_from.is_some() {
+                        continue; // reported with the deletion
+                    }
+                    if let Some(d) = entry_kind_problem(ch) {
+                        diags.push(d);
+                    } else if is_decision_path(&ch.path) {
+                        records.push(ch);
+                    } else if ch.path.starts_with("events/") {
+                        diags.push(
+                            Diagnostic::new(
+                                Code::PathNotAllowed,
+                                format!(
+                                    "{}: events are not accepted by this version of aiaudit yet",
+                                    ch.path
+                                ),
+                            )
+                            .at_path(&ch.path),
+                        );
+                    } else {
+                        diags.push(
+                            Diagnostic::new(
+                                Code::PathNotAllowed,
+                                format!(
+                                    "{} is not a record path (decisions/YYYY/MM/<id>.yaml)",
+                                    ch.path
+                                ),
+                            )
+                            .at_path(&ch.path),
+                        );
+                    }
+                }
+            }
+        }
+        let role = if !governance.is_empty() {
+            if !records.is_empty() {
+                diags.push(Diagnostic::new(
+                    Code::CommitMultipleRecords,
+                    "the commit mixes records with a change to governance files",
+                ));
+            }
+            diags.extend(self.check_policy_change(c, parent, &governance));
+            CommitRole::PolicyChange
+        } else if records.len() > 1 {
+            diags.push(Diagnostic::new(
+                Code::CommitMultipleRecords,
+                format!(
+                    "the commit adds {} records ({} …); land one decision per commit",
+                    records.len(),
+                    records[0].path
+                ),
+            ));
+            CommitRole::Invalid
+        } else if let Some(ch) = records.first() {
+            diags.extend(self.check_decision_commit(c, parent, ch, true).1);
+            CommitRole::Decision
+        } else {
+            if diags.is_empty() {
+                diags.push(Diagnostic::new(
+                    Code::CommitEmpty,
+                    "the commit adds no record",
+                ));
+            }
+            CommitRole::Invalid
+        };
+        (role, diags.into_iter().map(at).collect())
+    }
+
+    /// Checks a commit that adds one decision. `landing`: the commit goes onto main, so the
+    /// policy's approval requirement applies; otherwise (a proposal) present approvals must
+    /// verify but need not be complete.
+    pub fn check_decision_commit(
+        &mut self,
+        c: &CommitData,
+        parent: &CommitData,
+        change: &Change,
+        landing: bool,
+    ) -> (Option<Decision>, Vec<Diagnostic>) {
+        let path = change.path.as_str();
+        let Some(entry) = change.new else {
+            return (None, vec![internal("decision change without a new entry")]);
+        };
+        let bytes = match self.store.read_blob(entry.oid, MAX_RECORD_BYTES as u64) {
+            Ok(BlobRead::Data(b)) => b,
+            Ok(BlobRead::TooLarge(n)) => {
+                return (
+                    None,
+                    vec![Diagnostic::new(
+                        Code::FileTooLarge,
+                        format!("{n} bytes, more than the {MAX_RECORD_BYTES}-byte cap for records"),
+                    )
+                    .at_path(path)],
+                )
+            }
+            Err(e) => return (None, vec![internal(e).at_path(path)]),
+        };
+        let (decision, mut diags) = record::check_decision(path, &bytes);
+        let Some(d) = decision else {
+            return (None, diags);
+        };
+        // Ids are unique across history. The path is a function of the id, so a lookup in the
+        // parent tree finds an earlier use without reading history.
+        if let Some(canonical_path) = record::decision_path(&d) {
+            if canonical_path != path {
+                match self.store.lookup(parent.tree, &canonical_path) {
+                    Ok(Some(_)) => diags.push(
+                        Diagnostic::new(
+                            Code::DuplicateId,
+                            format!("id {} is already used by {canonical_path}", d.id),
+                        )
+                        .at_path(path),
+                    ),
+                    Ok(None) => {}
+                    Err(e) => diags.push(internal(e).at_path(path)),
+                }
+            }
+        }
+        let policy = match self.policy_at(parent.tree) {
+            Ok(p) => p,
+            Err(e) => {
+                diags.push(Diagnostic::new(Code::PolicyInvalid, e).at_path(policy::POLICY_PATH));
+                return (Some(d), diags);
+            }
+        };
+        let mut found = Vec::new();
+        check_initiator(&policy, &d, &mut found);
+        let verdict = policy.verdict(&d);
+        if d.risk != verdict.risk {
+            found.push(Diagnostic::new(
+                Code::RiskMismatch,
+                format!(
+                    "risk is `{}` but policy rule `{}` derives `{}` for {} on {}",
+                    d.risk.as_str(),
+                    verdict.rule,
+                    verdict.risk.as_str(),
+                    d.action.kind.as_str(),
+                    d.action.target.system
+                ),
+            ));
+        }
+        let trailers = trailers::parse(&c.message);
+        check_trailers(&d, &trailers, &mut found);
+        let approvals =
+            self.check_approvals(parent.tree, &policy, &d, &bytes, &trailers, &mut found);
+        if landing && verdict.approval == policy::Approval::Pre {
+            let short = shortfall(&policy, &verdict.require, &approvals);
+            if !short.is_empty() {
+                found.push(Diagnostic::new(
+                    Code::ApprovalMissing,
+                    format!(
+                        "policy rule `{}` requires pre-approval: {}",
+                        verdict.rule,
+                        short.join("; ")
+                    ),
+                ));
+            }
+        }
+        diags.extend(found.into_iter().map(|x| x.at_path(path)));
+        (Some(d), diags)
+    }
+
+    /// Verifies every `Approved-by` trailer over the decision file's bytes and returns the
+    /// distinct eligible principals.
+    fn check_approvals(
+        &mut self,
+        gov_tree: Oid,
+        policy: &Policy,
+        d: &Decision,
+        bytes: &[u8],
+        trailers: &Trailers,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Vec<CheckedApproval> {
+        let mut out: Vec<CheckedApproval> = Vec::new();
+        for value in trailers.all(trailers::APPROVED_BY) {
+            let a = match Approval::parse(value) {
+                Ok(a) => a,
+                Err(e) => {
+                    diags.push(Diagnostic::new(
+                        Code::TrailerMismatch,
+                        format!("malformed Approved-by trailer: {e}"),
+                    ));
+                    continue;
+                }
+            };
+            let principal = match self.verify_signature(gov_tree, policy, &a, bytes) {
+                Ok(p) => p,
+                Err(diag) => {
+                    diags.push(diag);
+                    continue;
+                }
+            };
+            if principal.kind != PrincipalKind::Human {
+                diags.push(Diagnostic::new(
+                    Code::ApproverNotHuman,
+                    format!(
+                        "approval by `{}`, a {} principal; approvals come from humans",
+                        principal.id,
+                        principal.kind.as_str()
+                    ),
+                ));
+                continue;
+            }
+            if let Some(why) = conflict_of_interest(&principal.id, d) {
+                diags.push(Diagnostic::new(
+                    Code::SelfApproval,
+                    format!("`{}` cannot approve this decision: {why}", principal.id),
+                ));
+                continue;
+            }
+            if !out.iter().any(|x| x.principal == principal.id) {
+                out.push(CheckedApproval {
+                    principal: principal.id.clone(),
+                    key: a.key.clone(),
+                    signed_at: self.now,
+                });
+            }
+        }
+        out
+    }
+
+    /// Verifies one signature against the governance of `gov_tree`; returns its principal.
+    pub fn verify_signature(
+        &mut self,
+        gov_tree: Oid,
+        policy: &Policy,
+        a: &Approval,
+        data: &[u8],
+    ) -> Result<Principal, Diagnostic> {
+        let Some(principal) = policy.principal_by_key(&a.key) else {
+            return Err(Diagnostic::new(
+                Code::KeyUnknown,
+                format!(
+                    "key {} (claimed by `{}`) belongs to no principal of the policy",
+                    a.key, a.principal
+                ),
+            ));
+        };
+        if principal.id != a.principal {
+            return Err(Diagnostic::new(
+                Code::ApproverMismatch,
+                format!(
+                    "the trailer names `{}` but key {} belongs to `{}`",
+                    a.principal, a.key, principal.id
+                ),
+            ));
+        }
+        let cert = self.cert_at(gov_tree, &a.key).map_err(|e| {
+            Diagnostic::new(
+                Code::KeyUnknown,
+                format!("certificate {}: {e}", policy::key_path(&a.key)),
+            )
+        })?;
+        pgp::verify_detached(&cert, &a.signature, data, self.now).map_err(|e| {
+            let code = match e {
+                pgp::SigError::ExpiredAtSigning(_) | pgp::SigError::ExpiredNow(_) => {
+                    Code::KeyExpired
+                }
+                pgp::SigError::Revoked(_) => Code::KeyRevoked,
+                _ => Code::SignatureInvalid,
+            };
+            Diagnostic::new(
+                code,
+                format!("signature of `{}` (key {}): {e}", principal.id, a.key),
+            )
+        })?;
+        Ok(principal.clone())
+    }
+
+    // ---- governance -------------------------------------------------------------------------
+
+    fn check_genesis(&mut self, c: &CommitData) -> Vec<Diagnostic> {
+        let mut diags = Vec::new();
+        let changes = match self.store.diff_trees(None, c.tree, MAX_CHANGES) {
+            Ok(ch) => ch,
+            Err(e) => return vec![Diagnostic::new(Code::GenesisInvalid, e.to_string())],
+        };
+        for ch in &changes {
+            if let Some(d) = entry_kind_problem(ch) {
+                diags.push(d);
+            } else if !is_governance(&ch.path) {
+                diags.push(
+                    Diagnostic::new(
+                        Code::GenesisInvalid,
+                        format!(
+                            "the root commit may hold only .aiaudit/ and README.md, not {}",
+                            ch.path
+                        ),
+                    )
+                    .at_path(&ch.path),
+                );
+            }
+        }
+        diags.extend(self.check_governance_files(c.tree, &changes, Code::GenesisInvalid));
+        diags
+    }
+
+    fn check_policy_change(
+        &mut self,
+        c: &CommitData,
+        parent: &CommitData,
+        changes: &[&Change],
+    ) -> Vec<Diagnostic> {
+        let mut diags = Vec::new();
+        for ch in changes {
+            if let Some(d) = entry_kind_problem(ch) {
+                diags.push(d);
+            }
+        }
+        let owned: Vec<Change> = changes.iter().map(|c| (*c).clone()).collect();
+        diags.extend(self.check_governance_files(c.tree, &owned, Code::PolicyInvalid));
+        let old_policy = match self.policy_at(parent.tree) {
+            Ok(p) => p,
+            Err(e) => {
+                diags.push(Diagnostic::new(
+                    Code::PolicyInvalid,
+                    format!("previous policy: {e}"),
+                ));
+                return diags;
+            }
+        };
+        let statement = match governance_statement(self.store, parent.id, c.tree) {
+            Ok(s) => s,
+            Err(e) => {
+                diags.push(internal(e));
+                return diags;
+            }
+        };
+        let mut signers = BTreeSet::new();
+        for value in trailers::parse(&c.message).all(trailers::POLICY_SIGNED_BY) {
+            let a = match Approval::parse(value) {
+                Ok(a) => a,
+                Err(e) => {
+                    diags.push(Diagnostic::new(
+                        Code::TrailerMismatch,
+                        format!("malformed Policy-Signed-by trailer: {e}"),
+                    ));
+                    continue;
+                }
+            };
+            match self.verify_signature(parent.tree, &old_policy, &a, statement.as_bytes()) {
+                Ok(p)
+                    if p.kind == PrincipalKind::Human
+                        && p.groups.contains(&old_policy.admins.group) =>
+                {
+                    signers.insert(p.id);
+                }
+                Ok(p) => diags.push(Diagnostic::new(
+                    Code::PolicyChangeUnsigned,
+                    format!(
+                        "`{}` is not an admin (group `{}`) of the previous policy",
+                        p.id, old_policy.admins.group
+                    ),
+                )),
+                Err(d) => diags.push(d),
+            }
+        }
+        let need = old_policy.admins.threshold as usize;
+        if signers.len() < need {
+            diags.push(Diagnostic::new(
+                Code::PolicyChangeUnsigned,
+                format!(
+                    "the change to {} needs {need} admin signature(s) from the previous policy, has {} valid",
+                    changes.iter().map(|c| c.path.as_str()).collect::<Vec<_>>().join(", "),
+                    signers.len()
+                ),
+            ));
+        }
+        diags
+    }
+
+    /// The new governance state must itself be sound: a valid policy, certificates named by
+    /// their fingerprint, no secret keys, nothing else under `.aiaudit/`.
+    fn check_governance_files(
+        &mut self,
+        tree: Oid,
+        changes: &[Change],
+        code: Code,
+    ) -> Vec<Diagnostic> {
+        let mut diags = Vec::new();
+        let policy = match self.policy_at(tree) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                diags.push(Diagnostic::new(code, e).at_path(policy::POLICY_PATH));
+                None
+            }
+        };
+        for ch in changes {
+            if ch.kind == ChangeKind::Deleted || !is_governance(&ch.path) {
+                continue;
+            }
+            if ch.path == policy::POLICY_PATH || ch.path == README_PATH {
+                if ch.path == README_PATH {
+                    if let Some(e) = ch.new {
+                        match self.store.read_blob(e.oid, MAX_RECORD_BYTES as u64) {
+                            Ok(BlobRead::Data(b)) => {
+                                if let Err(d) = record::check_text(&b) {
+                                    diags.push(d.at_path(&ch.path));
+                                }
+                            }
+                            Ok(BlobRead::TooLarge(n)) => diags.push(
+                                Diagnostic::new(Code::FileTooLarge, format!("{n} bytes"))
+                                    .at_path(&ch.path),
+                            ),
+                            Err(e) => diags.push(internal(e).at_path(&ch.path)),
+                        }
+                    }
+                }
+                continue;
+            }
+            let fpr = ch
+                .path
+                .strip_prefix(&format!("{}/", policy::KEYS_DIR))
+                .and_then(|f| f.strip_suffix(".asc"))
+                .filter(|f| policy::is_fingerprint(f));
+            let Some(fpr) = fpr else {
+                diags.push(
+                    Diagnostic::new(
+                        Code::PathNotAllowed,
+                        format!("{} is not a governance file (.aiaudit/policy.yaml, .aiaudit/keys/<FPR>.asc, README.md)", ch.path),
+                    )
+                    .at_path(&ch.path),
+                );
+                continue;
+            };
+            match self.cert_at(tree, fpr) {
+                Ok(_) => {}
+                Err(e) => diags.push(Diagnostic::new(code, e).at_path(&ch.path)),
+            }
+            if let Some(p) = &policy {
+                if p.principal_by_key(fpr).is_none() {
+                    diags.push(
+                        Diagnostic::new(
+                            code,
+                            format!("certificate {fpr} belongs to no principal of the policy"),
+                        )
+                        .at_path(&ch.path),
+                    );
+                }
+            }
+        }
+        if let Some(p) = &policy {
+            for pr in &p.principals {
+                for k in &pr.keys {
+                    if let Err(e) = self.cert_at(tree, k) {
+                        diags.push(
+                            Diagnostic::new(
+                                code,
+                                format!("principal `{}`: certificate {k}: {e}", pr.id),
+                            )
+                            .at_path(policy::key_path(k)),
+                        );
+                    }
+                }
+            }
+        }
+        diags
+    }
+
+    /// The policy in force at `tree` (cached by blob id).
+    pub fn policy_at(&mut self, tree: Oid) -> Result<Arc<Policy>, String> {
+        let entry = self
+            .store
+            .lookup(tree, policy::POLICY_PATH)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{} is missing", policy::POLICY_PATH))?;
+        if entry.kind != EntryKind::Blob {
+            return Err(format!("{} is not a regular file", policy::POLICY_PATH));
+        }
+        if let Some(p) = self.policies.get(&entry.oid) {
+            return p.clone();
+        }
+        let parsed = self
+            .store
+            .read_blob_capped(entry.oid, policy::MAX_POLICY_BYTES as u64)
+            .map_err(|e| e.to_string())
+            .and_then(|b| Policy::parse(&b).map_err(|e| format!("{}: {e}", policy::POLICY_PATH)))
+            .map(Arc::new);
+        self.policies.insert(entry.oid, parsed.clone());
+        parsed
+    }
+
+    /// The certificate `.aiaudit/keys/<fpr>.asc` at `tree` (cached by blob id).
+    pub fn cert_at(&mut self, tree: Oid, fpr: &str) -> Result<Arc<pgp::Cert>, String> {
+        let path = policy::key_path(fpr);
+        let entry = self
+            .store
+            .lookup(tree, &path)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{path} is missing"))?;
+        if entry.kind != EntryKind::Blob {
+            return Err(format!("{path} is not a regular file"));
+        }
+        if let Some(c) = self.certs.get(&entry.oid) {
+            return c.clone();
+        }
+        let parsed = self
+            .store
+            .read_blob_capped(entry.oid, MAX_CERT_BYTES)
+            .map_err(|e| e.to_string())
+            .and_then(|b| pgp::parse_cert(&b).map_err(|e| e.to_string()))
+            .and_then(|c| {
+                let got = pgp::fingerprint(&c);
+                if got == fpr {
+                    Ok(Arc::new(c))
+                } else {
+                    Err(format!("{path} holds certificate {got}, not {fpr}"))
+                }
+            });
+        self.certs.insert(entry.oid, parsed.clone());
+        parsed
+    }
+
+    // ---- proposals --------------------------------------------------------------------------
+
+    fn check_proposal(&mut self, id: &str, new: Oid) -> Vec<Diagnostic> {
+        let bad =
+            |m: String| vec![Diagnostic::new(Code::ProposalInvalid, m).at_commit(new.to_string())];
+        if !record::is_ulid(id) {
+            return bad(format!("proposal ref name `{id}` is not a decision id"));
+        }
+        match self.store.object_kind(new) {
+            Ok(Some(ObjectKind::Commit)) => {}
+            Ok(_) => return bad("a proposal ref must point to a commit".into()),
+            Err(e) => return vec![internal(e)],
+        }
+        let c = match self.store.commit(new) {
+            Ok(c) => c,
+            Err(e) => return vec![internal(e)],
+        };
+        if c.parents.len() != 1 {
+            return bad(format!(
+                "a proposal is one commit on top of main; this one has {} parents",
+                c.parents.len()
+            ));
+        }
+        let main = match self.store.ref_target(MAIN_REF) {
+            Ok(Some(m)) => m,
+            Ok(None) => return bad("the server has no main yet".into()),
+            Err(e) => return vec![internal(e)],
+        };
+        if let Err(e) = self
+            .store
+            .first_parent_chain(main, Some(c.parents[0]), usize::MAX)
+        {
+            let _ = e;
+            return bad(format!(
+                "its parent {} is not a commit of main",
+                c.parents[0]
+            ));
+        }
+        let parent = match self.store.commit(c.parents[0]) {
+            Ok(p) => p,
+            Err(e) => return vec![internal(e)],
+        };
+        let changes = match self
+            .store
+            .diff_trees(Some(parent.tree), c.tree, MAX_CHANGES)
+        {
+            Ok(ch) => ch,
+            Err(e) => return bad(e.to_string()),
+        };
+        let at = |d: Diagnostic| d.at_commit(new.to_string());
+        let mut diags: Vec<Diagnostic> = Vec::new();
+        let mut decision_change = None;
+        for ch in &changes {
+            if let Some(d) = entry_kind_problem(ch) {
+                diags.push(d);
+            } else if ch.kind == ChangeKind::Added
+                && is_decision_path(&ch.path)
+                && decision_change.is_none()
+            {
+                decision_change = Some(ch);
+            } else {
+                diags.push(
+                    Diagnostic::new(
+                        Code::ProposalInvalid,
+                        format!(
+                            "a proposal adds exactly one decision; it also changes {}",
+                            ch.path
+                        ),
+                    )
+                    .at_path(&ch.path),
+                );
+            }
+        }
+        match decision_change {
+            None => diags.push(Diagnostic::new(
+                Code::ProposalInvalid,
+                "the proposal adds no decision",
+            )),
+            Some(ch) => {
+                let (d, found) = self.check_decision_commit(&c, &parent, ch, false);
+                diags.extend(found);
+                if let Some(d) = d {
+                    if d.id != id {
+                        diags.push(
+                            Diagnostic::new(
+                                Code::ProposalInvalid,
+                                format!("ref proposals/{id} carries decision {}", d.id),
+                            )
+                            .at_path(&ch.path),
+                        );
+                    }
+                }
+            }
+        }
+        diags.into_iter().map(at).collect()
+    }
+}
+
+/// The bytes admins sign to approve a governance change: the parent it applies to and the
+/// exact new content of `.aiaudit/` and `README.md`, so a signature cannot be replayed onto
+/// another parent or another content.
+pub fn governance_statement(
+    store: &Store,
+    parent: Oid,
+    tree: Oid,
+) -> Result<String, crate::store::StoreError> {
+    let aiaudit = store.lookup(tree, ".aiaudit")?.map(|e| e.oid.to_string());
+    let readme = store.lookup(tree, README_PATH)?.map(|e| e.oid.to_string());
+    Ok(format!(
+        "aiaudit/policy-change/v1\nparent {parent}\naiaudit {}\nreadme {}\n",
+        aiaudit.as_deref().unwrap_or("none"),
+        readme.as_deref().unwrap_or("none")
+    ))
+}
+
+/// Whether `path` is a governance file (changed only with admin signatures).
+pub fn is_governance(path: &str) -> bool {
+    path == README_PATH || path.starts_with(".aiaudit/")
+}
+
+/// `decisions/YYYY/MM/<name>.yaml`, shape only; the record check compares with the id.
+pub fn is_decision_path(path: &str) -> bool {
+    let parts: Vec<&str> = path.split('/').collect();
+    parts.len() == 4
+        && parts[0] == "decisions"
+        && parts[1].len() == 4
+        && parts[1].bytes().all(|b| b.is_ascii_digit())
+        && parts[2].len() == 2
+        && parts[2].bytes().all(|b| b.is_ascii_digit())
+        && parts[3].ends_with(".yaml")
+}
+
+fn entry_kind_problem(ch: &Change) -> Option<Diagnostic> {
+    let e = ch.new?;
+    let d = match e.kind {
+        EntryKind::Link => Diagnostic::new(
+            Code::SymlinkNotAllowed,
+            format!("{} is a symbolic link", ch.path),
+        ),
+        EntryKind::Submodule => Diagnostic::new(
+            Code::SubmoduleNotAllowed,
+            format!("{} is a submodule", ch.path),
+        ),
+        EntryKind::Executable => Diagnostic::new(
+            Code::FileModeNotAllowed,
+            format!("{} is executable (mode 100755)", ch.path),
+        ),
+        EntryKind::Blob | EntryKind::Tree => return None,
+    };
+    Some(d.at_path(&ch.path))
+}
+
+fn check_initiator(policy: &Policy, d: &Decision, diags: &mut Vec<Diagnostic>) {
+    let i = &d.initiator;
+    match policy.principal(&i.id) {
+        None => diags.push(Diagnostic::new(
+            Code::InitiatorUnknown,
+            format!("initiator.id `{}` is not a principal of the policy", i.id),
+        )),
+        Some(p) if p.kind != i.kind => diags.push(Diagnostic::new(
+            Code::InitiatorUnknown,
+            format!(
+                "initiator.kind is `{}` but principal `{}` is a {}",
+                i.kind.as_str(),
+                p.id,
+                p.kind.as_str()
+            ),
+        )),
+        Some(p) if p.owner != i.owner => diags.push(Diagnostic::new(
+            Code::InitiatorUnknown,
+            format!(
+                "initiator.owner is `{}` but the policy names `{}` as owner of `{}`",
+                i.owner.as_deref().unwrap_or("none"),
+                p.owner.as_deref().unwrap_or("none"),
+                p.id
+            ),
+        )),
+        Some(_) => {}
+    }
+}
+
+fn check_trailers(d: &Decision, actual: &Trailers, diags: &mut Vec<Diagnostic>) {
+    for (key, want) in &trailers::decision_trailers(d).0 {
+        let got: Vec<&str> = actual.all(key).collect();
+        match got.as_slice() {
+            [] => diags.push(Diagnostic::new(
+                Code::TrailerMissing,
+                format!("the commit has no `{key}` trailer (expected `{key}: {want}`)"),
+            )),
+            [one] if one == want => {}
+            [one] => diags.push(Diagnostic::new(
+                Code::TrailerMismatch,
+                format!("trailer `{key}: {one}` disagrees with the file, which says `{want}`"),
+            )),
+            many => diags.push(Diagnostic::new(
+                Code::TrailerMismatch,
+                format!(
+                    "the commit has {} `{key}` trailers; exactly one is allowed",
+                    many.len()
+                ),
+            )),
+        }
+    }
+}
+
+/// Why `principal` may not approve `d`, if it may not.
+fn conflict_of_interest(principal: &str, d: &Decision) -> Option<String> {
+    if principal == d.initiator.id {
+        return Some("they initiated it".into());
+    }
+    if d.initiator.owner.as_deref() == Some(principal) {
+        return Some(format!(
+            "they own the initiating account `{}`",
+            d.initiator.id
+        ));
+    }
+    if let Some(a) = d.ai.agents.iter().find(|a| a.id == principal) {
+        return Some(format!(
+            "they act as agent `{}` ({}) in the chain",
+            a.id, a.role
+        ));
+    }
+    None
+}
+
+/// What is missing from `approvals` to satisfy `require` (empty when satisfied).
+pub fn shortfall(
+    policy: &Policy,
+    require: &[policy::Requirement],
+    approvals: &[CheckedApproval],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for q in require {
+        let have = approvals
+            .iter()
+            .filter(|a| match &q.group {
+                None => true,
+                Some(g) => policy
+                    .principal(&a.principal)
+                    .is_some_and(|p| p.groups.contains(g)),
+            })
+            .count();
+        if have < q.count as usize {
+            out.push(format!(
+                "needs {}, has {have} valid approval(s)",
+                q.describe()
+            ));
+        }
+    }
+    out
+}
+
+/// Collects approvals already on a proposal commit (valid ones only), for `approve`.
+pub fn existing_approvals(trailers: &Trailers) -> Vec<Approval> {
+    trailers
+        .all(trailers::APPROVED_BY)
+        .filter_map(|v| Approval::parse(v).ok())
+        .collect()
+}

@@ -1,0 +1,518 @@
+//! The policy (`.aiaudit/policy.yaml`): principals, admins, and the rules that decide a
+//! decision's risk and the approvals it needs (SPEC §6).
+//!
+//! Parsing goes raw text → typed [`Policy`] (unknown fields refused) → [`Policy::validate`],
+//! whose errors name the line of the policy file they concern. Certificates live beside the
+//! policy as `.aiaudit/keys/<FINGERPRINT>.asc`, one per primary key, so a verifier loads only
+//! the certificate a signature names.
+
+use crate::record::{is_ident, ActionKind, Decision, PrincipalKind, Risk};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const POLICY_SCHEMA: &str = "aiaudit/policy/v1";
+pub const POLICY_PATH: &str = ".aiaudit/policy.yaml";
+pub const KEYS_DIR: &str = ".aiaudit/keys";
+/// Size cap for the policy file, checked before parsing.
+pub const MAX_POLICY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub schema: String,
+    /// Who may change the policy, and how many of them must sign a change.
+    pub admins: Admins,
+    pub principals: Vec<Principal>,
+    /// Evaluated in order; the first rule that matches a decision applies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Rule>,
+    /// Applies when no rule matches.
+    pub default: Outcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admins {
+    pub group: String,
+    pub threshold: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Principal {
+    pub id: String,
+    pub kind: PrincipalKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// For service and workflow principals: the accountable human principal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forge_logins: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// Primary-key fingerprints (uppercase hex) of the principal's OpenPGP certificates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Approval {
+    /// Approvals must be on the decision when it lands on main.
+    Pre,
+    /// The decision may land first; a review follows within the deadline.
+    Post,
+}
+
+impl Approval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Approval::Pre => "pre",
+            Approval::Post => "post",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub name: String,
+    #[serde(rename = "match")]
+    pub matches: Match,
+    pub risk: Risk,
+    pub approval: Approval,
+    /// An AND of groups, each N of M.
+    pub require: Vec<Requirement>,
+    /// For `post` approval: the review deadline, e.g. `72h` or `7d`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_within: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    pub risk: Risk,
+    pub approval: Approval,
+    pub require: Vec<Requirement>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_within: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Match {
+    /// Action kinds; empty matches every kind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionKind>,
+    /// Target systems; `*` matches any run of characters. Empty matches every system.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub systems: Vec<String>,
+}
+
+/// `count` distinct human principals from `group` (any human principal when absent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requirement {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    pub count: u32,
+}
+
+impl Requirement {
+    pub fn describe(&self) -> String {
+        match &self.group {
+            Some(g) => format!("{} from group `{g}`", self.count),
+            None => format!("{} from any human principal", self.count),
+        }
+    }
+}
+
+/// What the policy says about one decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The rule's name, `default` when none matched.
+    pub rule: String,
+    pub risk: Risk,
+    pub approval: Approval,
+    pub require: Vec<Requirement>,
+}
+
+/// A policy error, with the 1-based line of `policy.yaml` it concerns where known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+pub struct PolicyError {
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl Policy {
+    /// Parses and validates the text of `policy.yaml`.
+    pub fn parse(bytes: &[u8]) -> Result<Policy, PolicyError> {
+        let err = |line, message: String| PolicyError { line, message };
+        if bytes.len() > MAX_POLICY_BYTES {
+            return Err(err(None, format!("larger than {MAX_POLICY_BYTES} bytes")));
+        }
+        let text = std::str::from_utf8(bytes).map_err(|e| err(None, format!("not UTF-8: {e}")))?;
+        let policy: Policy = serde_yaml::from_str(text).map_err(|e| {
+            let line = e.location().map(|l| l.line());
+            let msg = e.to_string();
+            // The library appends "at line N column M"; the line is reported separately.
+            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+            err(line, msg)
+        })?;
+        policy.validate(text)?;
+        Ok(policy)
+    }
+
+    /// Checks what the types cannot: references between principals, groups and rules.
+    pub fn validate(&self, text: &str) -> Result<(), PolicyError> {
+        let at = |needle: &str, message: String| PolicyError {
+            line: line_of(text, needle),
+            message,
+        };
+        if self.schema != POLICY_SCHEMA {
+            return Err(at("schema", format!("schema must be `{POLICY_SCHEMA}`")));
+        }
+        let mut ids = BTreeSet::new();
+        let mut fprs: BTreeMap<&str, &str> = BTreeMap::new();
+        for p in &self.principals {
+            if !is_ident(&p.id) {
+                return Err(at(
+                    &p.id,
+                    format!("principal id `{}` is not an identifier", p.id),
+                ));
+            }
+            if !ids.insert(p.id.as_str()) {
+                return Err(at(&p.id, format!("principal `{}` is defined twice", p.id)));
+            }
+            for k in &p.keys {
+                if !is_fingerprint(k) {
+                    return Err(at(
+                        k,
+                        format!(
+                            "principal `{}`: `{k}` is not an uppercase hex fingerprint",
+                            p.id
+                        ),
+                    ));
+                }
+                if let Some(other) = fprs.insert(k, &p.id) {
+                    return Err(at(
+                        k,
+                        format!("key {k} is listed for both `{other}` and `{}`", p.id),
+                    ));
+                }
+            }
+        }
+        for p in &self.principals {
+            match (p.kind, &p.owner) {
+                (PrincipalKind::Human, Some(_)) => {
+                    return Err(at(
+                        &p.id,
+                        format!("principal `{}` is human and cannot have an owner", p.id),
+                    ))
+                }
+                (PrincipalKind::Service | PrincipalKind::Workflow, None) => {
+                    return Err(at(
+                        &p.id,
+                        format!(
+                            "principal `{}` is a {} and must name its accountable human `owner`",
+                            p.id,
+                            p.kind.as_str()
+                        ),
+                    ))
+                }
+                (_, Some(o)) => match self.principal(o) {
+                    Some(op) if op.kind == PrincipalKind::Human => {}
+                    _ => {
+                        return Err(at(
+                            &p.id,
+                            format!("principal `{}`: owner `{o}` is not a human principal", p.id),
+                        ))
+                    }
+                },
+                _ => {}
+            }
+        }
+        if self.admins.threshold == 0 {
+            return Err(at(
+                "threshold",
+                "admins.threshold must be at least 1".into(),
+            ));
+        }
+        let admins = self.members_with_keys(&self.admins.group);
+        if admins < self.admins.threshold as usize {
+            return Err(at(
+                "admins",
+                format!(
+                    "admins.threshold is {} but group `{}` has {admins} human principal(s) with keys",
+                    self.admins.threshold, self.admins.group
+                ),
+            ));
+        }
+        let mut names = BTreeSet::new();
+        for r in &self.rules {
+            if !names.insert(r.name.as_str()) {
+                return Err(at(&r.name, format!("rule `{}` is defined twice", r.name)));
+            }
+            self.check_requirements(&r.require, r.approval, &r.name, text)?;
+        }
+        self.check_requirements(
+            &self.default.require,
+            self.default.approval,
+            "default",
+            text,
+        )?;
+        Ok(())
+    }
+
+    fn check_requirements(
+        &self,
+        reqs: &[Requirement],
+        approval: Approval,
+        rule: &str,
+        text: &str,
+    ) -> Result<(), PolicyError> {
+        if reqs.is_empty() && approval == Approval::Pre {
+            return Err(PolicyError {
+                line: line_of(text, rule),
+                message: format!("rule `{rule}` requires pre-approval but names no approvers"),
+            });
+        }
+        for q in reqs {
+            if q.count == 0 {
+                return Err(PolicyError {
+                    line: line_of(text, rule),
+                    message: format!("rule `{rule}`: a requirement's count must be at least 1"),
+                });
+            }
+            if let Some(g) = &q.group {
+                let n = self.members_with_keys(g);
+                if n < q.count as usize {
+                    return Err(PolicyError {
+                        line: line_of(text, g),
+                        message: format!(
+                            "rule `{rule}` needs {} from group `{g}`, which has {n} human principal(s) with keys",
+                            q.count
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn members_with_keys(&self, group: &str) -> usize {
+        self.principals
+            .iter()
+            .filter(|p| {
+                p.kind == PrincipalKind::Human
+                    && !p.keys.is_empty()
+                    && p.groups.iter().any(|g| g == group)
+            })
+            .count()
+    }
+
+    pub fn principal(&self, id: &str) -> Option<&Principal> {
+        self.principals.iter().find(|p| p.id == id)
+    }
+
+    /// The principal that lists the primary fingerprint `fpr`.
+    pub fn principal_by_key(&self, fpr: &str) -> Option<&Principal> {
+        self.principals
+            .iter()
+            .find(|p| p.keys.iter().any(|k| k == fpr))
+    }
+
+    /// The verdict for a decision: the first matching rule, else the default.
+    pub fn verdict(&self, d: &Decision) -> Verdict {
+        for r in &self.rules {
+            if r.matches.matches(d) {
+                return Verdict {
+                    rule: r.name.clone(),
+                    risk: r.risk,
+                    approval: r.approval,
+                    require: r.require.clone(),
+                };
+            }
+        }
+        Verdict {
+            rule: "default".into(),
+            risk: self.default.risk,
+            approval: self.default.approval,
+            require: self.default.require.clone(),
+        }
+    }
+
+    /// The policy `aiaudit init` writes: access changes, secret retrieval and production
+    /// changes are high risk; every action needs one pre-approval from a human principal
+    /// other than the initiator.
+    pub fn default_for(admin: Principal) -> Policy {
+        Policy {
+            schema: POLICY_SCHEMA.into(),
+            admins: Admins {
+                group: "admins".into(),
+                threshold: 1,
+            },
+            principals: vec![admin],
+            rules: vec![Rule {
+                name: "high-impact".into(),
+                matches: Match {
+                    actions: vec![
+                        ActionKind::AccessChange,
+                        ActionKind::SecretRetrieval,
+                        ActionKind::ProductionChange,
+                    ],
+                    systems: vec![],
+                },
+                risk: Risk::High,
+                approval: Approval::Pre,
+                require: vec![Requirement {
+                    group: None,
+                    count: 1,
+                }],
+                review_within: None,
+            }],
+            default: Outcome {
+                risk: Risk::Medium,
+                approval: Approval::Pre,
+                require: vec![Requirement {
+                    group: None,
+                    count: 1,
+                }],
+                review_within: None,
+            },
+        }
+    }
+}
+
+impl Match {
+    pub fn matches(&self, d: &Decision) -> bool {
+        (self.actions.is_empty() || self.actions.contains(&d.action.kind))
+            && (self.systems.is_empty()
+                || self
+                    .systems
+                    .iter()
+                    .any(|p| glob(p, &d.action.target.system)))
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+pub fn glob(pattern: &str, s: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == s;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !s.starts_with(first) || s.len() < first.len() + last.len() || !s.ends_with(last) {
+        return false;
+    }
+    let mut rest = &s[first.len()..s.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+pub fn is_fingerprint(s: &str) -> bool {
+    (s.len() == 40 || s.len() == 64)
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+}
+
+/// The path of a principal's certificate.
+pub fn key_path(fpr: &str) -> String {
+    format!("{KEYS_DIR}/{fpr}.asc")
+}
+
+/// The first line that mentions `needle`, 1-based.
+fn line_of(text: &str, needle: &str) -> Option<usize> {
+    text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn human(id: &str, groups: &[&str], key: char) -> Principal {
+        Principal {
+            id: id.into(),
+            kind: PrincipalKind::Human,
+            name: None,
+            email: Some(format!("{id}@example.com")),
+            owner: None,
+            forge_logins: vec![],
+            groups: groups.iter().map(|s| s.to_string()).collect(),
+            keys: vec![key.to_string().repeat(40)],
+        }
+    }
+
+    #[test]
+    fn default_policy_round_trips_and_validates() {
+        let p = Policy::default_for(human("alice", &["admins"], 'A'));
+        let text = crate::record::canonical::to_canonical_yaml(&p).unwrap();
+        assert_eq!(Policy::parse(text.as_bytes()).unwrap(), p);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let p = Policy::default_for(human("alice", &["admins"], 'A'));
+        let text = crate::record::canonical::to_canonical_yaml(&p).unwrap();
+        let bad = text.replace("threshold: 1", "threshold: 2");
+        let e = Policy::parse(bad.as_bytes()).unwrap_err();
+        assert!(e.message.contains("threshold is 2"), "{e}");
+        assert_eq!(
+            e.line,
+            Some(text.lines().position(|l| l.contains("admins:")).unwrap() + 1)
+        );
+        let unknown = text.replace("  threshold: 1", "  threshold: 1\n  quorum: 3");
+        let e = Policy::parse(unknown.as_bytes()).unwrap_err();
+        assert!(e.message.contains("unknown field `quorum`"), "{e}");
+        assert_eq!(e.line, Some(4));
+    }
+
+    #[test]
+    fn service_needs_a_human_owner_and_groups_need_members() {
+        let mut p = Policy::default_for(human("alice", &["admins"], 'A'));
+        p.principals.push(Principal {
+            id: "bot".into(),
+            kind: PrincipalKind::Service,
+            name: None,
+            email: None,
+            owner: None,
+            forge_logins: vec![],
+            groups: vec![],
+            keys: vec![],
+        });
+        let t = crate::record::canonical::to_canonical_yaml(&p).unwrap();
+        assert!(Policy::parse(t.as_bytes())
+            .unwrap_err()
+            .message
+            .contains("owner"));
+        p.principals[1].owner = Some("alice".into());
+        p.rules[0].require = vec![Requirement {
+            group: Some("security".into()),
+            count: 1,
+        }];
+        let t = crate::record::canonical::to_canonical_yaml(&p).unwrap();
+        assert!(Policy::parse(t.as_bytes())
+            .unwrap_err()
+            .message
+            .contains("security"));
+    }
+
+    #[test]
+    fn glob_matches() {
+        assert!(glob("aws:prod*", "aws:prod-eu"));
+        assert!(glob("*", ""));
+        assert!(glob("a*b*c", "axxbyyc"));
+        assert!(!glob("a*b*c", "axxc"));
+        assert!(!glob("aws:prod", "aws:prod-eu"));
+        assert!(!glob("ab*ba", "aba"));
+    }
+}

@@ -1,0 +1,295 @@
+//! The canonical YAML form of records.
+//!
+//! A record file's bytes are its canonical serialization: the typed value, written by
+//! [`to_canonical_yaml`], must reproduce the file byte for byte. This one rule rejects reordered
+//! keys, comments, duplicate keys, anchors, aliases, tags, alternative quoting and explicit
+//! nulls, so what a human reads, what an approver signs and what a machine parses are one thing.
+//!
+//! The form (documented in `docs/record.md`):
+//! - mappings in block style, keys in schema order, two spaces of indentation per level, keys
+//!   written plain (they are all `[a-z][a-z0-9_-]*`);
+//! - strings always double-quoted, escaping `"`, `\`, and every control or non-printable
+//!   character (`\n`, `\t`, `\r`, otherwise `\uXXXX`);
+//! - integers in decimal, booleans as `true`/`false`;
+//! - sequences in block style, `- ` at two more spaces than their key; absent optional fields and
+//!   empty lists are omitted;
+//! - LF line endings, one trailing newline, no document markers.
+//!
+//! The writer is ours, not the YAML library's, so the bytes of a record never depend on a
+//! dependency's formatting choices.
+
+use serde::Serialize;
+use serde_json::Value;
+use std::fmt::Write as _;
+
+/// Why a value cannot be written canonically (a bug in the model, never user input).
+#[derive(Debug, thiserror::Error)]
+pub enum CanonicalError {
+    #[error("cannot serialize record: {0}")]
+    Serialize(#[from] serde_json::Error),
+    #[error("null values have no canonical form (field `{0}`)")]
+    Null(String),
+    #[error("floating-point numbers have no canonical form (field `{0}`)")]
+    Float(String),
+    #[error("the top level of a record must be a mapping")]
+    NotAMapping,
+}
+
+/// Writes `value` in canonical YAML.
+pub fn to_canonical_yaml<T: Serialize>(value: &T) -> Result<String, CanonicalError> {
+    let v = serde_json::to_value(value)?;
+    let Value::Object(map) = &v else {
+        return Err(CanonicalError::NotAMapping);
+    };
+    let mut out = String::new();
+    write_map(&mut out, map, 0, "")?;
+    Ok(out)
+}
+
+fn write_map(
+    out: &mut String,
+    map: &serde_json::Map<String, Value>,
+    indent: usize,
+    path: &str,
+) -> Result<(), CanonicalError> {
+    // `first_inline`: the first key of a mapping inside a sequence item follows "- " directly.
+    for (key, value) in map {
+        let field = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        pad(out, indent);
+        write_key(out, key);
+        write_value_after_key(out, value, indent, &field)?;
+    }
+    Ok(())
+}
+
+fn write_value_after_key(
+    out: &mut String,
+    value: &Value,
+    indent: usize,
+    field: &str,
+) -> Result<(), CanonicalError> {
+    match value {
+        Value::Object(m) if m.is_empty() => out.push_str(": {}\n"),
+        Value::Object(m) => {
+            out.push_str(":\n");
+            write_map(out, m, indent + 2, field)?;
+        }
+        Value::Array(a) if a.is_empty() => out.push_str(": []\n"),
+        Value::Array(a) => {
+            out.push_str(":\n");
+            write_seq(out, a, indent + 2, field)?;
+        }
+        scalar => {
+            out.push_str(": ");
+            write_scalar(out, scalar, field)?;
+            out.push('\n');
+        }
+    }
+    Ok(())
+}
+
+fn write_seq(
+    out: &mut String,
+    items: &[Value],
+    indent: usize,
+    field: &str,
+) -> Result<(), CanonicalError> {
+    for (i, item) in items.iter().enumerate() {
+        let field = format!("{field}[{i}]");
+        pad(out, indent);
+        out.push_str("- ");
+        match item {
+            Value::Object(m) if !m.is_empty() => {
+                // The first key sits on the dash line; the rest align under it.
+                for (n, (key, value)) in m.iter().enumerate() {
+                    if n > 0 {
+                        pad(out, indent + 2);
+                    }
+                    write_key(out, key);
+                    write_value_after_key(out, value, indent + 2, &format!("{field}.{key}"))?;
+                }
+            }
+            Value::Object(_) => out.push_str("{}\n"),
+            Value::Array(a) if a.is_empty() => out.push_str("[]\n"),
+            Value::Array(_) => {
+                // Nested sequences do not occur in the schemas; write them in flow-free block
+                // form on the next line to stay unambiguous.
+                out.push('\n');
+                if let Value::Array(a) = item {
+                    write_seq(out, a, indent + 2, &field)?;
+                }
+            }
+            scalar => {
+                write_scalar(out, scalar, &field)?;
+                out.push('\n');
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_scalar(out: &mut String, v: &Value, field: &str) -> Result<(), CanonicalError> {
+    match v {
+        Value::Null => return Err(CanonicalError::Null(field.to_owned())),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            if n.is_f64() {
+                return Err(CanonicalError::Float(field.to_owned()));
+            }
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => write_quoted(out, s),
+        Value::Array(_) | Value::Object(_) => unreachable!("containers handled by callers"),
+    }
+    Ok(())
+}
+
+fn write_key(out: &mut String, key: &str) {
+    let plain = key.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if plain {
+        out.push_str(key);
+    } else {
+        write_quoted(out, key);
+    }
+}
+
+/// Writes a YAML double-quoted scalar. Everything YAML treats specially or cannot carry raw is
+/// escaped; printable Unicode is written as is.
+pub fn write_quoted(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if needs_escape(c) => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    let _ = write!(out, "\\u{unit:04X}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn needs_escape(c: char) -> bool {
+    let u = c as u32;
+    u < 0x20
+        || (0x7F..=0x9F).contains(&u)
+        || u == 0x2028
+        || u == 0x2029
+        || u == 0xFEFF
+        || u == 0xFFFE
+        || u == 0xFFFF
+}
+
+fn pad(out: &mut String, n: usize) {
+    for _ in 0..n {
+        out.push(' ');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct Inner {
+        kind: String,
+        size: u64,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tags: Vec<String>,
+    }
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct Outer {
+        name: String,
+        flag: bool,
+        inner: Inner,
+        items: Vec<Inner>,
+    }
+
+    fn sample() -> Outer {
+        Outer {
+            name: "tricky: \"quoted\" \\ back\nslash\u{7f}\u{85} yes # not a comment".into(),
+            flag: true,
+            inner: Inner {
+                kind: "no".into(),
+                size: 3,
+                tags: vec!["null".into(), "~".into()],
+            },
+            items: vec![
+                Inner {
+                    kind: "a".into(),
+                    size: 0,
+                    tags: vec![],
+                },
+                Inner {
+                    kind: "é 🦀".into(),
+                    size: 18446744073709551615,
+                    tags: vec!["x".into()],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn layout_is_exactly_as_documented() {
+        let got = to_canonical_yaml(&sample()).unwrap();
+        let want = concat!(
+            "name: \"tricky: \\\"quoted\\\" \\\\ back\\nslash\\u007F\\u0085 yes # not a comment\"\n",
+            "flag: true\n",
+            "inner:\n",
+            "  kind: \"no\"\n",
+            "  size: 3\n",
+            "  tags:\n",
+            "    - \"null\"\n",
+            "    - \"~\"\n",
+            "items:\n",
+            "  - kind: \"a\"\n",
+            "    size: 0\n",
+            "  - kind: \"é 🦀\"\n",
+            "    size: 18446744073709551615\n",
+            "    tags:\n",
+            "      - \"x\"\n",
+        );
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn output_parses_back_to_the_same_value() {
+        let text = to_canonical_yaml(&sample()).unwrap();
+        let back: Outer = serde_yaml::from_str(&text).unwrap();
+        assert_eq!(back, sample());
+    }
+
+    #[test]
+    fn every_char_class_round_trips() {
+        let mut s = String::new();
+        for u in (0u32..0x3000).chain([0xFEFF, 0xFFFD, 0xFFFE, 0xFFFF, 0x1F980]) {
+            if let Some(c) = char::from_u32(u) {
+                s.push(c);
+            }
+        }
+        let v = Inner {
+            kind: s,
+            size: 1,
+            tags: vec![],
+        };
+        let text = to_canonical_yaml(&v).unwrap();
+        let back: Inner = serde_yaml::from_str(&text).unwrap();
+        assert_eq!(back, v);
+    }
+}

@@ -1,0 +1,404 @@
+//! Records: the decision model, its canonical bytes, its validation and its context digest.
+//!
+//! This module knows nothing of git or signatures. [`check_decision`] takes a path and the bytes
+//! found there and returns the parsed decision together with every finding; it never panics on
+//! input and reads nothing larger than [`MAX_RECORD_BYTES`].
+
+pub mod canonical;
+pub mod decision;
+pub mod digest;
+
+pub use decision::*;
+
+use crate::diag::{Code, Diagnostic};
+use jiff::Timestamp;
+
+/// Size cap for a record file, checked before parsing.
+pub const MAX_RECORD_BYTES: usize = 256 * 1024;
+/// Longest free-text field (summaries).
+const MAX_TEXT: usize = 4096;
+/// Longest single-line field (names, ids, URIs).
+const MAX_LINE: usize = 1024;
+/// Most context entries in one decision.
+const MAX_ENTRIES: usize = 1000;
+
+/// Model versions that float: refused so that a record always pins what actually ran.
+pub const FLOATING_VERSIONS: &[&str] = &[
+    "latest", "stable", "current", "default", "preview", "beta", "alpha", "newest", "*", "auto",
+];
+
+/// Parses and fully checks the bytes of a decision file found at `path`.
+///
+/// Returns the decision when it could be parsed (even if other checks failed) and all findings.
+/// The findings carry `path`; the caller adds commit and ref.
+pub fn check_decision(path: &str, bytes: &[u8]) -> (Option<Decision>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let text = match check_text(bytes) {
+        Ok(t) => t,
+        Err(d) => return (None, vec![d.at_path(path)]),
+    };
+    let decision: Decision = match serde_yaml::from_str(text) {
+        Ok(d) => d,
+        Err(e) => return (None, vec![yaml_error(e).at_path(path)]),
+    };
+    match canonical::to_canonical_yaml(&decision) {
+        Ok(canon) if canon.as_bytes() == bytes => {}
+        Ok(canon) => diags.push(not_canonical(text, &canon)),
+        Err(e) => diags.push(Diagnostic::new(Code::RecordNotCanonical, e.to_string())),
+    }
+    diags.extend(validate(&decision));
+    if let Some(expected) = decision_path(&decision) {
+        if expected != path {
+            diags.push(Diagnostic::new(
+                Code::PathMismatch,
+                format!("decision {} belongs at {expected}", decision.id),
+            ));
+        }
+    }
+    for d in &mut diags {
+        d.path = Some(path.to_owned());
+    }
+    (Some(decision), diags)
+}
+
+/// Size, UTF-8 and NUL checks shared by every file the engine reads.
+pub fn check_text(bytes: &[u8]) -> Result<&str, Diagnostic> {
+    if bytes.len() > MAX_RECORD_BYTES {
+        return Err(Diagnostic::new(
+            Code::FileTooLarge,
+            format!(
+                "{} bytes, more than the {MAX_RECORD_BYTES}-byte cap for records",
+                bytes.len()
+            ),
+        ));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        Diagnostic::new(
+            Code::NotUtf8,
+            format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+        )
+    })?;
+    if let Some(pos) = text.find('\0') {
+        return Err(Diagnostic::new(
+            Code::NotUtf8,
+            format!("NUL byte at byte {pos}"),
+        ));
+    }
+    Ok(text)
+}
+
+fn yaml_error(e: serde_yaml::Error) -> Diagnostic {
+    let msg = e.to_string();
+    let code = if msg.contains("missing field") {
+        Code::FieldMissing
+    } else if msg.contains("unknown variant") || msg.contains("invalid value") {
+        Code::FieldInvalid
+    } else {
+        Code::RecordMalformed
+    };
+    Diagnostic::new(code, msg)
+}
+
+fn not_canonical(text: &str, canon: &str) -> Diagnostic {
+    let line = text
+        .lines()
+        .zip(canon.lines())
+        .position(|(a, b)| a != b)
+        .unwrap_or_else(|| text.lines().count().min(canon.lines().count()));
+    let found = text.lines().nth(line).unwrap_or("<end of file>");
+    let want = canon.lines().nth(line).unwrap_or("<end of file>");
+    Diagnostic::new(
+        Code::RecordNotCanonical,
+        format!(
+            "line {} is `{}`, the canonical form has `{}`",
+            line + 1,
+            truncate(found, 80),
+            truncate(want, 80)
+        ),
+    )
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(n).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Where a decision lives in the audit repository: `decisions/YYYY/MM/<id>.yaml`.
+pub fn decision_path(d: &Decision) -> Option<String> {
+    let (y, m) = year_month(&d.created)?;
+    if !is_ulid(&d.id) {
+        return None;
+    }
+    Some(format!("decisions/{y}/{m}/{}.yaml", d.id))
+}
+
+fn year_month(created: &str) -> Option<(&str, &str)> {
+    let y = created.get(0..4)?;
+    let m = created.get(5..7)?;
+    (y.bytes().all(|b| b.is_ascii_digit()) && m.bytes().all(|b| b.is_ascii_digit()))
+        .then_some((y, m))
+}
+
+/// A ULID in canonical (uppercase Crockford base32) form.
+pub fn is_ulid(s: &str) -> bool {
+    s.len() == 26
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b.is_ascii_uppercase() && !b"ILOU".contains(&b)))
+        && ulid::Ulid::from_string(s).is_ok()
+}
+
+/// Parses `created`: RFC 3339, UTC, second precision.
+pub fn parse_created(s: &str) -> Option<Timestamp> {
+    let ok_shape = s.len() == 20 && s.ends_with('Z') && s.as_bytes().get(10) == Some(&b'T');
+    if !ok_shape {
+        return None;
+    }
+    let ts: Timestamp = s.parse().ok()?;
+    // Reject values jiff accepts leniently (e.g. leap seconds): the text must round-trip.
+    (format_created(ts) == s).then_some(ts)
+}
+
+/// Formats a timestamp the way `created` is written.
+pub fn format_created(ts: Timestamp) -> String {
+    ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Semantic checks beyond the types: formats, lengths, enums in strings, consistency.
+pub fn validate(d: &Decision) -> Vec<Diagnostic> {
+    let mut v = Validator::default();
+    if d.schema != DECISION_SCHEMA {
+        v.invalid("schema", format!("must be `{DECISION_SCHEMA}`"));
+    }
+    let created = parse_created(&d.created);
+    if created.is_none() {
+        v.invalid("created", "must be RFC 3339 UTC `YYYY-MM-DDTHH:MM:SSZ`");
+    }
+    if !is_ulid(&d.id) {
+        v.push(
+            Code::IdInvalid,
+            "id: must be a ULID (26 characters, Crockford base32, uppercase)",
+        );
+    } else if let (Some(ts), Ok(u)) = (created, ulid::Ulid::from_string(&d.id)) {
+        let id_secs = (u.timestamp_ms() / 1000) as i64;
+        if id_secs != ts.as_second() {
+            v.push(
+                Code::IdInvalid,
+                format!(
+                    "id: its timestamp ({id_secs}) does not match `created` ({})",
+                    d.created
+                ),
+            );
+        }
+    }
+    v.ident("initiator.id", &d.initiator.id);
+    match (d.initiator.kind, &d.initiator.owner) {
+        (PrincipalKind::Human, Some(_)) => {
+            v.invalid("initiator.owner", "only service and workflow initiators have an owner")
+        }
+        (PrincipalKind::Service | PrincipalKind::Workflow, None) => v.push(
+            Code::FieldMissing,
+            "initiator.owner: a service or workflow initiator must name its accountable human owner",
+        ),
+        (_, Some(o)) => v.ident("initiator.owner", o),
+        _ => {}
+    }
+    v.opt_line("initiator.name", d.initiator.name.as_deref());
+    v.opt_line("initiator.forge_login", d.initiator.forge_login.as_deref());
+
+    v.line("action.target.system", &d.action.target.system);
+    v.opt_line("action.target.repo", d.action.target.repo.as_deref());
+    v.opt_line("action.target.change", d.action.target.change.as_deref());
+    v.opt_line(
+        "action.target.resource",
+        d.action.target.resource.as_deref(),
+    );
+    v.text("action.summary", &d.action.summary);
+    for (i, s) in d.action.identities.iter().enumerate() {
+        v.line(&format!("action.identities[{i}]"), s);
+    }
+    for (i, s) in d.action.secrets.iter().enumerate() {
+        v.line(&format!("action.secrets[{i}]"), s);
+    }
+    for (i, s) in d.action.datasets.iter().enumerate() {
+        v.line(&format!("action.datasets[{i}]"), s);
+    }
+
+    v.model("ai.model", &d.ai.model);
+    v.opt_line("ai.framework", d.ai.framework.as_deref());
+    for (i, a) in d.ai.agents.iter().enumerate() {
+        v.ident(&format!("ai.agents[{i}].id"), &a.id);
+        v.ident(&format!("ai.agents[{i}].role"), &a.role);
+        if let Some(m) = &a.model {
+            v.model(&format!("ai.agents[{i}].model"), m);
+        }
+    }
+
+    if d.context.entries.is_empty() {
+        v.push(
+            Code::FieldMissing,
+            "context.entries: at least one input (the prompt) must be recorded",
+        );
+    }
+    if d.context.entries.len() > MAX_ENTRIES {
+        v.invalid(
+            "context.entries",
+            format!("more than {MAX_ENTRIES} entries"),
+        );
+    }
+    for (i, e) in d.context.entries.iter().enumerate() {
+        let f = format!("context.entries[{i}]");
+        v.line(&format!("{f}.name"), &e.name);
+        v.opt_line(&format!("{f}.uri"), e.uri.as_deref());
+        v.sha256(&format!("{f}.sha256"), &e.sha256);
+        match (e.kind, &e.arguments_sha256) {
+            (ContextKind::ToolCall, Some(a)) => v.sha256(&format!("{f}.arguments_sha256"), a),
+            (ContextKind::ToolCall, None) => v.push(
+                Code::FieldMissing,
+                format!("{f}.arguments_sha256: a tool call records the digest of its arguments"),
+            ),
+            (_, Some(_)) => v.invalid(
+                &format!("{f}.arguments_sha256"),
+                "only tool-call entries have arguments",
+            ),
+            _ => {}
+        }
+    }
+    match digest::parse_digest(&d.context.digest) {
+        None => v.invalid(
+            "context.digest",
+            "must be `sha256:` and 64 lowercase hex digits",
+        ),
+        Some(_) => {
+            let want = digest::context_digest(&d.context.entries);
+            if want != d.context.digest {
+                v.push(
+                    Code::ContextDigestMismatch,
+                    format!(
+                        "context.digest is {} but the entries recompute to {want}",
+                        d.context.digest
+                    ),
+                );
+            }
+        }
+    }
+    v.text("recommendation.summary", &d.recommendation.summary);
+    v.sha256("recommendation.sha256", &d.recommendation.sha256);
+    v.diags
+}
+
+#[derive(Default)]
+struct Validator {
+    diags: Vec<Diagnostic>,
+}
+
+impl Validator {
+    fn push(&mut self, code: Code, msg: impl Into<String>) {
+        self.diags.push(Diagnostic::new(code, msg));
+    }
+
+    fn invalid(&mut self, field: &str, msg: impl std::fmt::Display) {
+        self.push(Code::FieldInvalid, format!("{field}: {msg}"));
+    }
+
+    /// Non-empty single-line text without control characters.
+    fn line(&mut self, field: &str, s: &str) {
+        if s.trim().is_empty() {
+            self.push(Code::FieldMissing, format!("{field}: must not be empty"));
+        } else if s.len() > MAX_LINE {
+            self.invalid(field, format!("longer than {MAX_LINE} bytes"));
+        } else if s.chars().any(char::is_control) {
+            self.invalid(
+                field,
+                "contains a control character (a line break, tab or NUL)",
+            );
+        }
+    }
+
+    fn opt_line(&mut self, field: &str, s: Option<&str>) {
+        if let Some(s) = s {
+            self.line(field, s);
+        }
+    }
+
+    /// Free text: line breaks allowed, other control characters not.
+    fn text(&mut self, field: &str, s: &str) {
+        if s.trim().is_empty() {
+            self.push(Code::FieldMissing, format!("{field}: must not be empty"));
+        } else if s.len() > MAX_TEXT {
+            self.invalid(field, format!("longer than {MAX_TEXT} bytes"));
+        } else if s.chars().any(|c| c.is_control() && c != '\n') {
+            self.invalid(
+                field,
+                "contains a control character other than a line break",
+            );
+        }
+    }
+
+    /// An identifier: principal ids, agent roles.
+    fn ident(&mut self, field: &str, s: &str) {
+        if s.is_empty() {
+            self.push(Code::FieldMissing, format!("{field}: must not be empty"));
+        } else if !is_ident(s) {
+            self.invalid(
+                field,
+                format!("`{s}` is not an identifier ([A-Za-z0-9][A-Za-z0-9._@+-]*, at most 128)"),
+            );
+        }
+    }
+
+    fn sha256(&mut self, field: &str, s: &str) {
+        if !digest::is_sha256_hex(s) {
+            self.invalid(field, "must be 64 lowercase hex digits");
+        }
+    }
+
+    fn model(&mut self, field: &str, m: &Model) {
+        self.line(&format!("{field}.provider"), &m.provider);
+        self.line(&format!("{field}.name"), &m.name);
+        if m.version.trim().is_empty() {
+            self.push(
+                Code::FieldMissing,
+                format!("{field}.version: the model version must be pinned"),
+            );
+            return;
+        }
+        self.line(&format!("{field}.version"), &m.version);
+        if is_floating_version(&m.version) {
+            self.push(
+                Code::ModelVersionFloating,
+                format!(
+                    "{field}.version: `{}` is a floating alias, not a pinned version",
+                    m.version
+                ),
+            );
+        }
+    }
+}
+
+/// Principal ids and similar names.
+pub fn is_ident(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || b"._@+-".contains(&c))
+}
+
+/// Whether a version string is a floating alias: one of [`FLOATING_VERSIONS`], or ending in
+/// `-latest` / `:latest` / `@latest`.
+pub fn is_floating_version(v: &str) -> bool {
+    let l = v.trim().to_ascii_lowercase();
+    FLOATING_VERSIONS.contains(&l.as_str())
+        || ["-latest", ":latest", "@latest", ".latest", "/latest"]
+            .iter()
+            .any(|s| l.ends_with(s))
+}
+
+#[cfg(test)]
+mod tests;

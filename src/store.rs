@@ -1,0 +1,721 @@
+//! The git store: the only module that touches git, always through gix.
+//!
+//! It reads commits, trees and blobs (with size caps checked before a blob is loaded), diffs
+//! trees by walking only the subtrees whose ids differ, writes blobs, trees and commits, and
+//! moves refs with compare-and-swap semantics so concurrent writers cannot lose each other's
+//! work.
+//!
+//! Inside a `pre-receive` hook the pushed objects live in git's quarantine directory, which gix
+//! does not find on its own (it ignores `GIT_OBJECT_DIRECTORY` and
+//! `GIT_ALTERNATE_OBJECT_DIRECTORIES`). [`Store::open_for_hook`] makes them visible through an
+//! object store in a private temporary directory whose `info/alternates` lists the quarantine
+//! and the repository's own objects. Nothing is ever written into the quarantine, and the hook
+//! never updates refs.
+
+use gix::bstr::ByteSlice;
+use gix::ObjectId;
+use std::cmp::Ordering;
+use std::path::{Path, PathBuf};
+
+pub type Oid = ObjectId;
+
+/// Errors of the git store. Messages name the object or ref involved.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open git repository at {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("object {oid}: {message}")]
+    Object { oid: String, message: String },
+    #[error("ref {name}: {message}")]
+    Ref { name: String, message: String },
+    #[error("ref {name} was moved by someone else (expected {expected}, found {found}); fetch and retry")]
+    RefRace {
+        name: String,
+        expected: String,
+        found: String,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+fn obj_err(oid: impl std::fmt::Display, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Object {
+        oid: oid.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// What a tree entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    Blob,
+    Executable,
+    Link,
+    Tree,
+    Submodule,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub kind: EntryKind,
+    pub oid: Oid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Added,
+    Deleted,
+    Modified,
+}
+
+/// One changed path between two trees (files only; directories are walked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub path: String,
+    pub kind: ChangeKind,
+    pub old: Option<Entry>,
+    pub new: Option<Entry>,
+}
+
+/// A person and a time, as in a commit header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub name: String,
+    pub email: String,
+    /// Seconds since the Unix epoch.
+    pub time: i64,
+    /// Offset from UTC in seconds.
+    pub offset: i32,
+}
+
+/// The parts of a commit the engine looks at.
+#[derive(Debug, Clone)]
+pub struct CommitData {
+    pub id: Oid,
+    pub tree: Oid,
+    pub parents: Vec<Oid>,
+    pub message: String,
+    pub author: Person,
+    pub committer: Person,
+}
+
+/// A blob read under a size cap.
+pub enum BlobRead {
+    Data(Vec<u8>),
+    TooLarge(u64),
+}
+
+/// The kind of an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    Commit,
+    Tree,
+    Blob,
+    Tag,
+}
+
+/// A git repository opened for aiaudit.
+pub struct Store {
+    repo: gix::Repository,
+    // Keeps the hook's private object store (alternates to the quarantine) alive.
+    _hook_objects: Option<tempfile::TempDir>,
+}
+
+impl Store {
+    /// Opens the repository containing `path` (a work tree or a bare repository).
+    pub fn discover(path: &Path) -> Result<Self> {
+        let repo = gix::discover(path).map_err(|e| StoreError::Open {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        Ok(Store {
+            repo,
+            _hook_objects: None,
+        })
+    }
+
+    /// Opens the repository at exactly `git_dir`, ignoring global and system configuration.
+    pub fn open_isolated(git_dir: &Path) -> Result<Self> {
+        let repo = gix::open_opts(git_dir, gix::open::Options::isolated()).map_err(|e| {
+            StoreError::Open {
+                path: git_dir.to_owned(),
+                message: e.to_string(),
+            }
+        })?;
+        Ok(Store {
+            repo,
+            _hook_objects: None,
+        })
+    }
+
+    /// Opens the repository a `pre-receive` hook runs in, with the pushed (quarantined) objects
+    /// visible. `env` is the hook's environment.
+    pub fn open_for_hook(env: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
+        let cwd = std::env::current_dir().map_err(|e| StoreError::Other(e.to_string()))?;
+        let git_dir = env("GIT_DIR")
+            .map(|d| absolutize(&cwd, &d))
+            .unwrap_or_else(|| cwd.clone());
+        let mut store = Self::open_isolated(&git_dir)?;
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        if let Some(d) = env("GIT_OBJECT_DIRECTORY") {
+            dirs.push(absolutize(&cwd, &d));
+        }
+        if let Some(alts) = env("GIT_ALTERNATE_OBJECT_DIRECTORIES") {
+            dirs.extend(
+                std::env::split_paths(&alts)
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map(|p| absolutize(&cwd, &p.to_string_lossy())),
+            );
+        }
+        if dirs.is_empty() {
+            return Ok(store);
+        }
+        let own = store.repo.common_dir().join("objects");
+        let own = absolutize(&cwd, &own.to_string_lossy());
+        if !dirs.contains(&own) {
+            dirs.push(own);
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix("aiaudit-hook-")
+            .tempdir()
+            .map_err(|e| StoreError::Other(format!("cannot create a private temp dir: {e}")))?;
+        let objects = tmp.path().join("objects");
+        let info = objects.join("info");
+        std::fs::create_dir_all(&info)
+            .and_then(|_| std::fs::create_dir_all(objects.join("pack")))
+            .map_err(|e| StoreError::Other(format!("cannot prepare {}: {e}", info.display())))?;
+        let mut alternates = String::new();
+        for d in &dirs {
+            let s = d.to_str().ok_or_else(|| {
+                StoreError::Other(format!("object directory {} is not UTF-8", d.display()))
+            })?;
+            alternates.push_str(s);
+            alternates.push('\n');
+        }
+        std::fs::write(info.join("alternates"), alternates)
+            .map_err(|e| StoreError::Other(format!("cannot write alternates: {e}")))?;
+        let hash = store.repo.object_hash();
+        let handle = gix::odb::at(&objects, hash).map_err(|e| StoreError::Open {
+            path: objects.clone(),
+            message: e.to_string(),
+        })?;
+        store.repo.objects = gix::odb::memory::Proxy::new(handle, hash);
+        store._hook_objects = Some(tmp);
+        Ok(store)
+    }
+
+    pub fn git_dir(&self) -> &Path {
+        self.repo.git_dir()
+    }
+
+    pub fn is_bare(&self) -> bool {
+        self.repo.workdir().is_none()
+    }
+
+    /// The symbolic target of HEAD, e.g. `refs/heads/main`, when HEAD is symbolic.
+    pub fn head_ref_name(&self) -> Option<String> {
+        self.repo
+            .head_name()
+            .ok()
+            .flatten()
+            .map(|n| n.as_bstr().to_str_lossy().into_owned())
+    }
+
+    /// The object a ref points to (peeled through symbolic refs), or `None` when absent.
+    pub fn ref_target(&self, name: &str) -> Result<Option<Oid>> {
+        let r = self
+            .repo
+            .try_find_reference(name)
+            .map_err(|e| StoreError::Ref {
+                name: name.into(),
+                message: e.to_string(),
+            })?;
+        match r {
+            None => Ok(None),
+            Some(mut r) => {
+                let id = r.peel_to_id().map_err(|e| StoreError::Ref {
+                    name: name.into(),
+                    message: e.to_string(),
+                })?;
+                Ok(Some(id.detach()))
+            }
+        }
+    }
+
+    /// All refs whose full name starts with `prefix` (e.g. `refs/heads/proposals/`).
+    pub fn refs_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Oid)>> {
+        let err = |e: &dyn std::fmt::Display| StoreError::Ref {
+            name: prefix.into(),
+            message: e.to_string(),
+        };
+        let platform = self.repo.references().map_err(|e| err(&e))?;
+        let mut out = Vec::new();
+        for r in platform.all().map_err(|e| err(&e))? {
+            let mut r = r.map_err(|e| err(&e))?;
+            let name = r.name().as_bstr().to_str_lossy().into_owned();
+            if !name.starts_with(prefix) {
+                continue;
+            }
+            if let Ok(id) = r.peel_to_id() {
+                out.push((name, id.detach()));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    pub fn object_hash(&self) -> gix::hash::Kind {
+        self.repo.object_hash()
+    }
+
+    /// The kind of an object, or `None` when the object does not exist.
+    pub fn object_kind(&self, oid: Oid) -> Result<Option<ObjectKind>> {
+        let h = self
+            .repo
+            .try_find_header(oid)
+            .map_err(|e| obj_err(oid, e))?;
+        Ok(h.map(|h| match h.kind() {
+            gix::object::Kind::Commit => ObjectKind::Commit,
+            gix::object::Kind::Tree => ObjectKind::Tree,
+            gix::object::Kind::Blob => ObjectKind::Blob,
+            gix::object::Kind::Tag => ObjectKind::Tag,
+        }))
+    }
+
+    /// Reads a commit.
+    pub fn commit(&self, oid: Oid) -> Result<CommitData> {
+        let obj = self.repo.find_object(oid).map_err(|e| obj_err(oid, e))?;
+        if obj.kind != gix::object::Kind::Commit {
+            return Err(obj_err(oid, format!("is a {}, not a commit", obj.kind)));
+        }
+        let c = gix::objs::CommitRef::from_bytes(&obj.data, self.repo.object_hash())
+            .map_err(|e| obj_err(oid, format!("malformed commit: {e}")))?;
+        let person = |s: gix::actor::SignatureRef<'_>| {
+            let t = s.time().unwrap_or_default();
+            Person {
+                name: s.name.to_str_lossy().trim().to_owned(),
+                email: s.email.to_str_lossy().trim().to_owned(),
+                time: t.seconds,
+                offset: t.offset,
+            }
+        };
+        let author = c
+            .author()
+            .map_err(|e| obj_err(oid, format!("bad author: {e}")))?;
+        let committer = c
+            .committer()
+            .map_err(|e| obj_err(oid, format!("bad committer: {e}")))?;
+        Ok(CommitData {
+            id: oid,
+            tree: c.tree(),
+            parents: c.parents().collect(),
+            message: c.message.to_str_lossy().into_owned(),
+            author: person(author),
+            committer: person(committer),
+        })
+    }
+
+    /// Reads a blob, refusing to load one larger than `cap` bytes.
+    pub fn read_blob(&self, oid: Oid, cap: u64) -> Result<BlobRead> {
+        let header = self.repo.find_header(oid).map_err(|e| obj_err(oid, e))?;
+        if header.kind() != gix::object::Kind::Blob {
+            return Err(obj_err(oid, format!("is a {}, not a blob", header.kind())));
+        }
+        if header.size() > cap {
+            return Ok(BlobRead::TooLarge(header.size()));
+        }
+        let blob = self.repo.find_blob(oid).map_err(|e| obj_err(oid, e))?;
+        Ok(BlobRead::Data(blob.data.clone()))
+    }
+
+    /// Reads a blob that must be at most `cap` bytes.
+    pub fn read_blob_capped(&self, oid: Oid, cap: u64) -> Result<Vec<u8>> {
+        match self.read_blob(oid, cap)? {
+            BlobRead::Data(d) => Ok(d),
+            BlobRead::TooLarge(n) => {
+                Err(obj_err(oid, format!("{n} bytes, over the {cap}-byte cap")))
+            }
+        }
+    }
+
+    fn tree_entries(&self, oid: Oid) -> Result<Vec<(Vec<u8>, Entry)>> {
+        let obj = self.repo.find_object(oid).map_err(|e| obj_err(oid, e))?;
+        if obj.kind != gix::object::Kind::Tree {
+            return Err(obj_err(oid, format!("is a {}, not a tree", obj.kind)));
+        }
+        let tree = gix::objs::TreeRef::from_bytes(&obj.data, self.repo.object_hash())
+            .map_err(|e| obj_err(oid, format!("malformed tree: {e}")))?;
+        Ok(tree
+            .entries
+            .iter()
+            .map(|e| {
+                use gix::objs::tree::EntryKind as K;
+                let kind = match e.mode.kind() {
+                    K::Tree => EntryKind::Tree,
+                    K::Blob => EntryKind::Blob,
+                    K::BlobExecutable => EntryKind::Executable,
+                    K::Link => EntryKind::Link,
+                    K::Commit => EntryKind::Submodule,
+                };
+                (
+                    e.filename.to_vec(),
+                    Entry {
+                        kind,
+                        oid: e.oid.to_owned(),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// The entry at `path` (slash-separated) inside `tree`.
+    pub fn lookup(&self, tree: Oid, path: &str) -> Result<Option<Entry>> {
+        let mut current = tree;
+        let mut parts = path.split('/').peekable();
+        while let Some(part) = parts.next() {
+            let entries = self.tree_entries(current)?;
+            let Some((_, e)) = entries.into_iter().find(|(n, _)| n == part.as_bytes()) else {
+                return Ok(None);
+            };
+            if parts.peek().is_none() {
+                return Ok(Some(e));
+            }
+            if e.kind != EntryKind::Tree {
+                return Ok(None);
+            }
+            current = e.oid;
+        }
+        Ok(None)
+    }
+
+    /// The entries directly inside the directory `path` of `tree` (empty when absent).
+    pub fn list_dir(&self, tree: Oid, path: &str) -> Result<Vec<(String, Entry)>> {
+        let dir = if path.is_empty() {
+            Some(Entry {
+                kind: EntryKind::Tree,
+                oid: tree,
+            })
+        } else {
+            self.lookup(tree, path)?
+        };
+        match dir {
+            Some(Entry {
+                kind: EntryKind::Tree,
+                oid,
+            }) => Ok(self
+                .tree_entries(oid)?
+                .into_iter()
+                .map(|(n, e)| (String::from_utf8_lossy(&n).into_owned(), e))
+                .collect()),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Every file-level change from `old` (or the empty tree) to `new`, walking only subtrees
+    /// whose ids differ. Fails once more than `limit` changes are found, so a hostile commit
+    /// cannot make the caller do unbounded work.
+    pub fn diff_trees(&self, old: Option<Oid>, new: Oid, limit: usize) -> Result<Vec<Change>> {
+        let mut out = Vec::new();
+        self.diff_rec(old, Some(new), "", limit, &mut out)?;
+        Ok(out)
+    }
+
+    fn diff_rec(
+        &self,
+        old: Option<Oid>,
+        new: Option<Oid>,
+        prefix: &str,
+        limit: usize,
+        out: &mut Vec<Change>,
+    ) -> Result<()> {
+        if old == new {
+            return Ok(());
+        }
+        let a = match old {
+            Some(o) => self.tree_entries(o)?,
+            None => Vec::new(),
+        };
+        let b = match new {
+            Some(n) => self.tree_entries(n)?,
+            None => Vec::new(),
+        };
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() || j < b.len() {
+            let ord = match (a.get(i), b.get(j)) {
+                (Some(x), Some(y)) => git_order(&x.0, x.1.kind, &y.0, y.1.kind),
+                (Some(_), None) => Ordering::Less,
+                (None, _) => Ordering::Greater,
+            };
+            let (old_e, new_e, name) = match ord {
+                Ordering::Less => {
+                    i += 1;
+                    (Some(a[i - 1].1), None, &a[i - 1].0)
+                }
+                Ordering::Greater => {
+                    j += 1;
+                    (None, Some(b[j - 1].1), &b[j - 1].0)
+                }
+                Ordering::Equal => {
+                    i += 1;
+                    j += 1;
+                    (Some(a[i - 1].1), Some(b[j - 1].1), &a[i - 1].0)
+                }
+            };
+            if old_e == new_e {
+                continue;
+            }
+            let path = format!("{prefix}{}", String::from_utf8_lossy(name));
+            let old_tree = old_e.filter(|e| e.kind == EntryKind::Tree).map(|e| e.oid);
+            let new_tree = new_e.filter(|e| e.kind == EntryKind::Tree).map(|e| e.oid);
+            if old_tree.is_some() || new_tree.is_some() {
+                self.diff_rec(old_tree, new_tree, &format!("{path}/"), limit, out)?;
+            }
+            let old_file = old_e.filter(|e| e.kind != EntryKind::Tree);
+            let new_file = new_e.filter(|e| e.kind != EntryKind::Tree);
+            let kind = match (old_file, new_file) {
+                (None, None) => continue,
+                (None, Some(_)) => ChangeKind::Added,
+                (Some(_), None) => ChangeKind::Deleted,
+                (Some(_), Some(_)) => ChangeKind::Modified,
+            };
+            out.push(Change {
+                path,
+                kind,
+                old: old_file,
+                new: new_file,
+            });
+            if out.len() > limit {
+                return Err(StoreError::Other(format!(
+                    "more than {limit} changed files in one commit"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The first-parent chain from `tip` back to (not including) `stop`, oldest first.
+    /// Fails when `stop` is given and not reached within `limit` commits.
+    pub fn first_parent_chain(
+        &self,
+        tip: Oid,
+        stop: Option<Oid>,
+        limit: usize,
+    ) -> Result<Vec<CommitData>> {
+        let mut chain = Vec::new();
+        let mut cur = Some(tip);
+        while let Some(oid) = cur {
+            if Some(oid) == stop {
+                chain.reverse();
+                return Ok(chain);
+            }
+            if chain.len() >= limit {
+                return Err(StoreError::Other(format!(
+                    "more than {limit} commits between {} and {}",
+                    stop.map(|s| s.to_string())
+                        .unwrap_or_else(|| "the root".into()),
+                    tip
+                )));
+            }
+            let c = self.commit(oid)?;
+            cur = c.parents.first().copied();
+            chain.push(c);
+        }
+        if stop.is_some() {
+            return Err(StoreError::Other(format!(
+                "{} is not an ancestor of {tip}",
+                stop.map(|s| s.to_string()).unwrap_or_default()
+            )));
+        }
+        chain.reverse();
+        Ok(chain)
+    }
+
+    // ---- writing -------------------------------------------------------------------------
+
+    pub fn write_blob(&self, bytes: &[u8]) -> Result<Oid> {
+        self.repo
+            .write_blob(bytes)
+            .map(|id| id.detach())
+            .map_err(|e| StoreError::Other(format!("cannot write blob: {e}")))
+    }
+
+    /// A new tree: `base` (or the empty tree) with `files` (path, bytes) inserted or replaced.
+    pub fn tree_with_files(&self, base: Option<Oid>, files: &[(String, Vec<u8>)]) -> Result<Oid> {
+        let base = base.unwrap_or_else(|| ObjectId::empty_tree(self.repo.object_hash()));
+        let mut editor = self
+            .repo
+            .edit_tree(base)
+            .map_err(|e| obj_err(base, format!("cannot edit tree: {e}")))?;
+        for (path, bytes) in files {
+            let blob = self.write_blob(bytes)?;
+            editor
+                .upsert(path.as_str(), gix::objs::tree::EntryKind::Blob, blob)
+                .map_err(|e| StoreError::Other(format!("cannot place {path}: {e}")))?;
+        }
+        editor
+            .write()
+            .map(|id| id.detach())
+            .map_err(|e| StoreError::Other(format!("cannot write tree: {e}")))
+    }
+
+    /// Writes a commit object (no ref is moved).
+    pub fn write_commit(
+        &self,
+        tree: Oid,
+        parents: &[Oid],
+        author: &Person,
+        committer: &Person,
+        message: &str,
+    ) -> Result<Oid> {
+        let sig = |p: &Person| gix::actor::Signature {
+            name: p.name.as_str().into(),
+            email: p.email.as_str().into(),
+            time: gix::date::Time {
+                seconds: p.time,
+                offset: p.offset,
+            },
+        };
+        let commit = gix::objs::Commit {
+            tree,
+            parents: parents.iter().copied().collect(),
+            author: sig(author),
+            committer: sig(committer),
+            encoding: None,
+            message: message.into(),
+            extra_headers: Vec::new(),
+        };
+        self.repo
+            .write_object(&commit)
+            .map(|id| id.detach())
+            .map_err(|e| StoreError::Other(format!("cannot write commit: {e}")))
+    }
+
+    /// Moves `name` to `new` only if it currently points to `expected` (`None`: must not
+    /// exist). The update is atomic (lock file + rename) and logged in the reflog.
+    pub fn update_ref(&self, name: &str, new: Oid, expected: Option<Oid>, why: &str) -> Result<()> {
+        use gix::refs::transaction::{
+            Change as RefChange, LogChange, PreviousValue, RefEdit, RefLog,
+        };
+        use gix::refs::Target;
+        let full: gix::refs::FullName =
+            name.try_into()
+                .map_err(|e: gix::validate::reference::name::Error| StoreError::Ref {
+                    name: name.into(),
+                    message: e.to_string(),
+                })?;
+        let expected_v = match expected {
+            Some(o) => PreviousValue::MustExistAndMatch(Target::Object(o)),
+            None => PreviousValue::MustNotExist,
+        };
+        let edit = RefEdit {
+            change: RefChange::Update {
+                log: LogChange {
+                    mode: RefLog::AndReference,
+                    force_create_reflog: false,
+                    message: format!("aiaudit: {why}").into(),
+                },
+                expected: expected_v,
+                new: Target::Object(new),
+            },
+            name: full,
+            deref: false,
+        };
+        self.repo.edit_reference(edit).map_err(|e| {
+            let found = self.ref_target(name).ok().flatten();
+            if found != expected {
+                StoreError::RefRace {
+                    name: name.into(),
+                    expected: expected
+                        .map(|o| o.to_string())
+                        .unwrap_or_else(|| "nothing".into()),
+                    found: found
+                        .map(|o| o.to_string())
+                        .unwrap_or_else(|| "nothing".into()),
+                }
+            } else {
+                StoreError::Ref {
+                    name: name.into(),
+                    message: e.to_string(),
+                }
+            }
+        })?;
+        Ok(())
+    }
+
+    /// Deletes `name` if it points to `expected`.
+    pub fn delete_ref(&self, name: &str, expected: Oid) -> Result<()> {
+        use gix::refs::transaction::{Change as RefChange, PreviousValue, RefEdit, RefLog};
+        use gix::refs::Target;
+        let full: gix::refs::FullName =
+            name.try_into()
+                .map_err(|e: gix::validate::reference::name::Error| StoreError::Ref {
+                    name: name.into(),
+                    message: e.to_string(),
+                })?;
+        let edit = RefEdit {
+            change: RefChange::Delete {
+                expected: PreviousValue::MustExistAndMatch(Target::Object(expected)),
+                log: RefLog::AndReference,
+            },
+            name: full,
+            deref: false,
+        };
+        self.repo
+            .edit_reference(edit)
+            .map_err(|e| StoreError::Ref {
+                name: name.into(),
+                message: e.to_string(),
+            })?;
+        Ok(())
+    }
+
+    /// The committer identity from configuration and `GIT_COMMITTER_*`, with its time
+    /// (`GIT_COMMITTER_DATE` is honoured, else now).
+    pub fn committer(&self) -> Result<Person> {
+        let sig = self
+            .repo
+            .committer()
+            .ok_or_else(|| {
+                StoreError::Other(
+                    "no committer identity: set git config user.name and user.email (or GIT_COMMITTER_NAME / GIT_COMMITTER_EMAIL)"
+                        .into(),
+                )
+            })?
+            .map_err(|e| StoreError::Other(format!("bad committer identity: {e}")))?;
+        let t = sig.time().unwrap_or_default();
+        Ok(Person {
+            name: sig.name.to_str_lossy().into_owned(),
+            email: sig.email.to_str_lossy().into_owned(),
+            time: t.seconds,
+            offset: t.offset,
+        })
+    }
+}
+
+fn absolutize(cwd: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_owned()
+    } else {
+        cwd.join(p)
+    }
+}
+
+/// Git's tree order: names compare bytewise, a tree's name as if followed by `/`.
+fn git_order(a: &[u8], ak: EntryKind, b: &[u8], bk: EntryKind) -> Ordering {
+    let n = a.len().min(b.len());
+    match a[..n].cmp(&b[..n]) {
+        Ordering::Equal => {}
+        o => return o,
+    }
+    let next = |s: &[u8], k: EntryKind| {
+        s.get(n).copied().or(if k == EntryKind::Tree {
+            Some(b'/')
+        } else {
+            None
+        })
+    };
+    next(a, ak).cmp(&next(b, bk))
+}

@@ -1,0 +1,206 @@
+//! Git trailers: the `Key: value` lines at the end of a commit message that mirror a record,
+//! so that `git log` alone tells the story (SPEC §4).
+//!
+//! aiaudit writes the trailer block as the message's last paragraph, one trailer per line,
+//! which `git interpret-trailers --parse` reads back unchanged. Reading is strict: the last
+//! paragraph counts as a trailer block only when every line in it is a trailer.
+
+use crate::record::Decision;
+
+pub const DECISION_ID: &str = "Decision-Id";
+pub const INITIATOR: &str = "Initiator";
+pub const CONTEXT_DIGEST: &str = "Context-Digest";
+pub const MODEL: &str = "Model";
+pub const AI_ROLE: &str = "AI-Role";
+pub const ACTION: &str = "Action";
+pub const RISK: &str = "Risk";
+pub const APPROVED_BY: &str = "Approved-by";
+pub const POLICY_SIGNED_BY: &str = "Policy-Signed-by";
+
+/// Longest trailer value accepted when reading (an RSA-4096 signature in base64 is ~750).
+pub const MAX_VALUE: usize = 8192;
+
+/// Trailers in message order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trailers(pub Vec<(String, String)>);
+
+impl Trailers {
+    /// Every value of `key` (case-insensitive, as git compares trailer keys).
+    pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn push(&mut self, key: &str, value: impl Into<String>) {
+        self.0.push((key.to_owned(), value.into()));
+    }
+}
+
+/// Reads the trailer block of `message`.
+pub fn parse(message: &str) -> Trailers {
+    let trimmed = message.trim_end();
+    let last = match trimmed.rfind("\n\n") {
+        Some(i) => &trimmed[i + 2..],
+        None => return Trailers::default(),
+    };
+    let mut out = Vec::new();
+    for line in last.lines() {
+        match split_trailer(line) {
+            Some((k, v)) => out.push((k.to_owned(), v.to_owned())),
+            None => return Trailers::default(),
+        }
+    }
+    Trailers(out)
+}
+
+fn split_trailer(line: &str) -> Option<(&str, &str)> {
+    let (k, v) = line.split_once(':')?;
+    let key_ok = !k.is_empty()
+        && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && k.as_bytes()[0].is_ascii_alphanumeric();
+    key_ok.then(|| (k, v.trim()))
+}
+
+/// The trailers that mirror `d`, in the order aiaudit writes them (approvals excluded).
+pub fn decision_trailers(d: &Decision) -> Trailers {
+    let mut t = Trailers::default();
+    t.push(DECISION_ID, d.id.clone());
+    t.push(INITIATOR, initiator_value(d));
+    t.push(CONTEXT_DIGEST, d.context.digest.clone());
+    t.push(MODEL, d.ai.model.trailer());
+    t.push(AI_ROLE, d.ai.role.as_str());
+    t.push(ACTION, d.action.kind.as_str());
+    t.push(RISK, d.risk.as_str());
+    t
+}
+
+fn initiator_value(d: &Decision) -> String {
+    match &d.initiator.owner {
+        Some(o) => format!(
+            "{} ({}, owner {o})",
+            d.initiator.id,
+            d.initiator.kind.as_str()
+        ),
+        None => format!("{} ({})", d.initiator.id, d.initiator.kind.as_str()),
+    }
+}
+
+/// The commit message for a decision: a subject, then the trailer block.
+pub fn decision_message(d: &Decision, approvals: &[Approval]) -> String {
+    let first = d.action.summary.lines().next().unwrap_or("").trim();
+    let mut subject: String = first.chars().take(60).collect();
+    if first.chars().count() > 60 {
+        subject.push('…');
+    }
+    let mut msg = format!("{}: {subject}\n\n", d.action.kind.as_str());
+    let mut t = decision_trailers(d);
+    for a in approvals {
+        t.push(APPROVED_BY, a.to_value());
+    }
+    for (k, v) in &t.0 {
+        msg.push_str(&format!("{k}: {v}\n"));
+    }
+    msg
+}
+
+/// One approval as carried by an `Approved-by` (or `Policy-Signed-by`) trailer:
+/// `<principal> <<email>> key=<primary fingerprint> sig=<base64 of the binary signature>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approval {
+    pub principal: String,
+    pub email: Option<String>,
+    pub key: String,
+    pub signature: Vec<u8>,
+}
+
+impl Approval {
+    pub fn to_value(&self) -> String {
+        use base64::Engine as _;
+        let sig = base64::engine::general_purpose::STANDARD.encode(&self.signature);
+        match &self.email {
+            Some(e) => format!("{} <{e}> key={} sig={sig}", self.principal, self.key),
+            None => format!("{} key={} sig={sig}", self.principal, self.key),
+        }
+    }
+
+    /// Parses a trailer value; the error says what is wrong with it.
+    pub fn parse(value: &str) -> Result<Approval, String> {
+        use base64::Engine as _;
+        if value.len() > MAX_VALUE {
+            return Err(format!("longer than {MAX_VALUE} bytes"));
+        }
+        let mut words = value.split_whitespace();
+        let principal = words.next().ok_or("empty")?.to_owned();
+        let (mut email, mut key, mut sig) = (None, None, None);
+        for w in words {
+            if let Some(k) = w.strip_prefix("key=") {
+                key = Some(k.to_owned());
+            } else if let Some(s) = w.strip_prefix("sig=") {
+                sig = Some(s.to_owned());
+            } else if w.starts_with('<') && w.ends_with('>') && w.len() > 2 {
+                email = Some(w[1..w.len() - 1].to_owned());
+            } else {
+                return Err(format!("unexpected `{w}`"));
+            }
+        }
+        let key = key.ok_or("no key=<fingerprint>")?;
+        if !(key.len() == 40 || key.len() == 64)
+            || !key
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+        {
+            return Err(format!("key `{key}` is not an uppercase hex fingerprint"));
+        }
+        let sig = sig.ok_or("no sig=<base64>")?;
+        let signature = base64::engine::general_purpose::STANDARD
+            .decode(sig.as_bytes())
+            .map_err(|e| format!("sig is not base64: {e}"))?;
+        Ok(Approval {
+            principal,
+            email,
+            key,
+            signature,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_only_a_pure_trailer_block() {
+        let t = parse("subject\n\nbody text\n\nDecision-Id: X\nRisk: high\n");
+        assert_eq!(
+            t.0,
+            vec![
+                ("Decision-Id".into(), "X".into()),
+                ("Risk".into(), "high".into())
+            ]
+        );
+        assert!(parse("subject\n\nnot a trailer\nRisk: high\n").0.is_empty());
+        assert!(parse("Risk: high\n").0.is_empty());
+        assert_eq!(
+            parse("s\n\nrisk: low").all("Risk").collect::<Vec<_>>(),
+            ["low"]
+        );
+    }
+
+    #[test]
+    fn approval_round_trips_and_rejects_garbage() {
+        let a = Approval {
+            principal: "bob".into(),
+            email: Some("bob@example.com".into()),
+            key: "A".repeat(40),
+            signature: vec![1, 2, 3, 255],
+        };
+        assert_eq!(Approval::parse(&a.to_value()).unwrap(), a);
+        assert!(Approval::parse("bob key=abc sig=AAAA").is_err());
+        assert!(Approval::parse(&format!("bob key={} sig=!!", "A".repeat(40))).is_err());
+        assert!(Approval::parse(&format!("bob key={}", "A".repeat(40))).is_err());
+        assert!(Approval::parse("").is_err());
+        assert!(Approval::parse(&"x".repeat(MAX_VALUE + 1)).is_err());
+    }
+}
