@@ -247,3 +247,47 @@ impl fmt::Display for Diagnostic {
         write!(f, "\n  {}\n  hint: {}", self.message, self.remedy)
     }
 }
+
+/// The diagnostic table of `docs/diagnostics.md`, generated from [`Code::ALL`].
+pub fn markdown_table() -> String {
+    let mut s = String::from("| code | meaning | what to do |\n|---|---|---|\n");
+    for c in Code::ALL {
+        s.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            c.name(),
+            c.summary(),
+            c.remedy()
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_kebab_case() {
+        let mut seen = std::collections::HashSet::new();
+        for c in Code::ALL {
+            assert!(seen.insert(c.name()), "duplicate {}", c.name());
+            assert!(
+                c.name()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "{}",
+                c.name()
+            );
+        }
+    }
+
+    #[test]
+    fn docs_table_matches_the_codes() {
+        let doc = include_str!("../docs/diagnostics.md");
+        let table = markdown_table();
+        assert!(
+            doc.contains(&table),
+            "docs/diagnostics.md is out of date; its table must be exactly:\n{table}"
+        );
+    }
+}

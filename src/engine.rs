@@ -140,15 +140,17 @@ impl<'s> Checker<'s> {
         }
         let chain = match self.store.first_parent_chain(new, u.old, MAX_PUSH_COMMITS) {
             Ok(c) => c,
-            Err(e) => return vec![match u.old {
-                Some(old) => Diagnostic::new(
-                    Code::NonFastForward,
-                    format!(
+            Err(e) => {
+                return vec![match u.old {
+                    Some(old) => Diagnostic::new(
+                        Code::NonFastForward,
+                        format!(
                         "main would move from {old} to {new}, which does not descend from it: {e}"
                     ),
-                ),
-                None => internal(e),
-            }],
+                    ),
+                    None => internal(e),
+                }]
+            }
         };
         let mut diags = Vec::new();
         let mut parent = match u.old {

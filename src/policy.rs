@@ -473,7 +473,7 @@ mod tests {
         let unknown = text.replace("  threshold: 1", "  threshold: 1\n  quorum: 3");
         let e = Policy::parse(unknown.as_bytes()).unwrap_err();
         assert!(e.message.contains("unknown field `quorum`"), "{e}");
-        assert_eq!(e.line, Some(4));
+        assert_eq!(e.line, Some(5), "the line of `quorum`");
     }
 
     #[test]

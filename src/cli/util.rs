@@ -220,6 +220,9 @@ pub fn git_push(store: &Store, remote: &str, refspecs: &[String]) -> CliResult<(
         .arg(store.git_dir())
         .args(["push", "--atomic", "--porcelain", remote])
         .args(refspecs)
+        // git's porcelain report goes to stderr: stdout is the command's own result (an id,
+        // a commit, JSON) and must stay parseable.
+        .stdout(std::process::Stdio::from(std::io::stderr()))
         .status()
         .map_err(|e| CliError::internal(anyhow!("cannot run git push: {e}")))?;
     if status.success() {

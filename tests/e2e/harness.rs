@@ -1,0 +1,881 @@
+//! The end-to-end harness: a real audit server (a bare repository with aiaudit's pre-receive
+//! hook installed), a clone to work in, real keys, and every child process in a sealed
+//! environment.
+//!
+//! Invariants every test can rely on:
+//! - each [`World`] lives in its own temporary directory; nothing outside it is read or written
+//!   (private `HOME` and `GNUPGHOME`, no global or system git config, pinned identities and
+//!   dates), so tests run in parallel threads without seeing each other;
+//! - the server is only ever changed through `git push`, so every rule is exercised by the hook
+//!   exactly as a git server runs it;
+//! - [`World::push_rejected`] checks the hook's finding (code, commit, file, hint) *and* that no
+//!   ref on the server moved.
+//!
+//! Bad pushes are crafted with git plumbing (`hash-object`, `update-index` on a scratch index,
+//! `write-tree`, `commit-tree`) so a test states exactly which bytes, modes and trailers go in.
+//! Signatures over crafted bytes are made by GnuPG with the principal's secret key imported into
+//! the test's private keyring: a second, independent OpenPGP implementation.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+
+use base64::Engine as _;
+
+const AIAUDIT: &str = env!("CARGO_BIN_EXE_aiaudit");
+pub const MAIN: &str = "refs/heads/main";
+/// The dates git is pinned to. The aiaudit clock is deliberately *not* pinned (no
+/// `AIAUDIT_NOW`): GnuPG signs at the real clock, and signatures from the future are refused.
+const GIT_DATE: &str = "2026-01-15T10:00:00Z";
+/// The model every recorded decision names (pinned version).
+pub const MODEL: &str = "anthropic/claude@2025-01-01";
+
+/// The principals of the fixture.
+pub const ALICE: &str = "alice"; // admin
+pub const BOB: &str = "bob"; // human, the usual initiator
+pub const CAROL: &str = "carol"; // human, the usual approver
+pub const SVC: &str = "svc"; // service principal owned by alice, with a key
+pub const DAVE: &str = "dave"; // human whose key lives in GnuPG
+pub const MALLORY: &str = "mallory"; // a key that is not in the policy
+
+/// A captured child process.
+#[derive(Debug)]
+pub struct Out {
+    pub what: String,
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    /// Panics with the whole output unless the command succeeded; returns trimmed stdout.
+    #[track_caller]
+    pub fn ok(&self) -> String {
+        assert!(self.status.success(), "{} failed:\n{self}", self.what);
+        self.stdout.trim().to_owned()
+    }
+}
+
+impl std::fmt::Display for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "$ {}\n[{}]\n--- stdout\n{}--- stderr\n{}---",
+            self.what, self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// A principal's key material.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub email: String,
+    pub fpr: String,
+    /// The secret key file (`None` for a key that lives only in GnuPG).
+    pub secret: Option<PathBuf>,
+    pub cert: PathBuf,
+}
+
+/// A decision as `aiaudit record` wrote it: on a proposal ref, or landed on main.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub id: String,
+    pub path: String,
+    /// The exact bytes of the record file.
+    pub text: String,
+    /// The commit carrying it (the proposal commit, or the landed commit).
+    pub commit: String,
+    /// That commit's message (subject and trailers).
+    pub message: String,
+}
+
+/// One change to a tree, for [`World::commit`].
+pub enum Edit<'a> {
+    /// A regular file (mode 100644).
+    File(&'a str, &'a [u8]),
+    /// A symbolic link pointing at the given target.
+    Symlink(&'a str, &'a str),
+    Remove(&'a str),
+}
+
+/// One finding of the hook, as relayed by git (`remote: error[code]: ...`).
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub code: String,
+    /// Every line of the finding: header, message, hint.
+    pub lines: Vec<String>,
+}
+
+impl Finding {
+    pub fn header(&self) -> &str {
+        &self.lines[0]
+    }
+    pub fn text(&self) -> String {
+        self.lines.join("\n")
+    }
+}
+
+/// What a rejection must say.
+#[derive(Debug, Clone, Default)]
+pub struct Expect {
+    code: String,
+    commit: Option<String>,
+    path: Option<String>,
+    refname: Option<String>,
+}
+
+/// A finding with this code is expected; narrow it with [`Expect::commit`] and friends.
+pub fn finding(code: &str) -> Expect {
+    Expect {
+        code: code.to_owned(),
+        ..Default::default()
+    }
+}
+
+impl Expect {
+    /// The finding names this commit (by its 12-hex prefix, as the hook prints it).
+    pub fn commit(mut self, oid: &str) -> Self {
+        self.commit = Some(oid[..12].to_owned());
+        self
+    }
+    /// The finding names this file.
+    pub fn path(mut self, path: &str) -> Self {
+        self.path = Some(path.to_owned());
+        self
+    }
+    /// The finding names this ref (findings about a ref as a whole, with no commit or file).
+    pub fn refname(mut self, name: &str) -> Self {
+        self.refname = Some(name.to_owned());
+        self
+    }
+
+    fn matches(&self, f: &Finding) -> bool {
+        let header = f.header();
+        f.code == self.code
+            && self
+                .commit
+                .as_ref()
+                .is_none_or(|c| header.contains(&format!("commit {c}")))
+            // The file is named in the header, or (for findings about several governance
+            // files) in the message.
+            && self.path.as_ref().is_none_or(|p| f.text().contains(p.as_str()))
+            && self.refname.as_ref().is_none_or(|r| header.contains(r.as_str()))
+    }
+}
+
+/// One test's world: keys, a server with the hook, and a clone of it.
+pub struct World {
+    tmp: tempfile::TempDir,
+    pub server: PathBuf,
+    pub work: PathBuf,
+    keys: BTreeMap<&'static str, Key>,
+    /// Scratch files (prompts, outputs) live here.
+    files: PathBuf,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        // Stop the gpg-agent this world's keyring started (best effort; there may be none).
+        let mut c = self.command("gpgconf", self.tmp.path());
+        let _ = c
+            .args(["--kill", "all"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+impl World {
+    /// The standard fixture: alice (admin) creates the server and installs the hook; bob,
+    /// carol, svc (service, owned by alice) and dave (GnuPG key) are added as principals, each
+    /// policy change pushed through the hook. mallory has a key but is not in the policy.
+    pub fn new() -> World {
+        let tmp = tempfile::Builder::new()
+            .prefix("aiaudit-e2e-")
+            .tempdir()
+            .expect("tempdir");
+        let root = tmp.path().to_owned();
+        for d in ["home", "gnupg", "keys", "files"] {
+            std::fs::create_dir(root.join(d)).expect("mkdir");
+        }
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(root.join("gnupg"), std::fs::Permissions::from_mode(0o700))
+                .expect("chmod gnupg");
+        }
+        let mut w = World {
+            server: root.join("server.git"),
+            work: root.join("work"),
+            files: root.join("files"),
+            keys: BTreeMap::new(),
+            tmp,
+        };
+        for id in [ALICE, BOB, CAROL, SVC, MALLORY] {
+            w.generate_key(id);
+        }
+        w.generate_gpg_key(DAVE);
+        std::fs::write(
+            w.files.join("prompt.txt"),
+            "Grant bob read access to the billing DB?\n",
+        )
+        .expect("write prompt");
+        std::fs::write(
+            w.files.join("output.txt"),
+            "Yes: a read-only role, 24 hours.\n",
+        )
+        .expect("write output");
+
+        let alice = w.key(ALICE).clone();
+        let root = w.tmp.path();
+        w.aiaudit_in(
+            root,
+            &[
+                "init",
+                "server.git",
+                "--admin",
+                ALICE,
+                "--admin-key",
+                s(&alice.cert),
+                "--admin-email",
+                &alice.email,
+            ],
+        )
+        .ok();
+        w.aiaudit_in(root, &["hook", "install", "server.git"]).ok();
+        w.git_in(root, &["clone", "-q", "server.git", "work"]).ok();
+        for (id, kind, owner) in [
+            (BOB, "human", None),
+            (CAROL, "human", None),
+            (SVC, "service", Some(ALICE)),
+            (DAVE, "human", None),
+        ] {
+            let k = w.key(id).clone();
+            let mut args = vec!["principal", "add", id, "--kind", kind, "--email", &k.email];
+            if let Some(o) = owner {
+                args.extend(["--owner", o]);
+            }
+            let admin_key = s(alice.secret.as_ref().expect("alice has a key file"));
+            args.extend(["--cert", s(&k.cert), "--key", admin_key, "--push"]);
+            w.aiaudit(&args).ok();
+        }
+        w
+    }
+
+    pub fn key(&self, id: &str) -> &Key {
+        self.keys
+            .get(id)
+            .unwrap_or_else(|| panic!("no key for `{id}`"))
+    }
+
+    fn generate_key(&mut self, id: &'static str) {
+        let prefix = self.tmp.path().join("keys").join(id);
+        let email = format!("{id}@example.com");
+        let root = self.tmp.path().to_owned();
+        let fpr = self
+            .aiaudit_in(
+                &root,
+                &[
+                    "key",
+                    "generate",
+                    "--name",
+                    id,
+                    "--email",
+                    &email,
+                    "--out",
+                    s(&prefix),
+                ],
+            )
+            .ok();
+        assert_eq!(fpr.len(), 40, "fingerprint of {id}: {fpr:?}");
+        self.keys.insert(
+            id,
+            Key {
+                email,
+                fpr,
+                secret: Some(prefix.with_extension("key")),
+                cert: prefix.with_extension("asc"),
+            },
+        );
+    }
+
+    fn generate_gpg_key(&mut self, id: &'static str) {
+        let email = format!("{id}@example.com");
+        let uid = format!("Dave <{email}>");
+        self.gpg(
+            &[
+                "--passphrase",
+                "",
+                "--quick-gen-key",
+                &uid,
+                "ed25519",
+                "sign",
+                "never",
+            ],
+            None,
+        )
+        .ok();
+        let colons = self
+            .gpg(&["--with-colons", "--fingerprint", &email], None)
+            .ok();
+        let fpr = colons
+            .lines()
+            .find_map(|l| l.strip_prefix("fpr:"))
+            .and_then(|l| l.split(':').find(|f| f.len() == 40))
+            .expect("fingerprint in gpg --with-colons output")
+            .to_owned();
+        let cert = self.tmp.path().join("keys").join(format!("{id}.asc"));
+        let armored = self.gpg(&["--export", "--armor", &fpr], None).ok();
+        std::fs::write(&cert, format!("{armored}\n")).expect("write cert");
+        self.keys.insert(
+            id,
+            Key {
+                email,
+                fpr,
+                secret: None,
+                cert,
+            },
+        );
+    }
+
+    // ---- running things -----------------------------------------------------------------
+
+    /// A command in the sealed environment, started in `dir`.
+    fn command(&self, program: &str, dir: &Path) -> Command {
+        let root = self.tmp.path();
+        let mut c = Command::new(program);
+        c.current_dir(dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", root.join("home"))
+            .env("GNUPGHOME", root.join("gnupg"))
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("LANG", "C")
+            .env("GIT_AUTHOR_NAME", "E2E Author")
+            .env("GIT_AUTHOR_EMAIL", "author@example.com")
+            .env("GIT_COMMITTER_NAME", "E2E Committer")
+            .env("GIT_COMMITTER_EMAIL", "committer@example.com")
+            .env("GIT_AUTHOR_DATE", GIT_DATE)
+            .env("GIT_COMMITTER_DATE", GIT_DATE);
+        c
+    }
+
+    fn run(&self, mut c: Command, stdin: Option<&[u8]>) -> Out {
+        let what = format!(
+            "{} {}",
+            c.get_program().to_string_lossy(),
+            c.get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        c.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = c
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+        if let Some(data) = stdin {
+            // Written from a thread so a child that writes a lot before reading cannot
+            // deadlock against us.
+            let mut pipe = child.stdin.take().expect("stdin");
+            let data = data.to_vec();
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(&data);
+            });
+        }
+        let out = child.wait_with_output().expect("wait");
+        Out {
+            what,
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// `aiaudit ARGS` in the work clone.
+    pub fn aiaudit(&self, args: &[&str]) -> Out {
+        self.aiaudit_in(&self.work, args)
+    }
+
+    pub fn aiaudit_in(&self, dir: &Path, args: &[&str]) -> Out {
+        let mut c = self.command(AIAUDIT, dir);
+        c.args(args);
+        self.run(c, None)
+    }
+
+    /// `git ARGS` in the work clone.
+    pub fn git(&self, args: &[&str]) -> Out {
+        self.git_in(&self.work, args)
+    }
+
+    pub fn git_in(&self, dir: &Path, args: &[&str]) -> Out {
+        let mut c = self.command("git", dir);
+        c.args(args);
+        self.run(c, None)
+    }
+
+    /// `git ARGS` in the work clone, `stdin` fed to it.
+    pub fn git_stdin(&self, args: &[&str], stdin: &[u8]) -> Out {
+        self.git_with(args, stdin, &[])
+    }
+
+    /// `git ARGS` in the work clone with `stdin` and extra environment.
+    fn git_with(&self, args: &[&str], stdin: &[u8], env: &[(&str, &Path)]) -> Out {
+        let mut c = self.command("git", &self.work);
+        c.args(args);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        self.run(c, Some(stdin))
+    }
+
+    fn gpg(&self, args: &[&str], stdin: Option<&[u8]>) -> Out {
+        let mut c = self.command("gpg", self.tmp.path());
+        c.args(["--batch", "--no-tty"]).args(args);
+        self.run(c, stdin)
+    }
+
+    // ---- the server -----------------------------------------------------------------------
+
+    /// Where a ref points on the server.
+    pub fn server_ref(&self, name: &str) -> Option<String> {
+        let out = self.git_in(&self.server, &["rev-parse", "--verify", "-q", name]);
+        out.status.success().then(|| out.stdout.trim().to_owned())
+    }
+
+    /// Every ref on the server with its target.
+    pub fn server_refs(&self) -> String {
+        self.git_in(
+            &self.server,
+            &["for-each-ref", "--format=%(refname) %(objectname)"],
+        )
+        .ok()
+    }
+
+    /// A new clone of the server (as an auditor would make it).
+    pub fn fresh_clone(&self) -> PathBuf {
+        let dir = self.tmp.path().join("auditor");
+        self.git_in(self.tmp.path(), &["clone", "-q", s(&self.server), s(&dir)])
+            .ok();
+        dir
+    }
+
+    /// `git push origin REFSPECS` from the work clone.
+    pub fn push(&self, refspecs: &[&str]) -> Out {
+        let mut args = vec!["push", "origin"];
+        args.extend_from_slice(refspecs);
+        self.git(&args)
+    }
+
+    /// Pushes, asserts the hook rejected the push with the expected finding, and asserts that
+    /// no ref on the server moved. Returns every finding for further checks.
+    #[track_caller]
+    pub fn push_rejected(&self, refspecs: &[&str], expect: Expect) -> Vec<Finding> {
+        let before = self.server_refs();
+        let out = self.push(refspecs);
+        let findings = parse_findings(&out.stderr);
+        // Shown by the test runner only when the test fails.
+        eprintln!("{out}");
+        assert!(!out.status.success(), "the push was accepted:\n{out}");
+        assert!(
+            out.stderr.contains("aiaudit: push rejected")
+                && out.stderr.contains("pre-receive hook declined"),
+            "the push failed, but not through the hook:\n{out}"
+        );
+        let Some(f) = findings.iter().find(|f| expect.matches(f)) else {
+            panic!("no finding matches {expect:?}; the hook said:\n{out}");
+        };
+        assert!(
+            f.lines.iter().any(|l| l
+                .strip_prefix("  hint: ")
+                .is_some_and(|h| !h.trim().is_empty())),
+            "the finding has no hint:\n{}",
+            f.text()
+        );
+        assert_eq!(
+            self.server_refs(),
+            before,
+            "a rejected push changed the server's refs"
+        );
+        findings
+    }
+
+    /// Pushes and asserts the hook accepted it.
+    #[track_caller]
+    pub fn push_accepted(&self, refspecs: &[&str]) {
+        let out = self.push(refspecs);
+        out.ok();
+        assert!(
+            out.stderr.contains("aiaudit: accepted"),
+            "the push did not go through the hook:\n{out}"
+        );
+    }
+
+    // ---- decisions ------------------------------------------------------------------------
+
+    /// `aiaudit record` (a proposal on the local ref, not pushed), initiated by `initiator`.
+    pub fn record(&self, initiator: &str) -> Decision {
+        self.record_with(
+            initiator,
+            "Grant read access to billing-db",
+            "read-only, 24h",
+        )
+    }
+
+    /// `record` with the given summary and recommendation.
+    pub fn record_with(&self, initiator: &str, summary: &str, recommendation: &str) -> Decision {
+        let prompt = self.files.join("prompt.txt");
+        let output = self.files.join("output.txt");
+        let json = self
+            .aiaudit(&[
+                "record",
+                "--json",
+                "--initiator",
+                initiator,
+                "--action",
+                "access-change",
+                "--system",
+                "postgres:billing-db",
+                "--summary",
+                summary,
+                "--ai-role",
+                "suggested",
+                "--model",
+                MODEL,
+                "--prompt",
+                s(&prompt),
+                "--output",
+                s(&output),
+                "--recommendation",
+                recommendation,
+            ])
+            .ok();
+        let v: serde_json::Value = serde_json::from_str(&json)
+            .unwrap_or_else(|e| panic!("record --json printed {json:?}: {e}"));
+        let field = |k: &str| {
+            v[k].as_str()
+                .unwrap_or_else(|| panic!("no {k} in {v}"))
+                .to_owned()
+        };
+        let (id, path, commit) = (field("id"), field("path"), field("commit"));
+        Decision {
+            text: self.file_at(&commit, &path),
+            message: self.message(&commit),
+            id,
+            path,
+            commit,
+        }
+    }
+
+    /// `aiaudit approve ID --yes` by `approver`, without pushing; returns the landing commit as a
+    /// decision. The local main is put back to the server's, so the landing commit exists only
+    /// as material for crafted pushes.
+    pub fn approve_unpushed(&self, d: &Decision, approver: &str) -> Decision {
+        let mut args = vec!["approve", d.id.as_str(), "--yes"];
+        let signer = self.signer_args(approver);
+        args.extend(signer.iter().map(String::as_str));
+        let landing = self.aiaudit(&args).ok();
+        let server_main = self.server_ref(MAIN).expect("server main");
+        self.git(&["update-ref", MAIN, &server_main]).ok();
+        Decision {
+            commit: landing.clone(),
+            message: self.message(&landing),
+            ..d.clone()
+        }
+    }
+
+    /// Records (initiated by `initiator`) and approves (by `approver`) a decision through the
+    /// CLI, both with `--push`; returns the decision as landed on main.
+    pub fn land(&self, initiator: &str, approver: &str) -> Decision {
+        let id = self
+            .aiaudit(&[
+                "record",
+                "--initiator",
+                initiator,
+                "--action",
+                "config-change",
+                "--system",
+                "github.com/acme/payments",
+                "--summary",
+                "Raise the rate limit",
+                "--ai-role",
+                "suggested",
+                "--model",
+                MODEL,
+                "--prompt",
+                s(&self.files.join("prompt.txt")),
+                "--output",
+                s(&self.files.join("output.txt")),
+                "--recommendation",
+                "raise it to 200/s",
+                "--push",
+            ])
+            .ok();
+        let mut args = vec!["approve", id.as_str(), "--yes", "--push"];
+        let signer = self.signer_args(approver);
+        args.extend(signer.iter().map(String::as_str));
+        self.aiaudit(&args).ok();
+        let commit = self.server_ref(MAIN).expect("server main");
+        let path = self
+            .git(&["diff-tree", "--no-commit-id", "--name-only", "-r", &commit])
+            .ok();
+        Decision {
+            text: self.file_at(&commit, &path),
+            message: self.message(&commit),
+            id,
+            path,
+            commit,
+        }
+    }
+
+    /// How `who` signs with aiaudit: `--key FILE`, or `--gpg-key FPR` for a GnuPG-held key.
+    pub fn signer_args(&self, who: &str) -> Vec<String> {
+        let k = self.key(who);
+        match &k.secret {
+            Some(file) => vec!["--key".into(), s(file).into()],
+            None => vec!["--gpg-key".into(), k.fpr.clone()],
+        }
+    }
+
+    // ---- reading objects ------------------------------------------------------------------
+
+    /// The bytes of `path` in `commit` (as text: records are UTF-8).
+    pub fn file_at(&self, commit: &str, path: &str) -> String {
+        let out = self.git(&["cat-file", "blob", &format!("{commit}:{path}")]);
+        out.ok();
+        out.stdout
+    }
+
+    /// A commit's full message.
+    pub fn message(&self, commit: &str) -> String {
+        let raw = self.git(&["cat-file", "commit", commit]).ok();
+        let (_, msg) = raw.split_once("\n\n").expect("commit has a message");
+        format!("{msg}\n")
+    }
+
+    pub fn rev_parse(&self, rev: &str) -> String {
+        self.git(&["rev-parse", "--verify", rev]).ok()
+    }
+
+    // ---- crafting -------------------------------------------------------------------------
+
+    /// A tree: `parent`'s tree with `edits` applied (built in a scratch index).
+    pub fn tree(&self, parent: &str, edits: &[Edit]) -> String {
+        let index = self.tmp.path().join("scratch-index");
+        let env = [("GIT_INDEX_FILE", index.as_path())];
+        let _ = std::fs::remove_file(&index);
+        self.git_with(&["read-tree", parent], b"", &env).ok();
+        for e in edits {
+            let (mode, path, content) = match e {
+                Edit::File(p, c) => ("100644", *p, *c),
+                Edit::Symlink(p, target) => ("120000", *p, target.as_bytes()),
+                Edit::Remove(p) => {
+                    self.git_with(&["update-index", "--force-remove", p], b"", &env)
+                        .ok();
+                    continue;
+                }
+            };
+            let blob = self
+                .git_with(&["hash-object", "-w", "--stdin"], content, &env)
+                .ok();
+            let info = format!("{mode},{blob},{path}");
+            self.git_with(&["update-index", "--add", "--cacheinfo", &info], b"", &env)
+                .ok();
+        }
+        let tree = self.git_with(&["write-tree"], b"", &env).ok();
+        let _ = std::fs::remove_file(&index);
+        tree
+    }
+
+    /// A commit of `tree` on top of `parent` with exactly `message`.
+    pub fn commit_tree(&self, tree: &str, parent: &str, message: &str) -> String {
+        self.git_with(
+            &["commit-tree", tree, "-p", parent, "-F", "-"],
+            message.as_bytes(),
+            &[],
+        )
+        .ok()
+    }
+
+    /// `commit` rewritten with another message (same tree, same parent).
+    pub fn with_message(&self, commit: &str, message: &str) -> String {
+        let tree = self.rev_parse(&format!("{commit}^{{tree}}"));
+        let parent = self.rev_parse(&format!("{commit}^"));
+        self.commit_tree(&tree, &parent, message)
+    }
+
+    /// A commit on top of `parent` applying `edits`, with exactly `message`.
+    pub fn commit(&self, parent: &str, edits: &[Edit], message: &str) -> String {
+        let tree = self.tree(parent, edits);
+        self.commit_tree(&tree, parent, message)
+    }
+
+    /// A decision commit on top of the server's main: `d.path` holding `text`, the message of
+    /// `d` (its trailers) with one valid `Approved-by` per approver, signed over `text`.
+    pub fn decision_commit(&self, d: &Decision, text: &str, approvers: &[&str]) -> String {
+        let mut message = d.message.clone();
+        for a in approvers {
+            message.push_str(&self.approved_by(a, text.as_bytes()));
+        }
+        let main = self.server_ref(MAIN).expect("server main");
+        self.commit(&main, &[Edit::File(&d.path, text.as_bytes())], &message)
+    }
+
+    // ---- signing --------------------------------------------------------------------------
+
+    /// A binary OpenPGP detached signature by `who` over `data`, made by GnuPG, in base64.
+    /// Key-file principals have their secret key imported into this world's keyring first.
+    pub fn sign(&self, who: &str, data: &[u8]) -> String {
+        let k = self.key(who);
+        if let Some(secret) = &k.secret {
+            self.gpg(&["--import", s(secret)], None).ok();
+        }
+        let sig_path = self.tmp.path().join("files").join("sig.bin");
+        let data_path = self.tmp.path().join("files").join("signed.bin");
+        std::fs::write(&data_path, data).expect("write data");
+        let _ = std::fs::remove_file(&sig_path);
+        self.gpg(
+            &[
+                "--no-armor",
+                // No `!`: gpg picks the certificate's signing subkey.
+                "--local-user",
+                &k.fpr,
+                "--output",
+                s(&sig_path),
+                "--detach-sign",
+                s(&data_path),
+            ],
+            None,
+        )
+        .ok();
+        let sig = std::fs::read(&sig_path).expect("read signature");
+        base64::engine::general_purpose::STANDARD.encode(sig)
+    }
+
+    /// The trailer value `who <email> key=FPR sig=...` for a signature over `data`.
+    pub fn approval_value(&self, who: &str, data: &[u8]) -> String {
+        let k = self.key(who);
+        format!(
+            "{who} <{}> key={} sig={}",
+            k.email,
+            k.fpr,
+            self.sign(who, data)
+        )
+    }
+
+    /// A complete `Approved-by:` trailer line by `who` over `data`.
+    pub fn approved_by(&self, who: &str, data: &[u8]) -> String {
+        format!("Approved-by: {}\n", self.approval_value(who, data))
+    }
+
+    /// A `Policy-Signed-by:` trailer line by `who` for a governance change of `parent` to
+    /// `tree`, over the statement aiaudit defines (parent, `.aiaudit` tree, README blob).
+    pub fn policy_signed_by(&self, who: &str, parent: &str, tree: &str) -> String {
+        let statement = format!(
+            "aiaudit/policy-change/v1\nparent {parent}\naiaudit {}\nreadme {}\n",
+            self.rev_parse(&format!("{tree}:.aiaudit")),
+            self.rev_parse(&format!("{tree}:README.md")),
+        );
+        format!(
+            "Policy-Signed-by: {}\n",
+            self.approval_value(who, statement.as_bytes())
+        )
+    }
+}
+
+/// Parses the hook's findings out of `git push` stderr (`remote: ` prefixes and padding
+/// removed).
+pub fn parse_findings(stderr: &str) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::new();
+    for raw in stderr.lines() {
+        let Some(line) = raw.strip_prefix("remote: ") else {
+            continue;
+        };
+        // git pads relayed lines with spaces when stderr is not a terminal.
+        let line = line.trim_end();
+        if let Some(rest) = line.strip_prefix("error[") {
+            let code = rest.split(']').next().unwrap_or_default().to_owned();
+            out.push(Finding {
+                code,
+                lines: vec![line.to_owned()],
+            });
+        } else if line.starts_with("  ") {
+            if let Some(f) = out.last_mut() {
+                f.lines.push(line.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// The refspec that pushes `commit` to the server's main.
+pub fn onto_main(commit: &str) -> String {
+    format!("{commit}:{MAIN}")
+}
+
+/// The proposal ref of decision `id`.
+pub fn proposal_ref(id: &str) -> String {
+    format!("refs/heads/proposals/{id}")
+}
+
+/// The value of the (first) `key` trailer of `message`.
+pub fn trailer<'m>(message: &'m str, key: &str) -> &'m str {
+    let prefix = format!("{key}: ");
+    message
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no `{key}` trailer in:\n{message}"))
+}
+
+/// A path as `&str` (test paths are UTF-8).
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+/// `message` with the value of trailer `key` replaced by `value`.
+pub fn replace_trailer(message: &str, key: &str, value: &str) -> String {
+    let prefix = format!("{key}: ");
+    let mut found = false;
+    let lines: Vec<String> = message
+        .lines()
+        .map(|l| {
+            if l.starts_with(&prefix) {
+                found = true;
+                format!("{prefix}{value}")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    assert!(found, "no `{key}` trailer in:\n{message}");
+    lines.join("\n") + "\n"
+}
+
+/// `text` with `from` replaced by `to`, which must occur exactly once.
+pub fn replace_once(text: &str, from: &str, to: &str) -> String {
+    assert_eq!(
+        text.matches(from).count(),
+        1,
+        "`{from}` must occur once in:\n{text}"
+    );
+    text.replacen(from, to, 1)
+}
+
+/// `text` without the line that contains `needle` (exactly one).
+pub fn drop_line(text: &str, needle: &str) -> String {
+    let hits = text.lines().filter(|l| l.contains(needle)).count();
+    assert_eq!(
+        hits, 1,
+        "`{needle}` must be on exactly one line of:\n{text}"
+    );
+    text.lines()
+        .filter(|l| !l.contains(needle))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}

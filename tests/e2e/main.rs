@@ -1,0 +1,15 @@
+//! End-to-end tests: the pre-receive hook on a real bare repository, driven by real `git push`
+//! with real keys (aiaudit key files and a GnuPG key), in a sealed environment.
+//!
+//! Every test builds its own [`harness::World`]: a server created by `aiaudit init` with the
+//! hook installed, a clone, and principals added through admin-signed, pushed policy changes.
+//! Acceptance tests go through the CLI's own flows; rejection tests craft the bad push with git
+//! plumbing and assert the hook's finding (code, commit, file, hint) and that no server ref
+//! moved.
+
+mod harness;
+mod hook_accepts;
+mod hook_rejects_approvals;
+mod hook_rejects_governance;
+mod hook_rejects_history;
+mod hook_rejects_records;
