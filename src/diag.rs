@@ -115,6 +115,9 @@ codes! {
     TrailerMismatch = "trailer-mismatch":
         "a trailer disagrees with the record it describes, or is malformed";
         "commit through aiaudit so trailers mirror the file";
+    AuthorMismatch = "author-mismatch":
+        "a decision commit's git author is not its initiator (the email the policy gives the initiator)";
+        "the git author of a decision commit is its initiator: commit through `aiaudit record`";
     InitiatorUnknown = "initiator-unknown":
         "the initiator (or its owner) is not a principal of the policy, or its kind disagrees";
         "add the principal with `aiaudit principal add`, signed by an admin";

@@ -441,6 +441,20 @@ impl<'s> Checker<'s> {
         };
         let mut found = Vec::new();
         check_initiator(&policy, &d, &mut found);
+        if let Some(email) = policy
+            .principal(&d.initiator.id)
+            .and_then(|p| p.email.as_deref())
+        {
+            if !c.author.email.eq_ignore_ascii_case(email) {
+                found.push(Diagnostic::new(
+                    Code::AuthorMismatch,
+                    format!(
+                        "the commit's author is <{}> but initiator `{}` is <{email}>",
+                        c.author.email, d.initiator.id
+                    ),
+                ));
+            }
+        }
         let verdict = policy.verdict(&d);
         if d.risk != verdict.risk {
             found.push(Diagnostic::new(

@@ -516,3 +516,28 @@ mod tests {
         assert!(!glob("ab*ba", "aba"));
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    #[test]
+    fn the_example_policy_parses_and_routes_decisions() {
+        let p = Policy::parse(include_bytes!("../examples/policy.yaml")).unwrap();
+        assert_eq!(p.principals.len(), 4);
+        let mut d: Decision = serde_yaml::from_slice(include_bytes!(
+            "../examples/decisions/production-change-service-agent.yaml"
+        ))
+        .unwrap();
+        let v = p.verdict(&d);
+        assert_eq!(
+            (v.rule.as_str(), v.risk, v.require.len()),
+            ("production", Risk::Critical, 2)
+        );
+        d.action.kind = ActionKind::CodeMerge;
+        d.action.target.system = "github.com/acme/sandbox-web".into();
+        assert_eq!(p.verdict(&d).approval, Approval::Post);
+        d.action.target.system = "github.com/acme/payments".into();
+        assert_eq!(p.verdict(&d).rule, "default");
+    }
+}

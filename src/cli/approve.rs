@@ -172,7 +172,10 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
 }
 
 fn show_what_is_signed(prop: &Proposal, d: &record::Decision, approver: &str, fpr: &str) {
-    eprintln!("You are about to approve, as `{approver}` with key {fpr}:");
+    eprintln!(
+        "You are about to approve, as `{approver}` with key {fpr}, the proposal on {}:",
+        prop.refname
+    );
     eprintln!(
         "  decision {} ({} on {}), risk {}",
         d.id,

@@ -43,7 +43,7 @@ pub enum Command {
     Key(key::KeyCommand),
     #[command(subcommand)]
     Principal(principal::PrincipalCommand),
-    Record(record::RecordArgs),
+    Record(Box<record::RecordArgs>),
     Pending(pending::PendingArgs),
     Show(show::ShowArgs),
     Approve(approve::ApproveArgs),
@@ -106,7 +106,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Init(a) => init::run(&cwd, a),
         Command::Key(k) => key::run(k),
         Command::Principal(p) => principal::run(&cwd, p),
-        Command::Record(a) => record::run(&cwd, a),
+        Command::Record(a) => record::run(&cwd, *a),
         Command::Pending(a) => pending::run(&cwd, a),
         Command::Show(a) => show::run(&cwd, a),
         Command::Approve(a) => approve::run(&cwd, a),

@@ -12,7 +12,7 @@
 //!   character (`\n`, `\t`, `\r`, otherwise `\uXXXX`);
 //! - integers in decimal, booleans as `true`/`false`;
 //! - sequences in block style, `- ` at two more spaces than their key; absent optional fields and
-//!   empty lists are omitted;
+//!   empty optional lists are omitted (an empty required list is written `[]`);
 //! - LF line endings, one trailing newline, no document markers.
 //!
 //! The writer is ours, not the YAML library's, so the bytes of a record never depend on a
@@ -52,7 +52,6 @@ fn write_map(
     indent: usize,
     path: &str,
 ) -> Result<(), CanonicalError> {
-    // `first_inline`: the first key of a mapping inside a sequence item follows "- " directly.
     for (key, value) in map {
         let field = if path.is_empty() {
             key.clone()

@@ -391,7 +391,7 @@ pub fn is_ident(s: &str) -> bool {
 }
 
 /// Whether a version string is a floating alias: one of [`FLOATING_VERSIONS`], or ending in
-/// `-latest` / `:latest` / `@latest`.
+/// `-latest`, `:latest`, `@latest`, `.latest` or `/latest`.
 pub fn is_floating_version(v: &str) -> bool {
     let l = v.trim().to_ascii_lowercase();
     FLOATING_VERSIONS.contains(&l.as_str())

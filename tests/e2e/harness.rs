@@ -123,6 +123,7 @@ pub struct Expect {
     commit: Option<String>,
     path: Option<String>,
     refname: Option<String>,
+    mentions: Option<String>,
 }
 
 /// A finding with this code is expected; narrow it with [`Expect::commit`] and friends.
@@ -139,9 +140,15 @@ impl Expect {
         self.commit = Some(oid[..12].to_owned());
         self
     }
-    /// The finding names this file.
+    /// The finding's header names this file (`error[code]: commit <12 hex>, <path>`).
     pub fn path(mut self, path: &str) -> Self {
         self.path = Some(path.to_owned());
+        self
+    }
+    /// The finding mentions this text anywhere (header or message): for findings about
+    /// several files at once, which name them in the message.
+    pub fn mentions(mut self, text: &str) -> Self {
+        self.mentions = Some(text.to_owned());
         self
     }
     /// The finding names this ref (findings about a ref as a whole, with no commit or file).
@@ -157,10 +164,17 @@ impl Expect {
                 .commit
                 .as_ref()
                 .is_none_or(|c| header.contains(&format!("commit {c}")))
-            // The file is named in the header, or (for findings about several governance
-            // files) in the message.
-            && self.path.as_ref().is_none_or(|p| f.text().contains(p.as_str()))
-            && self.refname.as_ref().is_none_or(|r| header.contains(r.as_str()))
+            && self.path.as_ref().is_none_or(|p| {
+                header.ends_with(&format!(", {p}")) || header.ends_with(&format!(": {p}"))
+            })
+            && self
+                .refname
+                .as_ref()
+                .is_none_or(|r| header.ends_with(&format!(": {r}")))
+            && self
+                .mentions
+                .as_ref()
+                .is_none_or(|m| f.text().contains(m.as_str()))
     }
 }
 
@@ -214,7 +228,7 @@ impl World {
         for id in [ALICE, BOB, CAROL, SVC, MALLORY] {
             w.generate_key(id);
         }
-        w.generate_gpg_key(DAVE);
+        w.generate_gpg_key(DAVE, "Dave");
         std::fs::write(
             w.files.join("prompt.txt"),
             "Grant bob read access to the billing DB?\n",
@@ -299,9 +313,11 @@ impl World {
         );
     }
 
-    fn generate_gpg_key(&mut self, id: &'static str) {
+    /// A key generated and held by GnuPG (no key file), as a user with a smartcard or an
+    /// existing GnuPG setup has it.
+    fn generate_gpg_key(&mut self, id: &'static str, name: &str) {
         let email = format!("{id}@example.com");
-        let uid = format!("Dave <{email}>");
+        let uid = format!("{name} <{email}>");
         self.gpg(
             &[
                 "--passphrase",
@@ -488,6 +504,10 @@ impl World {
                 && out.stderr.contains("pre-receive hook declined"),
             "the push failed, but not through the hook:\n{out}"
         );
+        assert!(
+            expect.code == "internal-error" || !out.stderr.contains("error[internal-error]"),
+            "the hook failed internally (it fails closed, but that is not the rule under test):\n{out}"
+        );
         let Some(f) = findings.iter().find(|f| expect.matches(f)) else {
             panic!("no finding matches {expect:?}; the hook said:\n{out}");
         };
@@ -617,6 +637,12 @@ impl World {
                 "--push",
             ])
             .ok();
+        // Regression: git's push report used to land on stdout, after the id.
+        assert_eq!(
+            id.len(),
+            26,
+            "record --push must print only the id on stdout: {id:?}"
+        );
         let mut args = vec!["approve", id.as_str(), "--yes", "--push"];
         let signer = self.signer_args(approver);
         args.extend(signer.iter().map(String::as_str));

@@ -84,6 +84,43 @@ fn rejects_approval_by_service_principal() {
     );
 }
 
+/// alice owns the service account svc that initiated the decision: she may not approve it.
+#[test]
+fn rejects_approval_by_owner_of_initiating_service() {
+    let w = World::new();
+    let p = w.record(SVC);
+    assert_eq!(
+        trailer(&p.message, "Initiator"),
+        "svc (service, owner alice)"
+    );
+    let c = w.decision_commit(&p, &p.text, &[ALICE]);
+    w.push_rejected(
+        &[&onto_main(&c)],
+        finding("self-approval").commit(&c).path(&p.path),
+    );
+}
+
+/// A genuine signature by carol's colleague dave, presented as carol's approval.
+#[test]
+fn rejects_approval_trailer_naming_another_principal() {
+    let w = World::new();
+    let p = w.record(BOB);
+    let dave = w.key(DAVE);
+    let value = format!(
+        "carol <{}> key={} sig={}",
+        w.key(CAROL).email,
+        dave.fpr,
+        w.sign(DAVE, p.text.as_bytes())
+    );
+    let main = w.server_ref(MAIN).expect("main");
+    let message = format!("{}Approved-by: {value}\n", p.message);
+    let c = w.commit(&main, &[Edit::File(&p.path, p.text.as_bytes())], &message);
+    w.push_rejected(
+        &[&onto_main(&c)],
+        finding("approver-mismatch").commit(&c).path(&p.path),
+    );
+}
+
 /// An `Approved-by` value with the last byte of its signature packet inverted: the packet still
 /// parses, the cryptography fails.
 fn flip_last_sig_byte(value: &str) -> String {

@@ -24,7 +24,9 @@ fn rejects_policy_change_not_signed_by_admin() {
     let c = w.commit_tree(&tree, &main, &message);
     w.push_rejected(
         &[&onto_main(&c)],
-        finding("policy-change-unsigned").commit(&c).path(POLICY),
+        finding("policy-change-unsigned")
+            .commit(&c)
+            .mentions(POLICY),
     );
 }
 
@@ -70,7 +72,7 @@ fn rejects_key_added_and_used_in_same_push() {
         &[&onto_main(&use_it)],
         finding("policy-change-unsigned")
             .commit(&grant)
-            .path(&key_file),
+            .mentions(&key_file),
     );
     assert!(
         findings
