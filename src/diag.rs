@@ -66,7 +66,7 @@ codes! {
         "records are immutable: never move one";
     PathNotAllowed = "path-not-allowed":
         "a commit adds a file outside decisions/YYYY/MM/ and events/YYYY/MM/ (or an unsigned governance file)";
-        "only records go into the audit repo; policy and keys change through `aiaudit principal` / `aiaudit policy`";
+        "only records go into the audit repo; policy and keys change through admin-signed commits (`aiaudit principal add`)";
     SymlinkNotAllowed = "symlink-not-allowed":
         "a commit adds a symbolic link";
         "records are regular files: commit the file itself";
@@ -146,14 +146,14 @@ codes! {
         "the approver is a service or workflow principal";
         "approvals come from human principals only";
     ApproverMismatch = "approver-mismatch":
-        "an Approved-by trailer names a principal other than the owner of the signing key";
+        "an Approved-by trailer names a principal (or email) other than the owner of the signing key";
         "let `aiaudit approve` write the trailer";
     PolicyInvalid = "policy-invalid":
         "the policy or a key file in .aiaudit/ is malformed";
         "fix .aiaudit/policy.yaml as the message says; the error names the line";
     PolicyChangeUnsigned = "policy-change-unsigned":
         "a change to .aiaudit/ or README.md lacks enough valid signatures by admins of the previous policy";
-        "change governance files with `aiaudit principal add` / `aiaudit policy`, signed by admins";
+        "change governance files with `aiaudit principal add`, signed by enough admins of the previous policy";
     GenesisInvalid = "genesis-invalid":
         "the root commit of main is not a valid genesis (policy, keys and README only)";
         "create the audit repository with `aiaudit init`";

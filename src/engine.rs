@@ -575,6 +575,17 @@ impl<'s> Checker<'s> {
                 ),
             ));
         }
+        if let (Some(claimed), Some(known)) = (&a.email, &principal.email) {
+            if !claimed.eq_ignore_ascii_case(known) {
+                return Err(Diagnostic::new(
+                    Code::ApproverMismatch,
+                    format!(
+                        "the trailer gives `{}` the email <{claimed}>; the policy says <{known}>",
+                        a.principal
+                    ),
+                ));
+            }
+        }
         let cert = self.cert_at(gov_tree, &a.key).map_err(|e| {
             Diagnostic::new(
                 Code::KeyUnknown,
@@ -686,6 +697,10 @@ impl<'s> Checker<'s> {
             }
         }
         let need = old_policy.admins.threshold as usize;
+        let file = changes.first().map(|c| c.path.clone()).unwrap_or_default();
+        for d in diags.iter_mut().filter(|d| d.path.is_none()) {
+            d.path = Some(file.clone());
+        }
         if signers.len() < need {
             diags.push(Diagnostic::new(
                 Code::PolicyChangeUnsigned,
@@ -694,7 +709,8 @@ impl<'s> Checker<'s> {
                     changes.iter().map(|c| c.path.as_str()).collect::<Vec<_>>().join(", "),
                     signers.len()
                 ),
-            ));
+            )
+            .at_path(file));
         }
         diags
     }

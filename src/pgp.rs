@@ -1039,14 +1039,6 @@ fn check_gpg_key(key: &str) -> Result<(), PgpError> {
     Ok(())
 }
 
-fn is_hex_key_id(key: &str) -> bool {
-    let hex = key
-        .strip_prefix("0x")
-        .or_else(|| key.strip_prefix("0X"))
-        .unwrap_or(key);
-    matches!(hex.len(), 8 | 16 | 32 | 40 | 64) && hex.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 fn run_gpg(
     program: &Path,
     key: &str,
@@ -1106,15 +1098,10 @@ fn run_gpg(
 fn sign_with_gpg(program: &Path, key: &str, data: &[u8]) -> Result<Vec<u8>, PgpError> {
     check_gpg_key(key)?;
     let key = key.trim();
-    // The `!` suffix stops gpg from substituting another (sub)key of the
-    // certificate for the one the user named.  gpg only understands it after
-    // a key id or fingerprint; after a user id it would become part of the
-    // search string and match nothing.
-    let exact = if key.ends_with('!') || !is_hex_key_id(key) {
-        key.to_string()
-    } else {
-        format!("{key}!")
-    };
+    // The key is passed as given: gpg then signs with the certificate's current signing
+    // (sub)key, which is what a primary fingerprint should mean here (keys whose primary cannot
+    // sign, as `aiaudit key generate` and most smartcard setups make them). A user who wants one
+    // specific subkey can append `!` themselves.
     let out = run_gpg(
         program,
         key,
@@ -1126,7 +1113,7 @@ fn sign_with_gpg(program: &Path, key: &str, data: &[u8]) -> Result<Vec<u8>, PgpE
             "SHA512",
             "--detach-sign",
             "--local-user",
-            &exact,
+            key,
             "--output",
             "-",
         ],
@@ -1711,10 +1698,6 @@ mod tests {
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("hunter2"), "{dbg}");
         assert!(dbg.contains("k.asc"), "{dbg}");
-        assert!(is_hex_key_id("0x6D5AA9B6ECDD4048"));
-        assert!(is_hex_key_id("681A99FF1494FDD877D8C9CE6D5AA9B6ECDD4048"));
-        assert!(!is_hex_key_id("Alice <a@e.x>"));
-        assert!(!is_hex_key_id("DEADBEE"));
     }
 
     #[test]

@@ -124,6 +124,7 @@ pub struct Expect {
     path: Option<String>,
     refname: Option<String>,
     mentions: Option<String>,
+    alone: bool,
 }
 
 /// A finding with this code is expected; narrow it with [`Expect::commit`] and friends.
@@ -143,6 +144,11 @@ impl Expect {
     /// The finding's header names this file (`error[code]: commit <12 hex>, <path>`).
     pub fn path(mut self, path: &str) -> Self {
         self.path = Some(path.to_owned());
+        self
+    }
+    /// The finding is the hook's only one: nothing but the rule under test failed.
+    pub fn alone(mut self) -> Self {
+        self.alone = true;
         self
     }
     /// The finding mentions this text anywhere (header or message): for findings about
@@ -442,7 +448,7 @@ impl World {
     }
 
     /// `git ARGS` in the work clone with `stdin` and extra environment.
-    fn git_with(&self, args: &[&str], stdin: &[u8], env: &[(&str, &Path)]) -> Out {
+    fn git_with(&self, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Out {
         let mut c = self.command("git", &self.work);
         c.args(args);
         for (k, v) in env {
@@ -511,6 +517,10 @@ impl World {
         let Some(f) = findings.iter().find(|f| expect.matches(f)) else {
             panic!("no finding matches {expect:?}; the hook said:\n{out}");
         };
+        assert!(
+            !expect.alone || findings.len() == 1,
+            "expected only {expect:?}; the hook said:\n{out}"
+        );
         assert!(
             f.lines.iter().any(|l| l
                 .strip_prefix("  hint: ")
@@ -694,7 +704,7 @@ impl World {
     /// A tree: `parent`'s tree with `edits` applied (built in a scratch index).
     pub fn tree(&self, parent: &str, edits: &[Edit]) -> String {
         let index = self.tmp.path().join("scratch-index");
-        let env = [("GIT_INDEX_FILE", index.as_path())];
+        let env = [("GIT_INDEX_FILE", s(&index))];
         let _ = std::fs::remove_file(&index);
         self.git_with(&["read-tree", parent], b"", &env).ok();
         for e in edits {
@@ -719,14 +729,38 @@ impl World {
         tree
     }
 
-    /// A commit of `tree` on top of `parent` with exactly `message`.
+    /// A commit of `tree` on top of `parent` with exactly `message`. A commit carrying a
+    /// decision is authored by its initiator (the principal its `Initiator` trailer names), as
+    /// aiaudit writes it, so that only the rule under test can fail; other commits are authored
+    /// by the harness's fixed identity.
     pub fn commit_tree(&self, tree: &str, parent: &str, message: &str) -> String {
-        self.git_with(
-            &["commit-tree", tree, "-p", parent, "-F", "-"],
-            message.as_bytes(),
-            &[],
-        )
-        .ok()
+        let initiator = message
+            .lines()
+            .find_map(|l| l.strip_prefix("Initiator: "))
+            .and_then(|v| v.split_whitespace().next())
+            .filter(|id| self.keys.contains_key(id));
+        match initiator {
+            Some(id) => self.commit_tree_by(id, tree, parent, message),
+            None => self.commit_tree_env(tree, parent, message, &[]),
+        }
+    }
+
+    /// [`World::commit_tree`] with principal `author` as the git author.
+    pub fn commit_tree_by(&self, author: &str, tree: &str, parent: &str, message: &str) -> String {
+        let email = self.key(author).email.clone();
+        let env = [("GIT_AUTHOR_NAME", author), ("GIT_AUTHOR_EMAIL", &email)];
+        self.commit_tree_env(tree, parent, message, &env)
+    }
+
+    fn commit_tree_env(
+        &self,
+        tree: &str,
+        parent: &str,
+        message: &str,
+        env: &[(&str, &str)],
+    ) -> String {
+        let args = ["commit-tree", tree, "-p", parent, "-F", "-"];
+        self.git_with(&args, message.as_bytes(), env).ok()
     }
 
     /// `commit` rewritten with another message (same tree, same parent).
@@ -838,6 +872,11 @@ pub fn parse_findings(stderr: &str) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// The codes of `findings`, in the hook's order.
+pub fn codes(findings: &[Finding]) -> Vec<&str> {
+    findings.iter().map(|f| f.code.as_str()).collect()
 }
 
 /// The refspec that pushes `commit` to the server's main.

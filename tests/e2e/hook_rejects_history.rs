@@ -10,7 +10,7 @@ fn rejects_modified_record() {
     let c = w.commit(&d.commit, &[Edit::File(&d.path, text.as_bytes())], "edit\n");
     w.push_rejected(
         &[&onto_main(&c)],
-        finding("record-modified").commit(&c).path(&d.path),
+        finding("record-modified").commit(&c).path(&d.path).alone(),
     );
 }
 
@@ -21,7 +21,7 @@ fn rejects_deleted_record() {
     let c = w.commit(&d.commit, &[Edit::Remove(&d.path)], "remove\n");
     w.push_rejected(
         &[&onto_main(&c)],
-        finding("record-deleted").commit(&c).path(&d.path),
+        finding("record-deleted").commit(&c).path(&d.path).alone(),
     );
 }
 
@@ -37,7 +37,7 @@ fn rejects_renamed_record() {
     );
     let findings = w.push_rejected(
         &[&onto_main(&c)],
-        finding("record-renamed").commit(&c).path(&d.path),
+        finding("record-renamed").commit(&c).path(&d.path).alone(),
     );
     assert!(
         findings.iter().any(|f| f.text().contains(to)),
@@ -52,7 +52,10 @@ fn rejects_file_outside_record_folders() {
     let c = w.commit(&main, &[Edit::File("notes.txt", b"hello\n")], "notes\n");
     w.push_rejected(
         &[&onto_main(&c)],
-        finding("path-not-allowed").commit(&c).path("notes.txt"),
+        finding("path-not-allowed")
+            .commit(&c)
+            .path("notes.txt")
+            .alone(),
     );
 }
 
@@ -69,7 +72,10 @@ fn rejects_symlink() {
     );
     w.push_rejected(
         &[&onto_main(&c)],
-        finding("symlink-not-allowed").commit(&c).path(&p.path),
+        finding("symlink-not-allowed")
+            .commit(&c)
+            .path(&p.path)
+            .alone(),
     );
 }
 
@@ -83,7 +89,7 @@ fn rejects_oversized_file() {
     let c = w.decision_commit(&p, &text, &[CAROL]);
     w.push_rejected(
         &[&onto_main(&c)],
-        finding("file-too-large").commit(&c).path(&p.path),
+        finding("file-too-large").commit(&c).path(&p.path).alone(),
     );
 }
 
@@ -95,7 +101,7 @@ fn rejects_force_push_of_main() {
     let rewritten = w.with_message(&main, "rewritten history\n");
     w.push_rejected(
         &[&format!("+{rewritten}:{MAIN}")],
-        finding("non-fast-forward").refname(MAIN),
+        finding("non-fast-forward").refname(MAIN).alone(),
     );
 }
 
@@ -104,7 +110,7 @@ fn rejects_deletion_of_main() {
     let w = World::new();
     w.push_rejected(
         &[&format!(":{MAIN}")],
-        finding("main-deleted").refname(MAIN),
+        finding("main-deleted").refname(MAIN).alone(),
     );
 }
 
@@ -119,10 +125,12 @@ fn rejects_duplicate_id() {
         &[Edit::File(&other, d.text.as_bytes())],
         &d.message,
     );
-    w.push_rejected(
+    let findings = w.push_rejected(
         &[&onto_main(&c)],
         finding("duplicate-id").commit(&c).path(&other),
     );
+    // Its path does not match its date either; nothing else is wrong with it.
+    assert_eq!(codes(&findings), ["path-mismatch", "duplicate-id"]);
 }
 
 #[test]
@@ -131,6 +139,8 @@ fn rejects_ref_outside_main_and_proposals() {
     let main = w.server_ref(MAIN).expect("main");
     w.push_rejected(
         &[&format!("{main}:refs/heads/feature")],
-        finding("ref-not-allowed").refname("refs/heads/feature"),
+        finding("ref-not-allowed")
+            .refname("refs/heads/feature")
+            .alone(),
     );
 }

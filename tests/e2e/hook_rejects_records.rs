@@ -4,14 +4,17 @@
 use crate::harness::*;
 
 /// Lands `text` at `d`'s path with `d`'s trailers (or `message`), approved by carol, and
-/// expects the hook to reject it with `code` on that commit and file.
+/// expects the hook to reject it with `code` on that commit and file, and nothing else.
 fn assert_record_rejected(w: &World, d: &Decision, text: &str, message: Option<&str>, code: &str) {
     let d = Decision {
         message: message.unwrap_or(&d.message).to_owned(),
         ..d.clone()
     };
     let c = w.decision_commit(&d, text, &[CAROL]);
-    w.push_rejected(&[&onto_main(&c)], finding(code).commit(&c).path(&d.path));
+    w.push_rejected(
+        &[&onto_main(&c)],
+        finding(code).commit(&c).path(&d.path).alone(),
+    );
 }
 
 #[test]
@@ -115,7 +118,10 @@ fn rejects_invalid_record_on_proposal_ref() {
     let c = w.commit(&main, &[Edit::File(&p.path, text.as_bytes())], &message);
     w.push_rejected(
         &[&format!("{c}:{}", proposal_ref(&p.id))],
-        finding("model-version-floating").commit(&c).path(&p.path),
+        finding("model-version-floating")
+            .commit(&c)
+            .path(&p.path)
+            .alone(),
     );
 }
 
