@@ -1,0 +1,57 @@
+//! `aiaudit verify` over a history the hook never saw: a forge without server hooks, where
+//! verify is the only line of defence.
+
+use crate::harness::*;
+
+/// An unapproved decision reaches main on a server without the hook: verify names it (exit 1,
+/// human and JSON), and a wrong pinned root of trust fails too.
+#[test]
+fn verify_reports_what_a_hookless_server_let_through() {
+    let w = World::new();
+    let good = w.land(BOB, CAROL);
+    std::fs::remove_file(w.server.join("hooks/pre-receive")).unwrap();
+    let bad = w.record(ALICE);
+    let pushed = w.push(&[&onto_main(&bad.commit)]);
+    assert!(pushed.status.success(), "{pushed}");
+
+    let clone = w.fresh_clone();
+    let out = w.aiaudit_in(&clone, &["verify"]);
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    let short = &bad.commit[..12];
+    assert!(
+        out.stderr.contains(&format!(
+            "error[approval-missing]: commit {short}, {}",
+            bad.path
+        )),
+        "{out}"
+    );
+    assert!(
+        out.stdout.starts_with("FAILED: 7 commits (2 decisions"),
+        "{out}"
+    );
+
+    let json = w.aiaudit_in(&clone, &["verify", "--json"]);
+    assert_eq!(json.status.code(), Some(1), "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let codes: Vec<&str> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["approval-missing"], "{json}");
+    assert_eq!(v["diagnostics"][0]["commit"], bad.commit.as_str());
+
+    // Pinning the true root passes the root check; pinning another commit fails it.
+    let root = w
+        .git_in(&clone, &["rev-list", "--max-parents=0", "main"])
+        .ok();
+    let pinned = w.aiaudit_in(&clone, &["verify", "--json", "--trust-root", &root]);
+    assert!(!pinned.stdout.contains("trust-root-mismatch"), "{pinned}");
+    let wrong = w.aiaudit_in(&clone, &["verify", "--trust-root", &good.commit]);
+    assert_eq!(wrong.status.code(), Some(1), "{wrong}");
+    assert!(
+        wrong.stderr.contains("error[trust-root-mismatch]"),
+        "{wrong}"
+    );
+}
