@@ -163,6 +163,12 @@ codes! {
     EventUnknownDecision = "event-unknown-decision":
         "an event refers to a decision that does not exist on main";
         "record the decision first; events only describe existing decisions";
+    ReviewOverdue = "review-overdue":
+        "a decision landed for post-action review, and its deadline passed without the reviews its policy rule requires";
+        "a reviewer eligible under the rule records `aiaudit review ID`; investigate why it is late";
+    OutcomeMissing = "outcome-missing":
+        "(warning) a high- or critical-risk decision has no recorded outcome";
+        "the executor records the final system action with `aiaudit outcome ID`";
     TrustRootMismatch = "trust-root-mismatch":
         "the root commit of main is not the pinned trust root";
         "the history was replaced: investigate before trusting anything in it";
@@ -183,10 +189,21 @@ impl Serialize for Code {
     }
 }
 
+/// How bad a finding is: errors reject a push and fail `verify`; warnings name a gap an
+/// auditor should see but do not fail `verify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    #[default]
+    Error,
+    Warning,
+}
+
 /// One finding: a code, where it was found, and a precise message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
     pub code: Code,
+    pub severity: Severity,
     /// The ref the finding belongs to, where known (hook and `verify`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refname: Option<String>,
@@ -206,12 +223,22 @@ impl Diagnostic {
     pub fn new(code: Code, message: impl Into<String>) -> Self {
         Diagnostic {
             code,
+            severity: Severity::Error,
             refname: None,
             commit: None,
             path: None,
             message: message.into(),
             remedy: code.remedy(),
         }
+    }
+
+    pub fn warning(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
     }
 
     pub fn at_path(mut self, path: impl Into<String>) -> Self {
@@ -232,7 +259,11 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error[{}]", self.code)?;
+        let level = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{level}[{}]", self.code)?;
         let mut sep = ": ";
         if let Some(c) = &self.commit {
             write!(f, "{sep}commit {}", &c[..c.len().min(12)])?;

@@ -10,7 +10,7 @@
 use crate::diag::{Code, Diagnostic};
 use crate::pgp;
 use crate::policy::{self, Policy, Principal};
-use crate::record::{self, Decision, PrincipalKind, MAX_RECORD_BYTES};
+use crate::record::{self, Decision, Event, EventKind, PrincipalKind, MAX_RECORD_BYTES};
 use crate::store::{BlobRead, Change, ChangeKind, CommitData, EntryKind, ObjectKind, Oid, Store};
 use crate::trailers::{self, Approval, Trailers};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -35,11 +35,12 @@ pub struct RefUpdate {
     pub name: String,
 }
 
-/// What a commit on main did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a commit on main did, with the record it added when it parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommitRole {
     Genesis,
-    Decision,
+    Decision(Option<Box<Decision>>),
+    Event(Option<Box<Event>>),
     PolicyChange,
     Invalid,
 }
@@ -51,6 +52,7 @@ pub struct HistoryReport {
     pub tip: Option<String>,
     pub commits: usize,
     pub decisions: usize,
+    pub events: usize,
     pub policy_changes: usize,
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -200,12 +202,14 @@ impl<'s> Checker<'s> {
             }
         }
         let mut ids: HashSet<String> = HashSet::new();
+        let mut gaps = Gaps::default();
         let mut parent: Option<&CommitData> = None;
         for c in &chain {
             let (role, found) = self.check_main_commit(c, parent);
             report.commits += 1;
+            let clean = found.is_empty();
             match role {
-                CommitRole::Decision => {
+                CommitRole::Decision(d) => {
                     report.decisions += 1;
                     if let Some(id) = trailers::parse(&c.message)
                         .all(trailers::DECISION_ID)
@@ -221,6 +225,17 @@ impl<'s> Checker<'s> {
                             );
                         }
                     }
+                    if let (Some(d), Some(p), true) = (d, parent, clean) {
+                        if let Ok(policy) = self.policy_at(p.tree) {
+                            gaps.decision(&d, policy.verdict(&d), c);
+                        }
+                    }
+                }
+                CommitRole::Event(e) => {
+                    report.events += 1;
+                    if let (Some(e), true) = (e, clean) {
+                        gaps.event(&e, c);
+                    }
                 }
                 CommitRole::PolicyChange => report.policy_changes += 1,
                 _ => {}
@@ -230,6 +245,10 @@ impl<'s> Checker<'s> {
                 .extend(found.into_iter().map(|d| d.at_ref(MAIN_REF)));
             parent = Some(c);
         }
+        let policy = chain.last().and_then(|c| self.policy_at(c.tree).ok());
+        report
+            .diagnostics
+            .extend(gaps.finish(policy.as_deref(), self.now));
         report
     }
 
@@ -321,25 +340,16 @@ impl<'s> Checker<'s> {
                     }
                     if let Some(d) = entry_kind_problem(ch) {
                         diags.push(d);
-                    } else if is_decision_path(&ch.path) {
+                    } else if is_record_path("decisions", &ch.path)
+                        || is_record_path("events", &ch.path)
+                    {
                         records.push(ch);
-                    } else if ch.path.starts_with("events/") {
-                        diags.push(
-                            Diagnostic::new(
-                                Code::PathNotAllowed,
-                                format!(
-                                    "{}: events are not accepted by this version of aiaudit yet",
-                                    ch.path
-                                ),
-                            )
-                            .at_path(&ch.path),
-                        );
                     } else {
                         diags.push(
                             Diagnostic::new(
                                 Code::PathNotAllowed,
                                 format!(
-                                    "{} is not a record path (decisions/YYYY/MM/<id>.yaml)",
+                                    "{} is not a record path (decisions/YYYY/MM/<id>.yaml, events/YYYY/MM/<id>.yaml)",
                                     ch.path
                                 ),
                             )
@@ -368,9 +378,14 @@ impl<'s> Checker<'s> {
                 ),
             ));
             CommitRole::Invalid
+        } else if let Some(ch) = records.first().filter(|ch| ch.path.starts_with("events/")) {
+            let (e, found) = self.check_event_commit(c, parent, ch);
+            diags.extend(found);
+            CommitRole::Event(e.map(Box::new))
         } else if let Some(ch) = records.first() {
-            diags.extend(self.check_decision_commit(c, parent, ch, true).1);
-            CommitRole::Decision
+            let (d, found) = self.check_decision_commit(c, parent, ch, true);
+            diags.extend(found);
+            CommitRole::Decision(d.map(Box::new))
         } else {
             if diags.is_empty() {
                 diags.push(Diagnostic::new(
@@ -415,23 +430,7 @@ impl<'s> Checker<'s> {
         let Some(d) = decision else {
             return (None, diags);
         };
-        // Ids are unique across history. The path is a function of the id, so a lookup in the
-        // parent tree finds an earlier use without reading history.
-        if let Some(canonical_path) = record::decision_path(&d) {
-            if canonical_path != path {
-                match self.store.lookup(parent.tree, &canonical_path) {
-                    Ok(Some(_)) => diags.push(
-                        Diagnostic::new(
-                            Code::DuplicateId,
-                            format!("id {} is already used by {canonical_path}", d.id),
-                        )
-                        .at_path(path),
-                    ),
-                    Ok(None) => {}
-                    Err(e) => diags.push(internal(e).at_path(path)),
-                }
-            }
-        }
+        diags.extend(self.duplicate_id(parent.tree, &d.id, path));
         let policy = match self.policy_at(parent.tree) {
             Ok(p) => p,
             Err(e) => {
@@ -471,8 +470,15 @@ impl<'s> Checker<'s> {
         }
         let trailers = trailers::parse(&c.message);
         check_trailers(&d, &trailers, &mut found);
-        let approvals =
-            self.check_approvals(parent.tree, &policy, &d, &bytes, &trailers, &mut found);
+        let approvals = self.check_signed_by(
+            parent.tree,
+            &policy,
+            &d,
+            &bytes,
+            &trailers,
+            trailers::APPROVED_BY,
+            &mut found,
+        );
         if landing && verdict.approval == policy::Approval::Pre {
             let short = shortfall(&policy, &verdict.require, &approvals);
             if !short.is_empty() {
@@ -490,25 +496,178 @@ impl<'s> Checker<'s> {
         (Some(d), diags)
     }
 
+    /// Ids are unique across decisions and events. A record's path is a function of its id, so
+    /// lookups in the parent tree find an earlier use without reading history.
+    fn duplicate_id(&self, tree: Oid, id: &str, path: &str) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        for dir in ["decisions", "events"] {
+            let Some(other) = record::path_for_id(dir, id) else {
+                continue;
+            };
+            if other == path {
+                continue;
+            }
+            match self.store.lookup(tree, &other) {
+                Ok(Some(_)) => out.push(
+                    Diagnostic::new(
+                        Code::DuplicateId,
+                        format!("id {id} is already used by {other}"),
+                    )
+                    .at_path(path),
+                ),
+                Ok(None) => {}
+                Err(e) => out.push(internal(e).at_path(path)),
+            }
+        }
+        out
+    }
+
+    /// Checks a commit that adds one event: the decision it refers to exists on main, the actor
+    /// is a principal and the commit's author, the trailers mirror the file, and a review is
+    /// signed by eligible reviewers.
+    pub fn check_event_commit(
+        &mut self,
+        c: &CommitData,
+        parent: &CommitData,
+        change: &Change,
+    ) -> (Option<Event>, Vec<Diagnostic>) {
+        let path = change.path.as_str();
+        let Some(entry) = change.new else {
+            return (None, vec![internal("event change without a new entry")]);
+        };
+        let bytes = match self.read_record(entry.oid, path) {
+            Ok(b) => b,
+            Err(d) => return (None, vec![d]),
+        };
+        let (event, mut diags) = record::check_event(path, &bytes);
+        let Some(e) = event else {
+            return (None, diags);
+        };
+        diags.extend(self.duplicate_id(parent.tree, &e.id, path));
+        let mut found = Vec::new();
+        let decision = match record::path_for_id("decisions", &e.decision) {
+            None => None,
+            Some(dpath) => match self.store.lookup(parent.tree, &dpath) {
+                Ok(Some(de)) => match self.read_record(de.oid, &dpath) {
+                    Ok(b) => record::check_decision(&dpath, &b).0,
+                    Err(d) => {
+                        found.push(d);
+                        None
+                    }
+                },
+                Ok(None) => {
+                    found.push(Diagnostic::new(
+                        Code::EventUnknownDecision,
+                        format!(
+                            "decision {} is not on main (looked for {dpath})",
+                            e.decision
+                        ),
+                    ));
+                    None
+                }
+                Err(err) => {
+                    found.push(internal(err));
+                    None
+                }
+            },
+        };
+        let policy = match self.policy_at(parent.tree) {
+            Ok(p) => p,
+            Err(err) => {
+                diags.push(Diagnostic::new(Code::PolicyInvalid, err).at_path(policy::POLICY_PATH));
+                return (Some(e), diags);
+            }
+        };
+        match policy.principal(&e.actor.id) {
+            None => found.push(Diagnostic::new(
+                Code::InitiatorUnknown,
+                format!("actor.id `{}` is not a principal of the policy", e.actor.id),
+            )),
+            Some(p) if p.kind != e.actor.kind => found.push(Diagnostic::new(
+                Code::InitiatorUnknown,
+                format!(
+                    "actor.kind is `{}` but principal `{}` is a {}",
+                    e.actor.kind.as_str(),
+                    p.id,
+                    p.kind.as_str()
+                ),
+            )),
+            Some(p) => {
+                if let Some(email) = &p.email {
+                    if !c.author.email.eq_ignore_ascii_case(email) {
+                        found.push(Diagnostic::new(
+                            Code::AuthorMismatch,
+                            format!(
+                                "the commit's author is <{}> but actor `{}` is <{email}>",
+                                c.author.email, p.id
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        let trailers = trailers::parse(&c.message);
+        check_expected_trailers(&trailers::event_trailers(&e), &trailers, &mut found);
+        if e.kind == EventKind::Review {
+            let reviewers = match &decision {
+                Some(d) => self.check_signed_by(
+                    parent.tree,
+                    &policy,
+                    d,
+                    &bytes,
+                    &trailers,
+                    trailers::REVIEWED_BY,
+                    &mut found,
+                ),
+                None => Vec::new(),
+            };
+            if decision.is_some() && !reviewers.iter().any(|r| r.principal == e.actor.id) {
+                found.push(Diagnostic::new(
+                    Code::ApprovalMissing,
+                    format!(
+                        "a review is signed by its actor `{}` (a Reviewed-by trailer)",
+                        e.actor.id
+                    ),
+                ));
+            }
+        }
+        diags.extend(found.into_iter().map(|x| x.at_path(path)));
+        (Some(e), diags)
+    }
+
+    fn read_record(&self, oid: Oid, path: &str) -> Result<Vec<u8>, Diagnostic> {
+        match self.store.read_blob(oid, MAX_RECORD_BYTES as u64) {
+            Ok(BlobRead::Data(b)) => Ok(b),
+            Ok(BlobRead::TooLarge(n)) => Err(Diagnostic::new(
+                Code::FileTooLarge,
+                format!("{n} bytes, more than the {MAX_RECORD_BYTES}-byte cap for records"),
+            )
+            .at_path(path)),
+            Err(e) => Err(internal(e).at_path(path)),
+        }
+    }
+
     /// Verifies every `Approved-by` trailer over the decision file's bytes and returns the
     /// distinct eligible principals.
-    fn check_approvals(
+    #[allow(clippy::too_many_arguments)]
+    fn check_signed_by(
         &mut self,
         gov_tree: Oid,
         policy: &Policy,
         d: &Decision,
         bytes: &[u8],
         trailers: &Trailers,
+        key: &str,
         diags: &mut Vec<Diagnostic>,
     ) -> Vec<CheckedApproval> {
         let mut out: Vec<CheckedApproval> = Vec::new();
-        for value in trailers.all(trailers::APPROVED_BY) {
+        for value in trailers.all(key) {
             let a = match Approval::parse(value) {
                 Ok(a) => a,
                 Err(e) => {
                     diags.push(Diagnostic::new(
                         Code::TrailerMismatch,
-                        format!("malformed Approved-by trailer: {e}"),
+                        format!("malformed {key} trailer: {e}"),
                     ));
                     continue;
                 }
@@ -979,9 +1138,14 @@ pub fn is_governance(path: &str) -> bool {
 
 /// `decisions/YYYY/MM/<name>.yaml`, shape only; the record check compares with the id.
 pub fn is_decision_path(path: &str) -> bool {
+    is_record_path("decisions", path)
+}
+
+/// `<dir>/YYYY/MM/<name>.yaml`, shape only.
+pub fn is_record_path(dir: &str, path: &str) -> bool {
     let parts: Vec<&str> = path.split('/').collect();
     parts.len() == 4
-        && parts[0] == "decisions"
+        && parts[0] == dir
         && parts[1].len() == 4
         && parts[1].bytes().all(|b| b.is_ascii_digit())
         && parts[2].len() == 2
@@ -1039,7 +1203,11 @@ fn check_initiator(policy: &Policy, d: &Decision, diags: &mut Vec<Diagnostic>) {
 }
 
 fn check_trailers(d: &Decision, actual: &Trailers, diags: &mut Vec<Diagnostic>) {
-    for (key, want) in &trailers::decision_trailers(d).0 {
+    check_expected_trailers(&trailers::decision_trailers(d), actual, diags)
+}
+
+fn check_expected_trailers(expected: &Trailers, actual: &Trailers, diags: &mut Vec<Diagnostic>) {
+    for (key, want) in &expected.0 {
         let got: Vec<&str> = actual.all(key).collect();
         match got.as_slice() {
             [] => diags.push(Diagnostic::new(
@@ -1115,4 +1283,123 @@ pub fn existing_approvals(trailers: &Trailers) -> Vec<Approval> {
         .all(trailers::APPROVED_BY)
         .filter_map(|v| Approval::parse(v).ok())
         .collect()
+}
+
+/// What `verify` learns across history: decisions awaiting post-action review, and high-risk
+/// decisions awaiting an outcome.
+#[derive(Default)]
+struct Gaps {
+    /// Decision id → (deadline, requirements, commit, path).
+    post: HashMap<String, (Option<i64>, policy::Verdict, String, String)>,
+    /// Decision id → principals whose signed review landed.
+    reviewers: HashMap<String, BTreeSet<String>>,
+    /// High-risk decisions (id → commit, path) and the decisions with an outcome.
+    high: Vec<(String, String, String)>,
+    outcomes: HashSet<String>,
+}
+
+impl Gaps {
+    fn decision(&mut self, d: &Decision, verdict: policy::Verdict, c: &CommitData) {
+        let path = record::decision_path(d).unwrap_or_default();
+        if verdict.risk >= record::Risk::High {
+            self.high
+                .push((d.id.clone(), c.id.to_string(), path.clone()));
+        }
+        if verdict.approval == policy::Approval::Post {
+            let created = record::parse_created(&d.created).map(|t| t.as_second());
+            let within = verdict
+                .review_within
+                .as_deref()
+                .and_then(policy::parse_duration);
+            let deadline = match (created, within) {
+                (Some(t), Some(w)) => Some(t + w),
+                _ => None,
+            };
+            self.post
+                .insert(d.id.clone(), (deadline, verdict, c.id.to_string(), path));
+        }
+    }
+
+    fn event(&mut self, e: &Event, c: &CommitData) {
+        match e.kind {
+            EventKind::Outcome => {
+                self.outcomes.insert(e.decision.clone());
+            }
+            EventKind::Review => {
+                let signers = trailers::parse(&c.message)
+                    .all(trailers::REVIEWED_BY)
+                    .filter_map(|v| Approval::parse(v).ok())
+                    .map(|a| a.principal)
+                    .collect::<Vec<_>>();
+                self.reviewers
+                    .entry(e.decision.clone())
+                    .or_default()
+                    .extend(signers);
+            }
+            EventKind::Annotation => {}
+        }
+    }
+
+    fn finish(self, policy: Option<&Policy>, now: SystemTime) -> Vec<Diagnostic> {
+        let now = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let mut out = Vec::new();
+        let mut post: Vec<_> = self.post.into_iter().collect();
+        post.sort_by(|a, b| a.0.cmp(&b.0));
+        for (id, (deadline, verdict, commit, path)) in post {
+            let Some(deadline) = deadline.filter(|d| *d < now) else {
+                continue;
+            };
+            let approvals: Vec<CheckedApproval> = self
+                .reviewers
+                .get(&id)
+                .into_iter()
+                .flatten()
+                .map(|p| CheckedApproval {
+                    principal: p.clone(),
+                    key: String::new(),
+                    signed_at: SystemTime::UNIX_EPOCH,
+                })
+                .collect();
+            let short = match policy {
+                Some(p) => shortfall(p, &verdict.require, &approvals),
+                None => vec!["the policy is unreadable".into()],
+            };
+            if !short.is_empty() {
+                let when = jiff::Timestamp::from_second(deadline)
+                    .map(record::format_created)
+                    .unwrap_or_default();
+                out.push(
+                    Diagnostic::new(
+                        Code::ReviewOverdue,
+                        format!(
+                            "decision {id} (rule `{}`) was due for review by {when}: {}",
+                            verdict.rule,
+                            short.join("; ")
+                        ),
+                    )
+                    .at_commit(commit)
+                    .at_path(path)
+                    .at_ref(MAIN_REF),
+                );
+            }
+        }
+        for (id, commit, path) in self.high {
+            if !self.outcomes.contains(&id) {
+                out.push(
+                    Diagnostic::new(
+                        Code::OutcomeMissing,
+                        format!("high-risk decision {id} has no recorded outcome"),
+                    )
+                    .warning()
+                    .at_commit(commit)
+                    .at_path(path)
+                    .at_ref(MAIN_REF),
+                );
+            }
+        }
+        out
+    }
 }

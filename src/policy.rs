@@ -138,6 +138,8 @@ pub struct Verdict {
     pub risk: Risk,
     pub approval: Approval,
     pub require: Vec<Requirement>,
+    /// For `post` approval: the review deadline.
+    pub review_within: Option<String>,
 }
 
 /// A policy error, with the 1-based line of `policy.yaml` it concerns where known.
@@ -258,7 +260,14 @@ impl Policy {
                 return Err(at(&r.name, format!("rule `{}` is defined twice", r.name)));
             }
             self.check_requirements(&r.require, r.approval, &r.name, text)?;
+            check_review_within(r.approval, r.review_within.as_deref(), &r.name, text)?;
         }
+        check_review_within(
+            self.default.approval,
+            self.default.review_within.as_deref(),
+            "default",
+            text,
+        )?;
         self.check_requirements(
             &self.default.require,
             self.default.approval,
@@ -335,6 +344,7 @@ impl Policy {
                     risk: r.risk,
                     approval: r.approval,
                     require: r.require.clone(),
+                    review_within: r.review_within.clone(),
                 };
             }
         }
@@ -343,6 +353,7 @@ impl Policy {
             risk: self.default.risk,
             approval: self.default.approval,
             require: self.default.require.clone(),
+            review_within: self.default.review_within.clone(),
         }
     }
 
@@ -399,6 +410,30 @@ impl Match {
     }
 }
 
+fn check_review_within(
+    approval: Approval,
+    within: Option<&str>,
+    rule: &str,
+    text: &str,
+) -> Result<(), PolicyError> {
+    let err = |message: String| PolicyError {
+        line: line_of(text, within.unwrap_or(rule)),
+        message,
+    };
+    match (approval, within) {
+        (Approval::Post, None) => Err(err(format!(
+            "rule `{rule}` allows post-action review but sets no `review_within` deadline"
+        ))),
+        (Approval::Pre, Some(_)) => Err(err(format!(
+            "rule `{rule}` requires pre-approval; `review_within` applies to `approval: post` only"
+        ))),
+        (_, Some(w)) if parse_duration(w).is_none() => Err(err(format!(
+            "rule `{rule}`: review_within `{w}` is not a duration like `90m`, `72h`, `7d` or `2w`"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// `*` matches any run of characters; everything else matches itself.
 pub fn glob(pattern: &str, s: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
@@ -417,6 +452,20 @@ pub fn glob(pattern: &str, s: &str) -> bool {
         }
     }
     true
+}
+
+/// A review deadline such as `90m`, `72h` or `7d`, in seconds.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    let (n, unit) = s.split_at(s.len().checked_sub(1)?);
+    let n: i64 = n.parse().ok().filter(|n| *n > 0)?;
+    let mult = match unit {
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mult)
 }
 
 pub fn is_fingerprint(s: &str) -> bool {

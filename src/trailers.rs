@@ -5,7 +5,7 @@
 //! which `git interpret-trailers --parse` reads back unchanged. Reading is strict: the last
 //! paragraph counts as a trailer block only when every line in it is a trailer.
 
-use crate::record::Decision;
+use crate::record::{Decision, Event};
 
 pub const DECISION_ID: &str = "Decision-Id";
 pub const INITIATOR: &str = "Initiator";
@@ -16,6 +16,10 @@ pub const ACTION: &str = "Action";
 pub const RISK: &str = "Risk";
 pub const APPROVED_BY: &str = "Approved-by";
 pub const POLICY_SIGNED_BY: &str = "Policy-Signed-by";
+pub const EVENT_ID: &str = "Event-Id";
+pub const EVENT_KIND: &str = "Event-Kind";
+pub const ACTOR: &str = "Actor";
+pub const REVIEWED_BY: &str = "Reviewed-by";
 
 /// Longest trailer value accepted when reading (an RSA-4096 signature in base64 is ~750).
 pub const MAX_VALUE: usize = 8192;
@@ -74,6 +78,29 @@ pub fn decision_trailers(d: &Decision) -> Trailers {
     t.push(ACTION, d.action.kind.as_str());
     t.push(RISK, d.risk.as_str());
     t
+}
+
+/// The trailers that mirror an event (signatures excluded).
+pub fn event_trailers(e: &Event) -> Trailers {
+    let mut t = Trailers::default();
+    t.push(EVENT_ID, e.id.clone());
+    t.push(DECISION_ID, e.decision.clone());
+    t.push(EVENT_KIND, e.kind.as_str());
+    t.push(ACTOR, format!("{} ({})", e.actor.id, e.actor.kind.as_str()));
+    t
+}
+
+/// The commit message for an event: a subject, then the trailer block.
+pub fn event_message(e: &Event, subject: &str, signatures: &[Approval]) -> String {
+    let mut msg = format!("{}: {subject}\n\n", e.kind.as_str());
+    let mut t = event_trailers(e);
+    for a in signatures {
+        t.push(REVIEWED_BY, a.to_value());
+    }
+    for (k, v) in &t.0 {
+        msg.push_str(&format!("{k}: {v}\n"));
+    }
+    msg
 }
 
 fn initiator_value(d: &Decision) -> String {

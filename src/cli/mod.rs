@@ -2,6 +2,7 @@
 //! comments are the `--help` text) and one `run` function. This is the only module that prints.
 
 mod approve;
+mod event;
 mod hook;
 mod init;
 mod key;
@@ -47,6 +48,8 @@ pub enum Command {
     Pending(pending::PendingArgs),
     Show(show::ShowArgs),
     Approve(approve::ApproveArgs),
+    Outcome(event::OutcomeArgs),
+    Review(event::ReviewArgs),
     Verify(verify::VerifyArgs),
     #[command(subcommand)]
     Hook(hook::HookCommand),
@@ -110,6 +113,8 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Pending(a) => pending::run(&cwd, a),
         Command::Show(a) => show::run(&cwd, a),
         Command::Approve(a) => approve::run(&cwd, a),
+        Command::Outcome(a) => event::run_outcome(&cwd, a),
+        Command::Review(a) => event::run_review(&cwd, a),
         Command::Verify(a) => verify::run(&cwd, a),
         Command::Hook(h) => hook::run(h),
     }

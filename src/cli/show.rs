@@ -3,7 +3,7 @@
 use super::util::{self, main_base};
 use super::{CliError, CliResult, EXIT_OK};
 use crate::engine::{Checker, MAIN_REF};
-use crate::record::{self, Decision};
+use crate::record::{self, Decision, Event};
 use crate::store::{CommitData, Store};
 use crate::trailers::{self, Approval};
 use anyhow::anyhow;
@@ -24,11 +24,11 @@ pub struct ShowArgs {
 pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
     let store = util::open(cwd)?;
     let base = main_base(&store)?;
-    let (commit, parent, bytes, status) = match find_on_main(&store, &base, &a.id)? {
-        Some((c, p, b)) => (c, p, b, "landed on main"),
+    let (commit, parent, bytes, status, events) = match find_on_main(&store, &base, &a.id)? {
+        Some((c, p, b, ev)) => (c, p, b, "landed on main", ev),
         None => {
             let p = util::find_proposal(&store, &a.id)?;
-            (p.commit, p.parent, p.bytes, "pending approval")
+            (p.commit, p.parent, p.bytes, "pending approval", Vec::new())
         }
     };
     let path = {
@@ -64,6 +64,7 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
             "commit": commit.id.to_string(),
             "decision": serde_json::to_value(&d).map_err(CliError::internal)?,
             "approvals": approvals,
+            "events": events.iter().map(|(c, e)| json!({"commit": c, "event": e})).collect::<Vec<_>>(),
             "findings": diags,
         });
         println!(
@@ -143,7 +144,41 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
             ap["status"].as_str().unwrap_or("?")
         );
     }
-    println!("6 outcome    none recorded");
+    let mut any = false;
+    for (c, e) in &events {
+        any = true;
+        match (&e.outcome, &e.review) {
+            (Some(o), _) => println!(
+                "6 outcome    {} — {}{} by {} at {} (commit {})",
+                o.status.as_str(),
+                o.action,
+                o.reference
+                    .as_ref()
+                    .map(|r| format!(" [{r}]"))
+                    .unwrap_or_default(),
+                e.actor.id,
+                o.at.as_deref().unwrap_or(&e.created),
+                &c[..12]
+            ),
+            (_, Some(r)) => println!(
+                "  review     {} by {} at {}: {} (commit {})",
+                r.verdict.as_str(),
+                e.actor.id,
+                e.created,
+                r.summary.lines().next().unwrap_or(""),
+                &c[..12]
+            ),
+            _ => println!(
+                "  note       by {} at {}: {}",
+                e.actor.id,
+                e.created,
+                e.note.as_deref().unwrap_or("").lines().next().unwrap_or("")
+            ),
+        }
+    }
+    if !any || !events.iter().any(|(_, e)| e.outcome.is_some()) {
+        println!("6 outcome    none recorded");
+    }
     println!("  commit     {} ({})", commit.id, path);
     for f in &diags {
         println!("  finding    {f}");
@@ -151,12 +186,11 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
     Ok(EXIT_OK)
 }
 
-/// The commit on main that added decision `id`, its parent, and the file's bytes.
-fn find_on_main(
-    store: &Store,
-    base: &CommitData,
-    id: &str,
-) -> CliResult<Option<(CommitData, CommitData, Vec<u8>)>> {
+type Found = (CommitData, CommitData, Vec<u8>, Vec<(String, Event)>);
+
+/// The commit on main that added decision `id`, its parent, the file's bytes, and the events
+/// about it landed since (oldest first).
+fn find_on_main(store: &Store, base: &CommitData, id: &str) -> CliResult<Option<Found>> {
     let Ok(u) = ulid::Ulid::from_string(id) else {
         return Ok(None);
     };
@@ -169,7 +203,8 @@ fn find_on_main(
         return Ok(None);
     };
     let bytes = store.read_blob_capped(entry.oid, record::MAX_RECORD_BYTES as u64)?;
-    // Newest first: the commit whose parent lacks the file added it.
+    // Newest first: the commit whose parent lacks the file added it; events on the way.
+    let mut events = Vec::new();
     let mut cur = Some(base.clone());
     while let Some(c) = cur {
         let Some(p) = c.parents.first().copied() else {
@@ -177,11 +212,30 @@ fn find_on_main(
         };
         let parent = store.commit(p)?;
         if store.lookup(parent.tree, &path)?.is_none() {
-            return Ok(Some((c, parent, bytes)));
+            events.reverse();
+            return Ok(Some((c, parent, bytes, events)));
+        }
+        let t = trailers::parse(&c.message);
+        if t.all(trailers::EVENT_ID).next().is_some()
+            && t.all(trailers::DECISION_ID).any(|d| d == id)
+        {
+            if let Some(e) = event_of(store, &c, &parent)? {
+                events.push((c.id.to_string(), e));
+            }
         }
         cur = Some(parent);
     }
     Err(CliError::internal(anyhow!(
         "{path} is on {MAIN_REF} but no commit adds it"
     )))
+}
+
+fn event_of(store: &Store, c: &CommitData, parent: &CommitData) -> CliResult<Option<Event>> {
+    for ch in store.diff_trees(Some(parent.tree), c.tree, 4)? {
+        if let (Some(e), true) = (ch.new, ch.path.starts_with("events/")) {
+            let bytes = store.read_blob_capped(e.oid, record::MAX_RECORD_BYTES as u64)?;
+            return Ok(record::check_event(&ch.path, &bytes).0);
+        }
+    }
+    Ok(None)
 }

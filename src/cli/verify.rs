@@ -46,7 +46,9 @@ pub fn run(cwd: &Path, a: VerifyArgs) -> CliResult {
         .transpose()?;
     let mut checker = Checker::new(&store, util::now()?);
     let report = checker.check_history(tip, trust_root);
-    let clean = report.diagnostics.is_empty();
+    let errors = report.diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = report.diagnostics.len() - errors;
+    let clean = errors == 0;
     if a.json {
         println!(
             "{}",
@@ -55,14 +57,14 @@ pub fn run(cwd: &Path, a: VerifyArgs) -> CliResult {
     } else {
         util::print_diagnostics(&report.diagnostics);
         println!(
-            "{}: {} commits ({} decisions, {} policy changes) from root {} to {}; {} violation(s)",
+            "{}: {} commits ({} decisions, {} events, {} policy changes) from root {} to {}; {errors} violation(s), {warnings} warning(s)",
             if clean { "ok" } else { "FAILED" },
             report.commits,
             report.decisions,
+            report.events,
             report.policy_changes,
             report.root.as_deref().map(short).unwrap_or("?"),
             report.tip.as_deref().map(short).unwrap_or("?"),
-            report.diagnostics.len()
         );
     }
     Ok(if clean { EXIT_OK } else { EXIT_VIOLATIONS })

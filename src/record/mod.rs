@@ -7,8 +7,10 @@
 pub mod canonical;
 pub mod decision;
 pub mod digest;
+pub mod event;
 
 pub use decision::*;
+pub use event::{check_event, event_path, path_for_id, Event, EventKind};
 
 use crate::diag::{Code, Diagnostic};
 use jiff::Timestamp;
@@ -41,11 +43,7 @@ pub fn check_decision(path: &str, bytes: &[u8]) -> (Option<Decision>, Vec<Diagno
         Ok(d) => d,
         Err(e) => return (None, vec![yaml_error(e).at_path(path)]),
     };
-    match canonical::to_canonical_yaml(&decision) {
-        Ok(canon) if canon.as_bytes() == bytes => {}
-        Ok(canon) => diags.push(not_canonical(text, &canon)),
-        Err(e) => diags.push(Diagnostic::new(Code::RecordNotCanonical, e.to_string())),
-    }
+    diags.extend(canonical_check(text, bytes, &decision));
     diags.extend(validate(&decision));
     if let Some(expected) = decision_path(&decision) {
         if expected != path {
@@ -85,6 +83,15 @@ pub fn check_text(bytes: &[u8]) -> Result<&str, Diagnostic> {
         ));
     }
     Ok(text)
+}
+
+/// The canonical-bytes rule: `value` written canonically must be exactly `bytes`.
+fn canonical_check<T: serde::Serialize>(text: &str, bytes: &[u8], value: &T) -> Vec<Diagnostic> {
+    match canonical::to_canonical_yaml(value) {
+        Ok(canon) if canon.as_bytes() == bytes => Vec::new(),
+        Ok(canon) => vec![not_canonical(text, &canon)],
+        Err(e) => vec![Diagnostic::new(Code::RecordNotCanonical, e.to_string())],
+    }
 }
 
 fn yaml_error(e: serde_yaml::Error) -> Diagnostic {
@@ -130,18 +137,7 @@ fn truncate(s: &str, n: usize) -> String {
 
 /// Where a decision lives in the audit repository: `decisions/YYYY/MM/<id>.yaml`.
 pub fn decision_path(d: &Decision) -> Option<String> {
-    let (y, m) = year_month(&d.created)?;
-    if !is_ulid(&d.id) {
-        return None;
-    }
-    Some(format!("decisions/{y}/{m}/{}.yaml", d.id))
-}
-
-fn year_month(created: &str) -> Option<(&str, &str)> {
-    let y = created.get(0..4)?;
-    let m = created.get(5..7)?;
-    (y.bytes().all(|b| b.is_ascii_digit()) && m.bytes().all(|b| b.is_ascii_digit()))
-        .then_some((y, m))
+    event::record_path("decisions", &d.id, &d.created)
 }
 
 /// A ULID in canonical (uppercase Crockford base32) form.
@@ -292,13 +288,37 @@ pub fn validate(d: &Decision) -> Vec<Diagnostic> {
 }
 
 #[derive(Default)]
-struct Validator {
+pub(crate) struct Validator {
     diags: Vec<Diagnostic>,
 }
 
 impl Validator {
     fn push(&mut self, code: Code, msg: impl Into<String>) {
         self.diags.push(Diagnostic::new(code, msg));
+    }
+
+    /// A ULID whose timestamp is the `created` second.
+    fn ulid_matches(
+        &mut self,
+        field: &str,
+        id: &str,
+        created: Option<Timestamp>,
+        created_text: &str,
+    ) {
+        if !is_ulid(id) {
+            self.push(
+                Code::IdInvalid,
+                format!("{field}: must be a ULID (26 characters, Crockford base32, uppercase)"),
+            );
+        } else if let (Some(ts), Ok(u)) = (created, ulid::Ulid::from_string(id)) {
+            let id_secs = (u.timestamp_ms() / 1000) as i64;
+            if id_secs != ts.as_second() {
+                self.push(
+                    Code::IdInvalid,
+                    format!("{field}: its timestamp ({id_secs}) does not match `created` ({created_text})"),
+                );
+            }
+        }
     }
 
     fn invalid(&mut self, field: &str, msg: impl std::fmt::Display) {

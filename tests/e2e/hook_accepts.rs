@@ -64,6 +64,12 @@ fn assert_verifies_clean(w: &World, decisions: u64) {
     let json = out.ok();
     let v: serde_json::Value =
         serde_json::from_str(&json).unwrap_or_else(|e| panic!("verify --json: {e}\n{out}"));
-    assert_eq!(v["diagnostics"], serde_json::json!([]), "{out}");
+    let errors: Vec<_> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["severity"] != "warning")
+        .collect();
+    assert!(errors.is_empty(), "{out}");
     assert_eq!(v["decisions"], decisions, "{out}");
 }

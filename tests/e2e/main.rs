@@ -7,6 +7,7 @@
 //! plumbing and assert the hook's finding (code, commit, file, hint) and that no server ref
 //! moved.
 
+mod events;
 mod harness;
 mod hook_accepts;
 mod hook_rejects_approvals;

@@ -33,13 +33,13 @@ fn verify_reports_what_a_hookless_server_let_through() {
     let json = w.aiaudit_in(&clone, &["verify", "--json"]);
     assert_eq!(json.status.code(), Some(1), "{json}");
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
-    let codes: Vec<&str> = v["diagnostics"]
+    let codes: Vec<(&str, &str)> = v["diagnostics"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| d["code"].as_str().unwrap())
+        .map(|d| (d["severity"].as_str().unwrap(), d["code"].as_str().unwrap()))
         .collect();
-    assert_eq!(codes, ["approval-missing"], "{json}");
+    assert_eq!(codes, [("error", "approval-missing")], "{json}");
     assert_eq!(v["diagnostics"][0]["commit"], bad.commit.as_str());
 
     // Pinning the true root passes the root check; pinning another commit fails it.

@@ -1,0 +1,225 @@
+//! `aiaudit outcome` and `aiaudit review`: events after a decision, landed on main.
+
+use super::util::{self, committer, main_base, person, unix, SignerArgs};
+use super::{CliError, CliResult, EXIT_OK};
+use crate::engine::{Checker, MAIN_REF};
+use crate::pgp;
+use crate::record::event::{Actor, Outcome, OutcomeStatus, Review, ReviewVerdict, EVENT_SCHEMA};
+use crate::record::{self, canonical::to_canonical_yaml, path_for_id, Event, EventKind};
+use crate::trailers::{self, Approval};
+use anyhow::anyhow;
+use std::path::Path;
+
+/// Record the final system action of a decision (the merge commit, the change id, the grant)
+/// as an immutable event on main.
+#[derive(Debug, clap::Args)]
+pub struct OutcomeArgs {
+    /// The decision id.
+    pub id: String,
+    /// Who executed the action (a principal id: a human or the executing service account).
+    #[arg(long, value_name = "ID", env = "AIAUDIT_ACTOR")]
+    pub actor: String,
+    /// executed, failed, aborted or rolled-back.
+    #[arg(long, value_parser = parse_status, default_value = "executed")]
+    pub status: OutcomeStatus,
+    /// What was done, e.g. "merged PR #42" or "attached role db-read".
+    #[arg(long = "action", value_name = "TEXT")]
+    pub what: String,
+    /// The system's own reference: merge commit, change id, grant id.
+    #[arg(long, value_name = "REF")]
+    pub reference: Option<String>,
+    /// When the action happened (RFC 3339 UTC), when not now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// A note for auditors.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Push to this remote's main.
+    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
+    pub push: Option<String>,
+}
+
+/// Record a signed post-action review of a decision (required within a deadline for decisions
+/// whose policy rule says `approval: post`).
+#[derive(Debug, clap::Args)]
+pub struct ReviewArgs {
+    /// The decision id.
+    pub id: String,
+    /// accepted, concerns or rejected.
+    #[arg(long, value_parser = parse_verdict)]
+    pub verdict: ReviewVerdict,
+    /// What the reviewer found.
+    #[arg(long, value_name = "TEXT")]
+    pub summary: String,
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// Push to this remote's main.
+    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
+    pub push: Option<String>,
+}
+
+fn parse_status(s: &str) -> Result<OutcomeStatus, String> {
+    OutcomeStatus::parse(s).ok_or_else(|| "one of: executed, failed, aborted, rolled-back".into())
+}
+
+fn parse_verdict(s: &str) -> Result<ReviewVerdict, String> {
+    ReviewVerdict::parse(s).ok_or_else(|| "one of: accepted, concerns, rejected".into())
+}
+
+pub fn run_outcome(cwd: &Path, a: OutcomeArgs) -> CliResult {
+    let outcome = Outcome {
+        status: a.status,
+        action: a.what.clone(),
+        reference: a.reference.clone(),
+        at: a.at.clone(),
+    };
+    let subject = format!("{} {}", outcome.status.as_str(), outcome.action);
+    land(
+        cwd,
+        &a.id,
+        &a.actor,
+        EventKind::Outcome,
+        Some(outcome),
+        None,
+        a.note.clone(),
+        None,
+        &subject,
+        a.push.as_deref(),
+    )
+}
+
+pub fn run_review(cwd: &Path, a: ReviewArgs) -> CliResult {
+    let store = util::open(cwd)?;
+    let base = main_base(&store)?;
+    let mut checker = Checker::new(&store, util::now()?);
+    let policy = util::policy_at(&mut checker, base.tree)?;
+    let signer = a.signer.signer()?;
+    let fpr = pgp::signer_fingerprint(&signer).map_err(CliError::usage)?;
+    let reviewer = policy
+        .principal_by_key(&fpr)
+        .ok_or_else(|| {
+            CliError::usage(anyhow!(
+                "your key {fpr} belongs to no principal of the policy"
+            ))
+        })?
+        .id
+        .clone();
+    let review = Review {
+        verdict: a.verdict,
+        summary: a.summary.clone(),
+    };
+    let subject = format!("{} by {reviewer}", review.verdict.as_str());
+    land(
+        cwd,
+        &a.id,
+        &reviewer,
+        EventKind::Review,
+        None,
+        Some(review),
+        None,
+        Some(&signer),
+        &subject,
+        a.push.as_deref(),
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn land(
+    cwd: &Path,
+    decision_id: &str,
+    actor_id: &str,
+    kind: EventKind,
+    outcome: Option<Outcome>,
+    review: Option<Review>,
+    note: Option<String>,
+    signer: Option<&pgp::Signer>,
+    subject: &str,
+    push: Option<&str>,
+) -> CliResult {
+    let store = util::open(cwd)?;
+    let now = util::now()?;
+    let base = main_base(&store)?;
+    let mut checker = Checker::new(&store, now);
+    let policy = util::policy_at(&mut checker, base.tree)?;
+    let dpath = path_for_id("decisions", decision_id)
+        .ok_or_else(|| CliError::usage(anyhow!("`{decision_id}` is not a decision id")))?;
+    if store.lookup(base.tree, &dpath)?.is_none() {
+        return Err(CliError::usage(anyhow!(
+            "decision {decision_id} is not on main ({dpath} is missing)"
+        ))
+        .hint("events describe landed decisions; fetch main first if it landed elsewhere"));
+    }
+    let actor = policy
+        .principal(actor_id)
+        .ok_or_else(|| CliError::usage(anyhow!("`{actor_id}` is not a principal of the policy")))?;
+    let ts = jiff::Timestamp::try_from(now).map_err(CliError::internal)?;
+    let secs = ts.as_second();
+    let created =
+        record::format_created(jiff::Timestamp::from_second(secs).map_err(CliError::internal)?);
+    let id = ulid::Ulid::from_parts(secs as u64 * 1000, ulid::Ulid::new().random()).to_string();
+    let event = Event {
+        schema: EVENT_SCHEMA.into(),
+        id,
+        created,
+        decision: decision_id.to_owned(),
+        kind,
+        actor: Actor {
+            id: actor.id.clone(),
+            kind: actor.kind,
+        },
+        outcome,
+        review,
+        note,
+    };
+    let path = record::event_path(&event)
+        .ok_or_else(|| CliError::internal(anyhow!("no path for the event")))?;
+    let text = to_canonical_yaml(&event).map_err(CliError::internal)?;
+    let mut signatures = Vec::new();
+    if let Some(signer) = signer {
+        let fpr = pgp::signer_fingerprint(signer).map_err(CliError::usage)?;
+        let sig = pgp::sign_detached(signer, text.as_bytes(), now).map_err(CliError::usage)?;
+        signatures.push(Approval {
+            principal: actor.id.clone(),
+            email: actor.email.clone(),
+            key: fpr,
+            signature: sig,
+        });
+    }
+    let author = person(
+        actor.name.as_deref().unwrap_or(&actor.id),
+        &actor
+            .email
+            .clone()
+            .unwrap_or_else(|| format!("{}@principals.invalid", actor.id)),
+        unix(now),
+    );
+    let committer = committer(&store, &author);
+    let tree = store.tree_with_files(Some(base.tree), &[(path.clone(), text.into_bytes())])?;
+    let message = trailers::event_message(&event, subject, &signatures);
+    let commit = store.write_commit(tree, &[base.id], &author, &committer, &message)?;
+    let (_, diags) = checker.check_main_commit(&store.commit(commit)?, Some(&base));
+    if !diags.is_empty() {
+        util::print_diagnostics(&diags);
+        return Err(CliError::violations(anyhow!(
+            "the event would be rejected; nothing was recorded"
+        )));
+    }
+    let local = store.ref_target(MAIN_REF)?;
+    store.update_ref(MAIN_REF, commit, local, kind.as_str())?;
+    println!("{}", event.id);
+    eprintln!(
+        "recorded {} {} for decision {decision_id}",
+        kind.as_str(),
+        event.id
+    );
+    eprintln!("  file:   {path}");
+    eprintln!("  commit: {commit}");
+    match push {
+        Some(remote) => {
+            util::git_push(&store, remote, &[format!("{commit}:{MAIN_REF}")])?;
+            eprintln!("  pushed to {remote}");
+        }
+        None => eprintln!("next: git push origin main   (or pass --push)"),
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,118 @@
+//! Events after a decision — outcomes and signed post-action reviews — through real pushes.
+
+use crate::harness::*;
+
+/// The event commit `aiaudit outcome` / `review` left on the local main, with its file.
+fn local_event(w: &World) -> (String, String, String) {
+    let commit = w.rev_parse("main");
+    let path = w
+        .git(&["diff-tree", "--no-commit-id", "--name-only", "-r", &commit])
+        .ok();
+    let text = w.file_at(&commit, &path);
+    (commit, path, text)
+}
+
+#[test]
+fn accepts_outcome_and_review_and_verify_counts_them() {
+    let w = World::new();
+    let d = w.land(BOB, CAROL);
+    w.aiaudit(&[
+        "outcome",
+        &d.id,
+        "--actor",
+        BOB,
+        "--action",
+        "granted read access",
+        "--reference",
+        "grant-42",
+        "--push",
+    ])
+    .ok();
+    let mut review = vec![
+        "review",
+        d.id.as_str(),
+        "--verdict",
+        "accepted",
+        "--summary",
+        "fine",
+        "--push",
+    ];
+    let signer = w.signer_args(CAROL);
+    review.extend(signer.iter().map(String::as_str));
+    w.aiaudit(&review).ok();
+
+    let clone = w.fresh_clone();
+    let out = w.aiaudit_in(&clone, &["verify"]);
+    assert!(out.stdout.starts_with("ok: "), "{out}");
+    assert!(out.stdout.contains("(1 decisions, 2 events,"), "{out}");
+}
+
+#[test]
+fn rejects_event_for_unknown_decision() {
+    let w = World::new();
+    // Land a decision and its outcome locally only, then push the outcome without the decision.
+    let p = w.record(BOB);
+    let d = w.approve_unpushed(&p, CAROL);
+    w.git(&["update-ref", MAIN, &d.commit]).ok();
+    w.aiaudit(&["outcome", &d.id, "--actor", BOB, "--action", "done"])
+        .ok();
+    let (event_commit, path, text) = local_event(&w);
+    let main = w.server_ref(MAIN).unwrap();
+    let orphan = w.commit_tree_by(
+        BOB,
+        &w.tree(&main, &[Edit::File(&path, text.as_bytes())]),
+        &main,
+        &w.message(&event_commit),
+    );
+    w.push_rejected(
+        &[&onto_main(&orphan)],
+        finding("event-unknown-decision")
+            .commit(&orphan)
+            .path(&path)
+            .alone(),
+    );
+}
+
+#[test]
+fn rejects_review_by_the_initiator() {
+    let w = World::new();
+    let d = w.land(BOB, CAROL);
+    // aiaudit refuses locally; craft the review commit as a hostile client would.
+    let mut review = vec![
+        "review",
+        d.id.as_str(),
+        "--verdict",
+        "accepted",
+        "--summary",
+        "mine",
+    ];
+    let signer = w.signer_args(CAROL);
+    review.extend(signer.iter().map(String::as_str));
+    w.aiaudit(&review).ok();
+    let (commit, path, text) = local_event(&w);
+    let text = text.replace("id: \"carol\"", "id: \"bob\"");
+    let message = w
+        .message(&commit)
+        .lines()
+        .filter(|l| !l.starts_with("Reviewed-by:"))
+        .map(|l| l.replace("Actor: carol (human)", "Actor: bob (human)") + "\n")
+        .collect::<String>()
+        + &w.approved_by(BOB, text.as_bytes())
+            .replace("Approved-by:", "Reviewed-by:");
+    let main = w.server_ref(MAIN).unwrap();
+    let c = w.commit_tree_by(
+        BOB,
+        &w.tree(&main, &[Edit::File(&path, text.as_bytes())]),
+        &main,
+        &message,
+    );
+    let found = w.push_rejected(
+        &[&onto_main(&c)],
+        finding("self-approval").commit(&c).path(&path),
+    );
+    assert!(
+        codes(&found).contains(&"approval-missing"),
+        "{:?}",
+        codes(&found)
+    );
+}
