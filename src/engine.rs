@@ -1291,8 +1291,8 @@ pub fn existing_approvals(trailers: &Trailers) -> Vec<Approval> {
 struct Gaps {
     /// Decision id → (deadline, requirements, commit, path).
     post: HashMap<String, (Option<i64>, policy::Verdict, String, String)>,
-    /// Decision id → principals whose signed review landed.
-    reviewers: HashMap<String, BTreeSet<String>>,
+    /// Decision id → principal → when its signed review was created (earliest).
+    reviewers: HashMap<String, HashMap<String, i64>>,
     /// High-risk decisions (id → commit, path) and the decisions with an outcome.
     high: Vec<(String, String, String)>,
     outcomes: HashSet<String>,
@@ -1326,15 +1326,17 @@ impl Gaps {
                 self.outcomes.insert(e.decision.clone());
             }
             EventKind::Review => {
-                let signers = trailers::parse(&c.message)
+                let at = record::parse_created(&e.created)
+                    .map(|t| t.as_second())
+                    .unwrap_or(i64::MAX);
+                let entry = self.reviewers.entry(e.decision.clone()).or_default();
+                for a in trailers::parse(&c.message)
                     .all(trailers::REVIEWED_BY)
                     .filter_map(|v| Approval::parse(v).ok())
-                    .map(|a| a.principal)
-                    .collect::<Vec<_>>();
-                self.reviewers
-                    .entry(e.decision.clone())
-                    .or_default()
-                    .extend(signers);
+                {
+                    let t = entry.entry(a.principal).or_insert(at);
+                    *t = (*t).min(at);
+                }
             }
             EventKind::Annotation => {}
         }
@@ -1352,12 +1354,14 @@ impl Gaps {
             let Some(deadline) = deadline.filter(|d| *d < now) else {
                 continue;
             };
+            // Only reviews made by the deadline count; a late review leaves the gap on record.
             let approvals: Vec<CheckedApproval> = self
                 .reviewers
                 .get(&id)
                 .into_iter()
                 .flatten()
-                .map(|p| CheckedApproval {
+                .filter(|(_, at)| **at <= deadline)
+                .map(|(p, _)| CheckedApproval {
                     principal: p.clone(),
                     key: String::new(),
                     signed_at: SystemTime::UNIX_EPOCH,

@@ -7,6 +7,7 @@ mod hook;
 mod init;
 mod key;
 mod pending;
+mod policy_cmd;
 mod principal;
 mod record;
 mod show;
@@ -44,6 +45,8 @@ pub enum Command {
     Key(key::KeyCommand),
     #[command(subcommand)]
     Principal(principal::PrincipalCommand),
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
     Record(Box<record::RecordArgs>),
     Pending(pending::PendingArgs),
     Show(show::ShowArgs),
@@ -109,6 +112,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Init(a) => init::run(&cwd, a),
         Command::Key(k) => key::run(k),
         Command::Principal(p) => principal::run(&cwd, p),
+        Command::Policy(p) => policy_cmd::run(&cwd, p),
         Command::Record(a) => record::run(&cwd, *a),
         Command::Pending(a) => pending::run(&cwd, a),
         Command::Show(a) => show::run(&cwd, a),

@@ -2,7 +2,7 @@
 
 use super::util::{self, committer, main_base, person, unix};
 use super::{CliError, CliResult, EXIT_OK};
-use crate::engine::{Checker, PROPOSALS_PREFIX};
+use crate::engine::{Checker, MAIN_REF, PROPOSALS_PREFIX};
 use crate::policy::Policy;
 use crate::record::{
     self, canonical::to_canonical_yaml, digest, ActionKind, Agent, Ai, AiRole, Context,
@@ -99,7 +99,11 @@ pub struct RecordArgs {
     /// The creation time (RFC 3339, UTC); defaults to now.
     #[arg(long, value_name = "TIME")]
     pub created: Option<String>,
-    /// Push the proposal to this remote.
+    /// Land the decision on main at once instead of proposing it. Only for decisions whose
+    /// policy rule says `approval: post` (reviewed after the fact, within a deadline).
+    #[arg(long)]
+    pub land: bool,
+    /// Push the proposal (or, with --land, main) to this remote.
     #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
     pub push: Option<String>,
     /// Print the result as JSON.
@@ -220,8 +224,28 @@ pub fn run(cwd: &Path, a: RecordArgs) -> CliResult {
             "the decision is not valid; nothing was recorded"
         )));
     }
-    let refname = format!("{PROPOSALS_PREFIX}{}", d.id);
-    store.update_ref(&refname, commit, None, "record")?;
+    if a.land && verdict.approval != crate::policy::Approval::Post {
+        return Err(CliError::usage(anyhow!(
+            "policy rule `{}` requires pre-approval; --land is only for `approval: post` rules",
+            verdict.rule
+        )));
+    }
+    let refname = if a.land {
+        let (_, diags) = checker.check_main_commit(&store.commit(commit)?, Some(&base));
+        if !diags.is_empty() {
+            util::print_diagnostics(&diags);
+            return Err(CliError::violations(anyhow!(
+                "the decision would be rejected on main; nothing was recorded"
+            )));
+        }
+        let local = store.ref_target(MAIN_REF)?;
+        store.update_ref(MAIN_REF, commit, local, "record (post-action review)")?;
+        MAIN_REF.to_owned()
+    } else {
+        let r = format!("{PROPOSALS_PREFIX}{}", d.id);
+        store.update_ref(&r, commit, None, "record")?;
+        r
+    };
     if let Some(remote) = &a.push {
         util::git_push(&store, remote, &[format!("{commit}:{refname}")])?;
     }
@@ -265,7 +289,15 @@ pub fn run(cwd: &Path, a: RecordArgs) -> CliResult {
             needs.join(" AND "),
             verdict.approval.as_str()
         );
-        eprintln!("next: an approver runs `aiaudit approve {}`", d.id);
+        if a.land {
+            eprintln!(
+                "next: a reviewer runs `aiaudit review {}` within {}",
+                d.id,
+                verdict.review_within.as_deref().unwrap_or("the deadline")
+            );
+        } else {
+            eprintln!("next: an approver runs `aiaudit approve {}`", d.id);
+        }
     }
     Ok(EXIT_OK)
 }

@@ -116,3 +116,77 @@ fn rejects_review_by_the_initiator() {
         codes(&found)
     );
 }
+
+/// A rule for post-action review: the decision lands at once (`record --land`), and verify
+/// reports it once its deadline passes without a review by then; a timely review closes it.
+#[test]
+fn post_review_deadline_is_enforced_by_verify() {
+    let w = World::new();
+    let policy = w.aiaudit(&["policy", "show"]).ok();
+    let policy = policy.replace(
+        "rules:\n",
+        "rules:\n  - name: \"post-config\"\n    match:\n      actions: [\"config-change\"]\n    risk: \"low\"\n    approval: \"post\"\n    require:\n      - count: 1\n    review_within: \"1d\"\n",
+    );
+    let file = w.server.with_file_name("policy.yaml");
+    std::fs::write(&file, policy).unwrap();
+    let mut set = vec!["policy", "set", s(&file), "--push"];
+    let signer = w.signer_args(ALICE);
+    set.extend(signer.iter().map(String::as_str));
+    w.aiaudit(&set).ok();
+
+    let prompt = w.server.with_file_name("p.txt");
+    std::fs::write(&prompt, "rotate the log level").unwrap();
+    let id = w
+        .aiaudit(&[
+            "record",
+            "--initiator",
+            BOB,
+            "--action",
+            "config-change",
+            "--system",
+            "app:prod",
+            "--summary",
+            "log level to debug",
+            "--ai-role",
+            "suggested",
+            "--model",
+            MODEL,
+            "--prompt",
+            s(&prompt),
+            "--output",
+            s(&prompt),
+            "--recommendation",
+            "do it",
+            "--land",
+            "--push",
+        ])
+        .ok();
+
+    let in_two_days = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_hours(48))
+        .unwrap()
+        .to_string();
+    let verify_later = |w: &World| {
+        let clone = w.fresh_clone();
+        w.aiaudit_in_env(&clone, &["verify"], &[("AIAUDIT_NOW", &in_two_days)])
+    };
+    let late = verify_later(&w);
+    assert_eq!(late.status.code(), Some(1), "{late}");
+    assert!(late.stderr.contains("error[review-overdue]"), "{late}");
+    assert!(late.stderr.contains(&id), "{late}");
+
+    let mut review = vec![
+        "review",
+        id.as_str(),
+        "--verdict",
+        "accepted",
+        "--summary",
+        "fine",
+        "--push",
+    ];
+    let signer = w.signer_args(CAROL);
+    review.extend(signer.iter().map(String::as_str));
+    w.aiaudit(&review).ok();
+    let reviewed = verify_later(&w);
+    assert_eq!(reviewed.status.code(), Some(0), "{reviewed}");
+}

@@ -426,8 +426,13 @@ impl World {
     }
 
     pub fn aiaudit_in(&self, dir: &Path, args: &[&str]) -> Out {
+        self.aiaudit_in_env(dir, args, &[])
+    }
+
+    /// `aiaudit ARGS` in `dir` with extra environment variables (e.g. a pinned `AIAUDIT_NOW`).
+    pub fn aiaudit_in_env(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
         let mut c = self.command(AIAUDIT, dir);
-        c.args(args);
+        c.args(args).envs(env.iter().copied());
         self.run(c, None)
     }
 
@@ -482,7 +487,10 @@ impl World {
 
     /// A new clone of the server (as an auditor would make it).
     pub fn fresh_clone(&self) -> PathBuf {
-        let dir = self.tmp.path().join("auditor");
+        let dir = (0..)
+            .map(|n| self.tmp.path().join(format!("auditor-{n}")))
+            .find(|d| !d.exists())
+            .expect("a free directory name");
         self.git_in(self.tmp.path(), &["clone", "-q", s(&self.server), s(&dir)])
             .ok();
         dir

@@ -1,0 +1,69 @@
+//! `aiaudit policy`: replace the policy file, signed by an admin of the current policy.
+
+use super::principal::land_governance_change;
+use super::util::{self, main_base, SignerArgs};
+use super::{CliError, CliResult};
+use crate::engine::Checker;
+use crate::policy::{Policy, POLICY_PATH};
+use anyhow::anyhow;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum PolicyCommand {
+    Set(SetArgs),
+    Show(ShowArgs),
+}
+
+/// Replace `.aiaudit/policy.yaml` on main with FILE (comments and layout are kept), as a
+/// policy change signed by an admin of the current policy. The new policy is validated first;
+/// every key it lists must already be in `.aiaudit/keys/` (add keys with `principal add`).
+#[derive(Debug, clap::Args)]
+pub struct SetArgs {
+    /// The new policy file.
+    pub file: PathBuf,
+    /// A one-line description of the change (the commit's subject).
+    #[arg(long, short = 'm', default_value = "policy: update rules")]
+    pub message: String,
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// Push the change to this remote's main.
+    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
+    pub push: Option<String>,
+}
+
+/// Print the policy in force on main.
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {}
+
+pub fn run(cwd: &Path, cmd: PolicyCommand) -> CliResult {
+    let store = util::open(cwd)?;
+    let now = util::now()?;
+    let base = main_base(&store)?;
+    match cmd {
+        PolicyCommand::Show(_) => {
+            let entry = store
+                .lookup(base.tree, POLICY_PATH)?
+                .ok_or_else(|| CliError::usage(anyhow!("{POLICY_PATH} is missing on main")))?;
+            let bytes =
+                store.read_blob_capped(entry.oid, crate::policy::MAX_POLICY_BYTES as u64)?;
+            print!("{}", String::from_utf8_lossy(&bytes));
+            Ok(super::EXIT_OK)
+        }
+        PolicyCommand::Set(a) => {
+            let bytes = util::read_input(&a.file)?;
+            Policy::parse(&bytes)
+                .map_err(|e| CliError::usage(anyhow!("{}: {e}", a.file.display())))?;
+            let mut checker = Checker::new(&store, now);
+            land_governance_change(
+                &store,
+                &mut checker,
+                &base,
+                &[(POLICY_PATH.to_owned(), bytes)],
+                &a.signer,
+                &a.message,
+                a.push.as_deref(),
+                now,
+            )
+        }
+    }
+}
