@@ -82,6 +82,12 @@ export GIT_COMMITTER_NAME="Alice Admin" GIT_COMMITTER_EMAIL=alice@example.com
 run aiaudit show "$id"
 run aiaudit approve "$id" --key ../alice.key --yes --push
 
+step "the agent's service account executes the change and records the outcome"
+cd ../bob-work
+git fetch --quiet origin '+refs/heads/*:refs/remotes/origin/*'
+run aiaudit outcome "$id" --actor deploy-agent --action "attached role db-read to svc-analytics" \
+    --reference iam-grant-8812 --push
+
 step "an auditor clones the server and verifies everything offline"
 cd ..
 git clone --quiet server.git auditor
