@@ -599,12 +599,7 @@ impl Store {
             Change as RefChange, LogChange, PreviousValue, RefEdit, RefLog,
         };
         use gix::refs::Target;
-        let full: gix::refs::FullName =
-            name.try_into()
-                .map_err(|e: gix::validate::reference::name::Error| StoreError::Ref {
-                    name: name.into(),
-                    message: e.to_string(),
-                })?;
+        let full = full_name(name)?;
         let expected_v = match expected {
             Some(o) => PreviousValue::MustExistAndMatch(Target::Object(o)),
             None => PreviousValue::MustNotExist,
@@ -648,12 +643,7 @@ impl Store {
     pub fn delete_ref(&self, name: &str, expected: Oid) -> Result<()> {
         use gix::refs::transaction::{Change as RefChange, PreviousValue, RefEdit, RefLog};
         use gix::refs::Target;
-        let full: gix::refs::FullName =
-            name.try_into()
-                .map_err(|e: gix::validate::reference::name::Error| StoreError::Ref {
-                    name: name.into(),
-                    message: e.to_string(),
-                })?;
+        let full = full_name(name)?;
         let edit = RefEdit {
             change: RefChange::Delete {
                 expected: PreviousValue::MustExistAndMatch(Target::Object(expected)),
@@ -692,6 +682,14 @@ impl Store {
             offset: t.offset,
         })
     }
+}
+
+fn full_name(name: &str) -> Result<gix::refs::FullName> {
+    name.try_into()
+        .map_err(|e: gix::validate::reference::name::Error| StoreError::Ref {
+            name: name.into(),
+            message: e.to_string(),
+        })
 }
 
 fn absolutize(cwd: &Path, p: &str) -> PathBuf {

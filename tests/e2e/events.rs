@@ -129,10 +129,8 @@ fn post_review_deadline_is_enforced_by_verify() {
     );
     let file = w.server.with_file_name("policy.yaml");
     std::fs::write(&file, policy).unwrap();
-    let mut set = vec!["policy", "set", s(&file), "--push"];
-    let signer = w.signer_args(ALICE);
-    set.extend(signer.iter().map(String::as_str));
-    w.aiaudit(&set).ok();
+    w.aiaudit_signed(ALICE, &["policy", "set", s(&file), "--push"])
+        .ok();
 
     let prompt = w.server.with_file_name("p.txt");
     std::fs::write(&prompt, "rotate the log level").unwrap();

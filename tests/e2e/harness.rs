@@ -429,6 +429,14 @@ impl World {
         self.aiaudit_in_env(dir, args, &[])
     }
 
+    /// `aiaudit ARGS` in the work clone, signing as `who` (key file or GnuPG).
+    pub fn aiaudit_signed(&self, who: &str, args: &[&str]) -> Out {
+        let signer = self.signer_args(who);
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(signer.iter().map(String::as_str));
+        self.aiaudit(&all)
+    }
+
     /// `aiaudit ARGS` in `dir` with extra environment variables (e.g. a pinned `AIAUDIT_NOW`).
     pub fn aiaudit_in_env(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
         let mut c = self.command(AIAUDIT, dir);
