@@ -148,6 +148,9 @@ codes! {
     ApproverMismatch = "approver-mismatch":
         "an Approved-by trailer names a principal (or email) other than the owner of the signing key";
         "let `aiaudit approve` write the trailer";
+    PusherMismatch = "pusher-mismatch":
+        "the policy binds pushers, and the forge login that pushed this commit onto main is not one of its approvers, signers or actor, nor a landing account";
+        "let an approver (or a landing account named in the policy) push it; check the forge passes the pusher to the hook";
     PolicyInvalid = "policy-invalid":
         "the policy or a key file in .aiaudit/ is malformed";
         "fix .aiaudit/policy.yaml as the message says; the error names the line";

@@ -71,6 +71,8 @@ pub struct Checker<'s> {
     now: SystemTime,
     policies: HashMap<Oid, Result<Arc<Policy>, String>>,
     certs: HashMap<Oid, Result<Arc<pgp::Cert>, String>>,
+    /// The forge login of whoever pushes (hook only).
+    pusher: Option<String>,
 }
 
 fn internal(e: impl std::fmt::Display) -> Diagnostic {
@@ -84,7 +86,14 @@ impl<'s> Checker<'s> {
             now,
             policies: HashMap::new(),
             certs: HashMap::new(),
+            pusher: None,
         }
+    }
+
+    /// Sets the forge login of the pusher, as the forge reported it to the hook.
+    pub fn with_pusher(mut self, pusher: Option<String>) -> Self {
+        self.pusher = pusher.filter(|p| !p.is_empty());
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -163,11 +172,77 @@ impl<'s> Checker<'s> {
             None => None,
         };
         for c in &chain {
-            let (_, found) = self.check_main_commit(c, parent.as_ref());
+            let (role, found) = self.check_main_commit(c, parent.as_ref());
             diags.extend(found);
+            if let Some(p) = &parent {
+                if let Some(d) = self.check_pusher(c, p, &role) {
+                    diags.push(d.at_commit(c.id.to_string()));
+                }
+            }
             parent = Some(c.clone());
         }
         diags
+    }
+
+    /// Pusher binding: under a policy with `pushers.bind`, the pusher must be one of the
+    /// principals accountable for the commit, or a landing account.
+    fn check_pusher(
+        &mut self,
+        c: &CommitData,
+        parent: &CommitData,
+        role: &CommitRole,
+    ) -> Option<Diagnostic> {
+        let policy = self.policy_at(parent.tree).ok()?;
+        let binding = policy.pushers.as_ref().filter(|p| p.bind)?;
+        let Some(pusher) = self.pusher.clone() else {
+            return Some(Diagnostic::new(
+                Code::PusherMismatch,
+                "the policy binds pushers, but the server did not say who pushed (GITHUB_USER_LOGIN, GL_USERNAME or GITEA_PUSHER_NAME)",
+            ));
+        };
+        if binding.landing_accounts.contains(&pusher) {
+            return None;
+        }
+        let t = trailers::parse(&c.message);
+        let signers = |key: &str| -> Vec<String> {
+            t.all(key)
+                .filter_map(|v| Approval::parse(v).ok())
+                .map(|a| a.principal)
+                .collect()
+        };
+        let accountable: Vec<String> = match role {
+            CommitRole::Decision(Some(d)) => {
+                let mut v = signers(trailers::APPROVED_BY);
+                if policy.verdict(d).approval == policy::Approval::Post {
+                    v.push(d.initiator.id.clone());
+                }
+                v
+            }
+            CommitRole::Event(Some(e)) => {
+                let mut v = signers(trailers::REVIEWED_BY);
+                v.push(e.actor.id.clone());
+                v
+            }
+            CommitRole::PolicyChange => signers(trailers::POLICY_SIGNED_BY),
+            _ => return None, // already rejected for other reasons
+        };
+        let allowed = accountable
+            .iter()
+            .filter_map(|id| policy.principal(id))
+            .any(|p| p.forge_logins.contains(&pusher));
+        (!allowed).then(|| {
+            Diagnostic::new(
+                Code::PusherMismatch,
+                format!(
+                    "pushed by forge login `{pusher}`, who is none of {} and not a landing account",
+                    if accountable.is_empty() {
+                        "its accountable principals".to_owned()
+                    } else {
+                        accountable.join(", ")
+                    }
+                ),
+            )
+        })
     }
 
     // ---- front end: verify ------------------------------------------------------------------

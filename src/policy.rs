@@ -28,6 +28,21 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     /// Applies when no rule matches.
     pub default: Outcome,
+    /// Pusher binding: who may push commits onto main, by forge login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushers: Option<Pushers>,
+}
+
+/// Pusher binding (SPEC §7): the forge reports who pushed (`GITHUB_USER_LOGIN`, `GL_USERNAME`,
+/// `GITEA_PUSHER_NAME`); with `bind: true`, a commit lands on main only when pushed by one of
+/// its approvers (or reviewers, signing admins, the event's actor), or by a landing account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pushers {
+    pub bind: bool,
+    /// Forge logins allowed to land any valid commit (e.g. a merge bot).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub landing_accounts: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -395,6 +410,7 @@ impl Policy {
                 }],
                 review_within: None,
             },
+            pushers: None,
         }
     }
 }

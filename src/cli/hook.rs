@@ -57,7 +57,11 @@ fn pre_receive() -> i32 {
         let env = |k: &str| std::env::var(k).ok();
         let store = Store::open_for_hook(&env).map_err(|e| e.to_string())?;
         let now = super::util::now().map_err(|e| format!("{:#}", e.error))?;
-        let mut checker = Checker::new(&store, now);
+        // The forge's word on who pushed, where it gives one.
+        let pusher = ["GITHUB_USER_LOGIN", "GL_USERNAME", "GITEA_PUSHER_NAME"]
+            .iter()
+            .find_map(|k| env(k).filter(|v| !v.is_empty()));
+        let mut checker = Checker::new(&store, now).with_pusher(pusher);
         let diags = checker.check_push(&updates);
         if diags.is_empty() {
             eprintln!("aiaudit: accepted {} ref update(s)", updates.len());

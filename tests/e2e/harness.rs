@@ -511,6 +511,14 @@ impl World {
         self.git(&args)
     }
 
+    /// `git push origin REFSPECS` as the forge would run it for `login` (GitLab's
+    /// `GL_USERNAME` reaches the hook).
+    pub fn push_as(&self, login: &str, refspecs: &[&str]) -> Out {
+        let mut args = vec!["push", "origin"];
+        args.extend_from_slice(refspecs);
+        self.git_with(&args, b"", &[("GL_USERNAME", login)])
+    }
+
     /// Pushes, asserts the hook rejected the push with the expected finding, and asserts that
     /// no ref on the server moved. Returns every finding for further checks.
     #[track_caller]

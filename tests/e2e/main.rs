@@ -14,4 +14,5 @@ mod hook_rejects_approvals;
 mod hook_rejects_governance;
 mod hook_rejects_history;
 mod hook_rejects_records;
+mod pushers;
 mod verify;
