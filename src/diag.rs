@@ -172,6 +172,15 @@ codes! {
     OutcomeMissing = "outcome-missing":
         "(warning) a high- or critical-risk decision has no recorded outcome";
         "the executor records the final system action with `aiaudit outcome ID`";
+    CheckpointMoved = "checkpoint-moved":
+        "the push moves or deletes a checkpoint tag (refs/tags/checkpoint/*)";
+        "checkpoints are permanent: create a new one with `aiaudit checkpoint`";
+    CheckpointInvalid = "checkpoint-invalid":
+        "a new checkpoint is not an annotated tag of a commit on main signed by an admin";
+        "create checkpoints with `aiaudit checkpoint --key ADMIN.key` (or --gpg-key)";
+    HistoryRewritten = "history-rewritten":
+        "a checkpoint, or the head this clone verified last, is no longer an ancestor of main";
+        "the history was rewritten: do not trust it; compare with other clones and the server's reflog";
     TrustRootMismatch = "trust-root-mismatch":
         "the root commit of main is not the pinned trust root";
         "the history was replaced: investigate before trusting anything in it";

@@ -19,6 +19,7 @@ use std::time::SystemTime;
 
 pub const MAIN_REF: &str = "refs/heads/main";
 pub const PROPOSALS_PREFIX: &str = "refs/heads/proposals/";
+pub const CHECKPOINTS_PREFIX: &str = "refs/tags/checkpoint/";
 pub const README_PATH: &str = "README.md";
 /// Most changed files looked at in one commit.
 pub const MAX_CHANGES: usize = 10_000;
@@ -105,8 +106,17 @@ impl<'s> Checker<'s> {
     /// Judges a whole push. Any finding rejects the push.
     pub fn check_push(&mut self, updates: &[RefUpdate]) -> Vec<Diagnostic> {
         let mut diags = Vec::new();
+        // Checkpoints may tag commits this very push adds to main.
+        let main_after = match updates.iter().find(|u| u.name == MAIN_REF) {
+            Some(u) => u.new,
+            None => self.store.ref_target(MAIN_REF).ok().flatten(),
+        };
         for u in updates {
-            let mut found = self.check_update(u);
+            let mut found = if u.name.starts_with(CHECKPOINTS_PREFIX) {
+                self.check_checkpoint(u, main_after)
+            } else {
+                self.check_update(u)
+            };
             for d in &mut found {
                 if d.refname.is_none() {
                     d.refname = Some(u.name.clone());
@@ -184,6 +194,80 @@ impl<'s> Checker<'s> {
         diags
     }
 
+    /// A checkpoint tag: created once, never moved or deleted; an annotated tag of a commit on
+    /// main, named as its ref, signed by an admin of the policy at that commit.
+    fn check_checkpoint(&mut self, u: &RefUpdate, main_after: Option<Oid>) -> Vec<Diagnostic> {
+        let (None, Some(new)) = (u.old, u.new) else {
+            return vec![Diagnostic::new(
+                Code::CheckpointMoved,
+                format!("{} exists; checkpoints are never moved or deleted", u.name),
+            )];
+        };
+        let bad = |m: String| {
+            vec![Diagnostic::new(Code::CheckpointInvalid, m).at_commit(new.to_string())]
+        };
+        let tag = match self.store.object_kind(new) {
+            Ok(Some(ObjectKind::Tag)) => match self.store.tag(new) {
+                Ok(t) => t,
+                Err(e) => return bad(e.to_string()),
+            },
+            Ok(_) => return bad("a checkpoint is an annotated tag object".into()),
+            Err(e) => return vec![internal(e)],
+        };
+        let short = &u.name["refs/tags/".len()..];
+        if tag.name != short {
+            return bad(format!(
+                "the tag object is named `{}`, the ref `{short}`",
+                tag.name
+            ));
+        }
+        if !tag.target_is_commit {
+            return bad("a checkpoint tags a commit".into());
+        }
+        let Some(main) = main_after else {
+            return bad("there is no main to checkpoint".into());
+        };
+        if self
+            .store
+            .first_parent_chain(main, Some(tag.target), usize::MAX)
+            .is_err()
+            && main != tag.target
+        {
+            return bad(format!("{} is not a commit of main", tag.target));
+        }
+        let Some(sig) = &tag.signature else {
+            return bad("the tag is not signed".into());
+        };
+        let tree = match self.store.commit(tag.target) {
+            Ok(c) => c.tree,
+            Err(e) => return vec![internal(e)],
+        };
+        let policy = match self.policy_at(tree) {
+            Ok(p) => p,
+            Err(e) => return bad(format!("the policy at {}: {e}", tag.target)),
+        };
+        let mut last_err = "no admin of the policy has a key".to_owned();
+        for admin in policy
+            .principals
+            .iter()
+            .filter(|p| p.kind == PrincipalKind::Human && p.groups.contains(&policy.admins.group))
+        {
+            for fpr in &admin.keys {
+                let Ok(cert) = self.cert_at(tree, fpr) else {
+                    continue;
+                };
+                match pgp::verify_detached(&cert, sig.as_bytes(), &tag.payload, self.now) {
+                    Ok(_) => return Vec::new(),
+                    Err(pgp::SigError::WrongKey(_)) => {}
+                    Err(e) => last_err = format!("`{}` (key {fpr}): {e}", admin.id),
+                }
+            }
+        }
+        bad(format!(
+            "the tag's signature is not a valid admin signature: {last_err}"
+        ))
+    }
+
     /// Pusher binding: under a policy with `pushers.bind`, the pusher must be one of the
     /// principals accountable for the commit, or a landing account.
     fn check_pusher(
@@ -250,6 +334,17 @@ impl<'s> Checker<'s> {
     /// Checks every commit on main from the root, with the same rules as the hook, plus
     /// history-wide rules (ids unique across history, pinned trust root).
     pub fn check_history(&mut self, tip: Oid, trust_root: Option<Oid>) -> HistoryReport {
+        self.check_history_from(tip, trust_root, None)
+    }
+
+    /// [`Self::check_history`], also failing when `remembered` (the head verified last time)
+    /// or any checkpoint tag is not on main's history any more.
+    pub fn check_history_from(
+        &mut self,
+        tip: Oid,
+        trust_root: Option<Oid>,
+        remembered: Option<Oid>,
+    ) -> HistoryReport {
         let mut report = HistoryReport {
             tip: Some(tip.to_string()),
             ..Default::default()
@@ -275,6 +370,35 @@ impl<'s> Checker<'s> {
                     .at_commit(root.id.to_string()),
                 );
             }
+        }
+        let on_main: HashSet<Oid> = chain.iter().map(|c| c.id).collect();
+        if let Some(r) = remembered.filter(|r| !on_main.contains(r)) {
+            report.diagnostics.push(
+                Diagnostic::new(
+                    Code::HistoryRewritten,
+                    format!("the head verified last time, {r}, is not an ancestor of {tip}"),
+                )
+                .at_commit(r.to_string())
+                .at_ref(MAIN_REF),
+            );
+        }
+        match self.store.refs_with_prefix(CHECKPOINTS_PREFIX) {
+            Ok(tags) => {
+                for (name, oid) in tags {
+                    let target = self.store.tag(oid).map(|t| t.target).unwrap_or(oid);
+                    if !on_main.contains(&target) {
+                        report.diagnostics.push(
+                            Diagnostic::new(
+                                Code::HistoryRewritten,
+                                format!("checkpoint {name} tags {target}, which is not on main"),
+                            )
+                            .at_commit(target.to_string())
+                            .at_ref(name),
+                        );
+                    }
+                }
+            }
+            Err(e) => report.diagnostics.push(internal(e)),
         }
         let mut ids: HashSet<String> = HashSet::new();
         let mut gaps = Gaps::default();

@@ -101,6 +101,20 @@ pub struct CommitData {
     pub committer: Person,
 }
 
+/// An annotated tag, with the bytes its OpenPGP signature covers.
+#[derive(Debug, Clone)]
+pub struct TagData {
+    pub id: Oid,
+    pub target: Oid,
+    pub target_is_commit: bool,
+    pub name: String,
+    pub message: String,
+    /// The armored signature git stores after the message, if any.
+    pub signature: Option<String>,
+    /// What the signature covers: the tag object up to the signature, as `git verify-tag`.
+    pub payload: Vec<u8>,
+}
+
 /// A blob read under a size cap.
 pub enum BlobRead {
     Data(Vec<u8>),
@@ -532,7 +546,69 @@ impl Store {
         Ok(chain)
     }
 
+    /// Reads an annotated tag.
+    pub fn tag(&self, oid: Oid) -> Result<TagData> {
+        let obj = self.repo.find_object(oid).map_err(|e| obj_err(oid, e))?;
+        if obj.kind != gix::object::Kind::Tag {
+            return Err(obj_err(oid, format!("is a {}, not a tag", obj.kind)));
+        }
+        let t = gix::objs::TagRef::from_bytes(&obj.data, self.repo.object_hash())
+            .map_err(|e| obj_err(oid, format!("malformed tag: {e}")))?;
+        let target =
+            Oid::from_hex(t.target).map_err(|e| obj_err(oid, format!("bad tag target: {e}")))?;
+        let marker = b"-----BEGIN PGP SIGNATURE-----";
+        let payload = match t.signature {
+            Some(_) => {
+                let pos = obj
+                    .data
+                    .windows(marker.len())
+                    .rposition(|w| w == marker)
+                    .ok_or_else(|| obj_err(oid, "signature without an OpenPGP armor header"))?;
+                obj.data[..pos].to_vec()
+            }
+            None => obj.data.clone(),
+        };
+        Ok(TagData {
+            id: oid,
+            target,
+            target_is_commit: t.target_kind == gix::object::Kind::Commit,
+            name: t.name.to_str_lossy().into_owned(),
+            message: t.message.to_str_lossy().into_owned(),
+            signature: t.signature.map(|s| s.to_str_lossy().into_owned()),
+            payload,
+        })
+    }
+
     // ---- writing -------------------------------------------------------------------------
+
+    /// The bytes a tag's signature covers, for a tag not yet written.
+    pub fn tag_payload(
+        &self,
+        target: Oid,
+        name: &str,
+        tagger: &Person,
+        message: &str,
+    ) -> Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        gix::objs::WriteTo::write_to(&tag_object(target, name, tagger, message, None), &mut buf)
+            .map_err(|e| StoreError::Other(format!("cannot serialize tag: {e}")))?;
+        Ok(buf)
+    }
+
+    /// Writes an annotated tag object pointing at commit `target` (no ref is moved).
+    pub fn write_tag(
+        &self,
+        target: Oid,
+        name: &str,
+        tagger: &Person,
+        message: &str,
+        signature: Option<&str>,
+    ) -> Result<Oid> {
+        self.repo
+            .write_object(tag_object(target, name, tagger, message, signature))
+            .map(|id| id.detach())
+            .map_err(|e| StoreError::Other(format!("cannot write tag: {e}")))
+    }
 
     pub fn write_blob(&self, bytes: &[u8]) -> Result<Oid> {
         self.repo
@@ -569,19 +645,11 @@ impl Store {
         committer: &Person,
         message: &str,
     ) -> Result<Oid> {
-        let sig = |p: &Person| gix::actor::Signature {
-            name: p.name.as_str().into(),
-            email: p.email.as_str().into(),
-            time: gix::date::Time {
-                seconds: p.time,
-                offset: p.offset,
-            },
-        };
         let commit = gix::objs::Commit {
             tree,
             parents: parents.iter().copied().collect(),
-            author: sig(author),
-            committer: sig(committer),
+            author: signature_of(author),
+            committer: signature_of(committer),
             encoding: None,
             message: message.into(),
             extra_headers: Vec::new(),
@@ -681,6 +749,41 @@ impl Store {
             time: t.seconds,
             offset: t.offset,
         })
+    }
+}
+
+fn signature_of(p: &Person) -> gix::actor::Signature {
+    gix::actor::Signature {
+        name: p.name.as_str().into(),
+        email: p.email.as_str().into(),
+        time: gix::date::Time {
+            seconds: p.time,
+            offset: p.offset,
+        },
+    }
+}
+
+fn tag_object(
+    target: Oid,
+    name: &str,
+    tagger: &Person,
+    message: &str,
+    signature: Option<&str>,
+) -> gix::objs::Tag {
+    // gix writes a line break between message and signature; git's signed payload is
+    // everything before the signature, so the message loses its own final line break here and
+    // the payload equals the unsigned serialization.
+    let message = match signature {
+        Some(_) => message.strip_suffix('\n').unwrap_or(message),
+        None => message,
+    };
+    gix::objs::Tag {
+        target,
+        target_kind: gix::object::Kind::Commit,
+        name: name.into(),
+        tagger: Some(signature_of(tagger)),
+        message: message.into(),
+        signature: signature.map(Into::into),
     }
 }
 

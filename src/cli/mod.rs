@@ -2,6 +2,7 @@
 //! comments are the `--help` text) and one `run` function. This is the only module that prints.
 
 mod approve;
+mod checkpoint;
 mod event;
 mod hook;
 mod init;
@@ -54,6 +55,7 @@ pub enum Command {
     Outcome(event::OutcomeArgs),
     Review(event::ReviewArgs),
     Verify(verify::VerifyArgs),
+    Checkpoint(checkpoint::CheckpointArgs),
     #[command(subcommand)]
     Hook(hook::HookCommand),
 }
@@ -120,6 +122,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Outcome(a) => event::run_outcome(&cwd, a),
         Command::Review(a) => event::run_review(&cwd, a),
         Command::Verify(a) => verify::run(&cwd, a),
+        Command::Checkpoint(a) => checkpoint::run(&cwd, a),
         Command::Hook(h) => hook::run(h),
     }
 }

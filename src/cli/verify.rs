@@ -4,6 +4,8 @@ use super::util;
 use super::{CliError, CliResult, EXIT_OK, EXIT_VIOLATIONS};
 use crate::engine::{Checker, MAIN_REF};
 use anyhow::anyhow;
+use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::Path;
 
 /// Verify the audit log: every commit on main from the root, with the same rules the server's
@@ -44,8 +46,10 @@ pub fn run(cwd: &Path, a: VerifyArgs) -> CliResult {
                 .map_err(|_| CliError::usage(anyhow!("--trust-root `{s}` is not a full commit id")))
         })
         .transpose()?;
+    let remembered_file = store.git_dir().join("aiaudit").join("verified-heads");
+    let mut remembered = read_remembered(&remembered_file);
     let mut checker = Checker::new(&store, util::now()?);
-    let report = checker.check_history(tip, trust_root);
+    let report = checker.check_history_from(tip, trust_root, remembered.get(&a.refname).copied());
     let errors = report.diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = report.diagnostics.len() - errors;
     let clean = errors == 0;
@@ -67,7 +71,43 @@ pub fn run(cwd: &Path, a: VerifyArgs) -> CliResult {
             report.tip.as_deref().map(short).unwrap_or("?"),
         );
     }
+    if clean {
+        // Remember what was verified: a later verify fails loudly if it is rewritten away.
+        remembered.insert(a.refname.clone(), tip);
+        if let Err(e) = write_remembered(&remembered_file, &remembered) {
+            eprintln!(
+                "warning: cannot remember the verified head in {}: {e}",
+                remembered_file.display()
+            );
+        }
+    }
     Ok(if clean { EXIT_OK } else { EXIT_VIOLATIONS })
+}
+
+fn read_remembered(path: &Path) -> BTreeMap<String, gix::ObjectId> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (name, oid) = l.rsplit_once(' ')?;
+            Some((
+                name.to_owned(),
+                gix::ObjectId::from_hex(oid.as_bytes()).ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// Written to a temporary file and renamed, so an interrupted verify leaves the old record.
+fn write_remembered(path: &Path, heads: &BTreeMap<String, gix::ObjectId>) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    for (name, oid) in heads {
+        writeln!(tmp, "{name} {oid}")?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 fn short(s: &str) -> &str {

@@ -15,4 +15,5 @@ mod hook_rejects_governance;
 mod hook_rejects_history;
 mod hook_rejects_records;
 mod pushers;
+mod trust;
 mod verify;
