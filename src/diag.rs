@@ -148,6 +148,12 @@ codes! {
     ApproverMismatch = "approver-mismatch":
         "an Approved-by trailer names a principal (or email) other than the owner of the signing key";
         "let `aiaudit approve` write the trailer";
+    RolesNotSeparated = "roles-not-separated":
+        "one identity holds two roles of a decision that the policy's separate_roles keeps apart";
+        "give each role its own identity (a separate agent or service account)";
+    SharedAccount = "shared-account":
+        "a service or workflow account is used as a shared identity (it initiated a decision and records its outcome)";
+        "give the executor its own identity; the policy's shared_accounts decides whether this warns or rejects";
     PusherMismatch = "pusher-mismatch":
         "the policy binds pushers, and the forge login that pushed this commit onto main is not one of its approvers, signers or actor, nor a landing account";
         "let an approver (or a landing account named in the policy) push it; check the forge passes the pusher to the hook";

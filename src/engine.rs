@@ -406,7 +406,7 @@ impl<'s> Checker<'s> {
         for c in &chain {
             let (role, found) = self.check_main_commit(c, parent);
             report.commits += 1;
-            let clean = found.is_empty();
+            let clean = !found.iter().any(Diagnostic::is_error);
             match role {
                 CommitRole::Decision(d) => {
                     report.decisions += 1;
@@ -639,6 +639,7 @@ impl<'s> Checker<'s> {
         };
         let mut found = Vec::new();
         check_initiator(&policy, &d, &mut found);
+        check_separate_roles(&policy, &d, &mut found);
         if let Some(email) = policy
             .principal(&d.initiator.id)
             .and_then(|p| p.email.as_deref())
@@ -803,6 +804,23 @@ impl<'s> Checker<'s> {
                         ));
                     }
                 }
+            }
+        }
+        if let (Some(d), EventKind::Outcome) = (&decision, e.kind) {
+            if e.actor.kind != PrincipalKind::Human && e.actor.id == d.initiator.id {
+                let diag = Diagnostic::new(
+                    Code::SharedAccount,
+                    format!(
+                        "`{}` initiated decision {} and records its outcome: initiator and executor are one {} account",
+                        e.actor.id,
+                        d.id,
+                        e.actor.kind.as_str()
+                    ),
+                );
+                found.push(match policy.shared_accounts {
+                    Some(policy::SharedAccounts::Reject) => diag,
+                    _ => diag.warning(),
+                });
             }
         }
         let trailers = trailers::parse(&c.message);
@@ -1398,6 +1416,23 @@ fn check_initiator(policy: &Policy, d: &Decision, diags: &mut Vec<Diagnostic>) {
             ),
         )),
         Some(_) => {}
+    }
+}
+
+/// No identity may hold both roles of a pair the policy keeps apart.
+fn check_separate_roles(policy: &Policy, d: &Decision, diags: &mut Vec<Diagnostic>) {
+    let held: Vec<(&str, &str)> = std::iter::once((d.initiator.id.as_str(), "initiator"))
+        .chain(d.ai.agents.iter().map(|a| (a.id.as_str(), a.role.as_str())))
+        .collect();
+    for [r1, r2] in &policy.separate_roles {
+        for (id, role) in &held {
+            if role == r1 && held.iter().any(|(i, r)| i == id && r == r2) {
+                diags.push(Diagnostic::new(
+                    Code::RolesNotSeparated,
+                    format!("`{id}` is both {r1} and {r2}; the policy keeps these roles apart"),
+                ));
+            }
+        }
     }
 }
 

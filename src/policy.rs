@@ -31,6 +31,21 @@ pub struct Policy {
     /// Pusher binding: who may push commits onto main, by forge login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pushers: Option<Pushers>,
+    /// Pairs of roles one identity may not hold together in a decision (`initiator` and the
+    /// agents' roles, e.g. `["proposer", "validator"]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub separate_roles: Vec<[String; 2]>,
+    /// A service or workflow account used as a shared identity (the initiator of a decision
+    /// also recording its outcome): `warn` (the default) or `reject`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_accounts: Option<SharedAccounts>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SharedAccounts {
+    Warn,
+    Reject,
 }
 
 /// Pusher binding (SPEC §7): the forge reports who pushed (`GITHUB_USER_LOGIN`, `GL_USERNAME`,
@@ -411,6 +426,8 @@ impl Policy {
                 review_within: None,
             },
             pushers: None,
+            separate_roles: vec![],
+            shared_accounts: None,
         }
     }
 }

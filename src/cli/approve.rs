@@ -103,7 +103,7 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
     let (_, diags) = checker.check_decision_commit(&store.commit(landing)?, &base, &change, true);
     let blocking: Vec<_> = diags
         .iter()
-        .filter(|x| x.code != Code::ApprovalMissing)
+        .filter(|x| x.code != Code::ApprovalMissing && x.is_error())
         .cloned()
         .collect();
     if !blocking.is_empty() {
@@ -113,7 +113,8 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
         )));
     }
     let local_proposal = format!("{PROPOSALS_PREFIX}{}", d.id);
-    if diags.is_empty() {
+    if !diags.iter().any(|x| x.code == Code::ApprovalMissing) {
+        util::print_diagnostics(&diags);
         let local = store.ref_target(MAIN_REF)?;
         store.update_ref(MAIN_REF, landing, local, "approve and land")?;
         if let Some(p) = store.ref_target(&local_proposal)? {

@@ -198,12 +198,10 @@ fn land(
     let message = trailers::event_message(&event, subject, &signatures);
     let commit = store.write_commit(tree, &[base.id], &author, &committer, &message)?;
     let (_, diags) = checker.check_main_commit(&store.commit(commit)?, Some(&base));
-    if !diags.is_empty() {
-        util::print_diagnostics(&diags);
-        return Err(CliError::violations(anyhow!(
-            "the event would be rejected; nothing was recorded"
-        )));
-    }
+    util::refuse_on_errors(
+        &diags,
+        CliError::violations(anyhow!("the event would be rejected; nothing was recorded")),
+    )?;
     let local = store.ref_target(MAIN_REF)?;
     store.update_ref(MAIN_REF, commit, local, kind.as_str())?;
     println!("{}", event.id);

@@ -63,12 +63,16 @@ fn pre_receive() -> i32 {
             .find_map(|k| env(k).filter(|v| !v.is_empty()));
         let mut checker = Checker::new(&store, now).with_pusher(pusher);
         let diags = checker.check_push(&updates);
-        if diags.is_empty() {
+        let (errors, warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(|d| d.is_error());
+        for w in &warnings {
+            eprintln!("{w}");
+        }
+        if errors.is_empty() {
             eprintln!("aiaudit: accepted {} ref update(s)", updates.len());
             return Ok(EXIT_OK);
         }
-        eprintln!("aiaudit: push rejected, {} violation(s):", diags.len());
-        for d in &diags {
+        eprintln!("aiaudit: push rejected, {} violation(s):", errors.len());
+        for d in &errors {
             eprintln!("{d}");
         }
         Ok(EXIT_VIOLATIONS)

@@ -109,12 +109,10 @@ pub fn run(cwd: &Path, args: InitArgs) -> CliResult {
     // The root commit passes the same rules the server applies to a pushed genesis.
     let mut checker = Checker::new(&store, now);
     let (_, diags) = checker.check_main_commit(&store.commit(commit)?, None);
-    if !diags.is_empty() {
-        super::util::print_diagnostics(&diags);
-        return Err(CliError::internal(anyhow!(
-            "the genesis commit does not pass the rules"
-        )));
-    }
+    super::util::refuse_on_errors(
+        &diags,
+        CliError::internal(anyhow!("the genesis commit does not pass the rules")),
+    )?;
     store.update_ref(MAIN_REF, commit, None, "init")?;
     println!("created audit repository {}", dir.display());
     println!("  root of trust: {commit}");

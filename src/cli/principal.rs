@@ -169,12 +169,12 @@ pub fn land_governance_change(
     let committer = committer(store, &author);
     let commit = store.write_commit(tree, &[base.id], &author, &committer, &message)?;
     let (_, diags) = checker.check_main_commit(&store.commit(commit)?, Some(base));
-    if !diags.is_empty() {
-        util::print_diagnostics(&diags);
-        return Err(CliError::violations(anyhow!(
+    util::refuse_on_errors(
+        &diags,
+        CliError::violations(anyhow!(
             "the policy change would be rejected; nothing was changed"
-        )));
-    }
+        )),
+    )?;
     let local = store.ref_target(MAIN_REF)?;
     store.update_ref(MAIN_REF, commit, local, "policy change")?;
     println!("{summary}");

@@ -218,12 +218,10 @@ pub fn run(cwd: &Path, a: RecordArgs) -> CliResult {
         }),
     };
     let (_, diags) = checker.check_decision_commit(&store.commit(commit)?, &base, &change, false);
-    if !diags.is_empty() {
-        util::print_diagnostics(&diags);
-        return Err(CliError::violations(anyhow!(
-            "the decision is not valid; nothing was recorded"
-        )));
-    }
+    util::refuse_on_errors(
+        &diags,
+        CliError::violations(anyhow!("the decision is not valid; nothing was recorded")),
+    )?;
     if a.land && verdict.approval != crate::policy::Approval::Post {
         return Err(CliError::usage(anyhow!(
             "policy rule `{}` requires pre-approval; --land is only for `approval: post` rules",
@@ -232,12 +230,12 @@ pub fn run(cwd: &Path, a: RecordArgs) -> CliResult {
     }
     let refname = if a.land {
         let (_, diags) = checker.check_main_commit(&store.commit(commit)?, Some(&base));
-        if !diags.is_empty() {
-            util::print_diagnostics(&diags);
-            return Err(CliError::violations(anyhow!(
+        util::refuse_on_errors(
+            &diags,
+            CliError::violations(anyhow!(
                 "the decision would be rejected on main; nothing was recorded"
-            )));
-        }
+            )),
+        )?;
         let local = store.ref_target(MAIN_REF)?;
         store.update_ref(MAIN_REF, commit, local, "record (post-action review)")?;
         MAIN_REF.to_owned()

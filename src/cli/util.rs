@@ -205,6 +205,16 @@ pub fn unix(t: SystemTime) -> i64 {
         .unwrap_or(0)
 }
 
+/// Prints every finding; fails with `err` when any of them is an error (warnings pass).
+pub fn refuse_on_errors(diags: &[Diagnostic], err: CliError) -> CliResult<()> {
+    print_diagnostics(diags);
+    if diags.iter().any(Diagnostic::is_error) {
+        Err(err)
+    } else {
+        Ok(())
+    }
+}
+
 /// Prints diagnostics the way every command does.
 pub fn print_diagnostics(diags: &[Diagnostic]) {
     for d in diags {

@@ -15,5 +15,6 @@ mod hook_rejects_governance;
 mod hook_rejects_history;
 mod hook_rejects_records;
 mod pushers;
+mod roles;
 mod trust;
 mod verify;
