@@ -20,11 +20,15 @@ use std::time::SystemTime;
 pub const MAIN_REF: &str = "refs/heads/main";
 pub const PROPOSALS_PREFIX: &str = "refs/heads/proposals/";
 pub const CHECKPOINTS_PREFIX: &str = "refs/tags/checkpoint/";
+/// Governance changes collecting admin signatures (admin threshold above one).
+pub const GOVERNANCE_PREFIX: &str = "refs/heads/governance/";
 pub const README_PATH: &str = "README.md";
 /// Most changed files looked at in one commit.
 pub const MAX_CHANGES: usize = 10_000;
 /// Most commits one push may add to main.
 pub const MAX_PUSH_COMMITS: usize = 100_000;
+/// How far behind main's tip a governance change's signed base may be.
+pub const MAX_POLICY_BASE_DISTANCE: usize = 10_000;
 /// Size cap for certificate files.
 pub const MAX_CERT_BYTES: u64 = 1024 * 1024;
 
@@ -130,6 +134,12 @@ impl<'s> Checker<'s> {
     fn check_update(&mut self, u: &RefUpdate) -> Vec<Diagnostic> {
         if u.name == MAIN_REF {
             return self.check_main_update(u);
+        }
+        if u.name.starts_with(GOVERNANCE_PREFIX) {
+            return match u.new {
+                None => Vec::new(),
+                Some(new) => self.check_governance_proposal(new),
+            };
         }
         if let Some(id) = u.name.strip_prefix(PROPOSALS_PREFIX) {
             return match u.new {
@@ -565,7 +575,7 @@ impl<'s> Checker<'s> {
                     "the commit mixes records with a change to governance files",
                 ));
             }
-            diags.extend(self.check_policy_change(c, parent, &governance));
+            diags.extend(self.check_policy_change(c, parent, &governance, true));
             CommitRole::PolicyChange
         } else if records.len() > 1 {
             diags.push(Diagnostic::new(
@@ -1012,11 +1022,15 @@ impl<'s> Checker<'s> {
         diags
     }
 
+    /// Checks a governance change: sound new files, and `Policy-Signed-by` signatures of admins
+    /// of the previous policy over the statement. `landing`: the admin threshold must be met
+    /// (on main); otherwise (a governance proposal) present signatures must merely verify.
     fn check_policy_change(
         &mut self,
         c: &CommitData,
         parent: &CommitData,
         changes: &[&Change],
+        landing: bool,
     ) -> Vec<Diagnostic> {
         let mut diags = Vec::new();
         for ch in changes {
@@ -1036,7 +1050,14 @@ impl<'s> Checker<'s> {
                 return diags;
             }
         };
-        let statement = match governance_statement(self.store, parent.id, c.tree) {
+        let base = match self.policy_base(c, parent) {
+            Ok(b) => b,
+            Err(d) => {
+                diags.push(d);
+                return diags;
+            }
+        };
+        let statement = match governance_statement(self.store, base, c.tree) {
             Ok(s) => s,
             Err(e) => {
                 diags.push(internal(e));
@@ -1077,7 +1098,7 @@ impl<'s> Checker<'s> {
         for d in diags.iter_mut().filter(|d| d.path.is_none()) {
             d.path = Some(file.clone());
         }
-        if signers.len() < need {
+        if landing && signers.len() < need {
             diags.push(Diagnostic::new(
                 Code::PolicyChangeUnsigned,
                 format!(
@@ -1089,6 +1110,53 @@ impl<'s> Checker<'s> {
             .at_path(file));
         }
         diags
+    }
+
+    /// The commit a governance change was signed against: its `Policy-Base` trailer, or its
+    /// parent. Admins sign a change once; while main moves on with records only, the signed
+    /// change can still land. The base must be a recent commit of main, and no governance file
+    /// may have changed between it and the parent, so a change signed for one policy can never
+    /// be replayed onto another (even one whose content was later reverted to the same bytes).
+    fn policy_base(&self, c: &CommitData, parent: &CommitData) -> Result<Oid, Diagnostic> {
+        let bad = |m: String| Diagnostic::new(Code::PolicyChangeUnsigned, m);
+        let Some(value) = trailers::parse(&c.message)
+            .all(trailers::POLICY_BASE)
+            .next()
+            .map(str::to_owned)
+        else {
+            return Ok(parent.id);
+        };
+        let base = Oid::from_hex(value.as_bytes())
+            .map_err(|_| bad(format!("Policy-Base `{value}` is not a commit id")))?;
+        let state = |tree: Oid| -> Result<(Option<Oid>, Option<Oid>), Diagnostic> {
+            let get = |p: &str| {
+                self.store
+                    .lookup(tree, p)
+                    .map(|e| e.map(|e| e.oid))
+                    .map_err(internal)
+            };
+            Ok((get(".aiaudit")?, get(README_PATH)?))
+        };
+        let want = state(parent.tree)?;
+        let mut cur = parent.clone();
+        for _ in 0..=MAX_POLICY_BASE_DISTANCE {
+            if cur.id == base {
+                return Ok(base);
+            }
+            let Some(p) = cur.parents.first().copied() else {
+                break;
+            };
+            cur = self.store.commit(p).map_err(internal)?;
+            if state(cur.tree)? != want {
+                return Err(bad(format!(
+                    "the change was signed against {base}, but governance files changed after it (at {}); sign it again",
+                    cur.id
+                )));
+            }
+        }
+        Err(bad(format!(
+            "the change was signed against {base}, which is not among the last {MAX_POLICY_BASE_DISTANCE} commits of main"
+        )))
     }
 
     /// The new governance state must itself be sound: a valid policy, certificates named by
@@ -1235,6 +1303,61 @@ impl<'s> Checker<'s> {
 
     // ---- proposals --------------------------------------------------------------------------
 
+    /// A governance proposal: one commit on top of a commit of main, changing only governance
+    /// files, whose signatures so far verify.
+    fn check_governance_proposal(&mut self, new: Oid) -> Vec<Diagnostic> {
+        let bad =
+            |m: String| vec![Diagnostic::new(Code::ProposalInvalid, m).at_commit(new.to_string())];
+        let c = match self.store.object_kind(new) {
+            Ok(Some(ObjectKind::Commit)) => match self.store.commit(new) {
+                Ok(c) => c,
+                Err(e) => return vec![internal(e)],
+            },
+            Ok(_) => return bad("a governance proposal ref must point to a commit".into()),
+            Err(e) => return vec![internal(e)],
+        };
+        let [p] = c.parents.as_slice() else {
+            return bad("a governance proposal is one commit on top of main".into());
+        };
+        let main = match self.store.ref_target(MAIN_REF) {
+            Ok(Some(m)) => m,
+            Ok(None) => return bad("the server has no main yet".into()),
+            Err(e) => return vec![internal(e)],
+        };
+        if self
+            .store
+            .first_parent_chain(main, Some(*p), usize::MAX)
+            .is_err()
+        {
+            return bad(format!("its parent {p} is not a commit of main"));
+        }
+        let parent = match self.store.commit(*p) {
+            Ok(p) => p,
+            Err(e) => return vec![internal(e)],
+        };
+        let changes = match self
+            .store
+            .diff_trees(Some(parent.tree), c.tree, MAX_CHANGES)
+        {
+            Ok(ch) => ch,
+            Err(e) => return bad(e.to_string()),
+        };
+        if let Some(ch) = changes.iter().find(|ch| !is_governance(&ch.path)) {
+            return bad(format!(
+                "a governance proposal changes only .aiaudit/ and README.md, not {}",
+                ch.path
+            ));
+        }
+        if changes.is_empty() {
+            return bad("the governance proposal changes nothing".into());
+        }
+        let refs: Vec<&Change> = changes.iter().collect();
+        self.check_policy_change(&c, &parent, &refs, false)
+            .into_iter()
+            .map(|d| d.at_commit(new.to_string()))
+            .collect()
+    }
+
     fn check_proposal(&mut self, id: &str, new: Oid) -> Vec<Diagnostic> {
         let bad =
             |m: String| vec![Diagnostic::new(Code::ProposalInvalid, m).at_commit(new.to_string())];
@@ -1331,18 +1454,18 @@ impl<'s> Checker<'s> {
     }
 }
 
-/// The bytes admins sign to approve a governance change: the parent it applies to and the
-/// exact new content of `.aiaudit/` and `README.md`, so a signature cannot be replayed onto
-/// another parent or another content.
+/// The bytes admins sign to approve a governance change: the commit of main it was made
+/// against (see `Checker::policy_base`) and the exact new content of `.aiaudit/` and
+/// `README.md`, so a signature cannot be replayed onto another position or another content.
 pub fn governance_statement(
     store: &Store,
-    parent: Oid,
+    base: Oid,
     tree: Oid,
 ) -> Result<String, crate::store::StoreError> {
     let aiaudit = store.lookup(tree, ".aiaudit")?.map(|e| e.oid.to_string());
     let readme = store.lookup(tree, README_PATH)?.map(|e| e.oid.to_string());
     Ok(format!(
-        "aiaudit/policy-change/v1\nparent {parent}\naiaudit {}\nreadme {}\n",
+        "aiaudit/policy-change/v1\nbase {base}\naiaudit {}\nreadme {}\n",
         aiaudit.as_deref().unwrap_or("none"),
         readme.as_deref().unwrap_or("none")
     ))

@@ -636,6 +636,41 @@ impl Store {
             .map_err(|e| StoreError::Other(format!("cannot write tree: {e}")))
     }
 
+    /// A new tree: `base` with the entries `(path, entry)` put in place (trees included), or
+    /// removed where `entry` is `None`.
+    pub fn tree_with_entries(&self, base: Oid, entries: &[(String, Option<Entry>)]) -> Result<Oid> {
+        let mut editor = self
+            .repo
+            .edit_tree(base)
+            .map_err(|e| obj_err(base, format!("cannot edit tree: {e}")))?;
+        for (path, entry) in entries {
+            use gix::objs::tree::EntryKind as K;
+            match entry {
+                Some(e) => {
+                    let kind = match e.kind {
+                        EntryKind::Blob => K::Blob,
+                        EntryKind::Executable => K::BlobExecutable,
+                        EntryKind::Link => K::Link,
+                        EntryKind::Tree => K::Tree,
+                        EntryKind::Submodule => K::Commit,
+                    };
+                    editor
+                        .upsert(path.as_str(), kind, e.oid)
+                        .map_err(|err| StoreError::Other(format!("cannot place {path}: {err}")))?;
+                }
+                None => {
+                    editor
+                        .remove(path.as_str())
+                        .map_err(|err| StoreError::Other(format!("cannot remove {path}: {err}")))?;
+                }
+            }
+        }
+        editor
+            .write()
+            .map(|id| id.detach())
+            .map_err(|e| StoreError::Other(format!("cannot write tree: {e}")))
+    }
+
     /// Writes a commit object (no ref is moved).
     pub fn write_commit(
         &self,

@@ -16,6 +16,7 @@ pub const ACTION: &str = "Action";
 pub const RISK: &str = "Risk";
 pub const APPROVED_BY: &str = "Approved-by";
 pub const POLICY_SIGNED_BY: &str = "Policy-Signed-by";
+pub const POLICY_BASE: &str = "Policy-Base";
 pub const EVENT_ID: &str = "Event-Id";
 pub const EVENT_KIND: &str = "Event-Kind";
 pub const ACTOR: &str = "Actor";

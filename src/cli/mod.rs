@@ -4,6 +4,7 @@
 mod approve;
 mod checkpoint;
 mod event;
+mod governance;
 mod hook;
 mod init;
 mod key;

@@ -1,6 +1,5 @@
 //! `aiaudit policy`: replace the policy file, signed by an admin of the current policy.
 
-use super::principal::land_governance_change;
 use super::util::{self, main_base, SignerArgs};
 use super::{CliError, CliResult};
 use crate::engine::Checker;
@@ -11,11 +10,26 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, clap::Subcommand)]
 pub enum PolicyCommand {
     Set(SetArgs),
+    Sign(SignArgs),
     Show(ShowArgs),
 }
 
+/// Add your admin signature to a governance change waiting for more admins
+/// (`refs/heads/governance/NAME`); it lands on main once the policy's admin threshold is met.
+#[derive(Debug, clap::Args)]
+pub struct SignArgs {
+    /// The change's name (or a unique prefix), as printed when it was proposed.
+    pub name: String,
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// Push the result to this remote.
+    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
+    pub push: Option<String>,
+}
+
 /// Replace `.aiaudit/policy.yaml` on main with FILE (comments and layout are kept), as a
-/// policy change signed by an admin of the current policy. The new policy is validated first;
+/// policy change signed by an admin of the current policy (it waits for more admins' `policy
+/// sign` when the admin threshold is above one). The new policy is validated first;
 /// every key it lists must already be in `.aiaudit/keys/` (add keys with `principal add`).
 #[derive(Debug, clap::Args)]
 pub struct SetArgs {
@@ -49,12 +63,15 @@ pub fn run(cwd: &Path, cmd: PolicyCommand) -> CliResult {
             print!("{}", String::from_utf8_lossy(&bytes));
             Ok(super::EXIT_OK)
         }
+        PolicyCommand::Sign(a) => {
+            super::governance::sign_proposal(&store, &a.name, &a.signer, a.push.as_deref())
+        }
         PolicyCommand::Set(a) => {
             let bytes = util::read_input(&a.file)?;
             Policy::parse(&bytes)
                 .map_err(|e| CliError::usage(anyhow!("{}: {e}", a.file.display())))?;
             let mut checker = Checker::new(&store, now);
-            land_governance_change(
+            super::governance::sign_change(
                 &store,
                 &mut checker,
                 &base,

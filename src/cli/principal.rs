@@ -1,12 +1,11 @@
 //! `aiaudit principal`: change who is in the policy, signed by an admin.
 
-use super::util::{self, committer, main_base, person, unix, SignerArgs};
-use super::{CliError, CliResult, EXIT_OK};
-use crate::engine::{governance_statement, Checker, MAIN_REF};
+use super::util::{self, main_base, SignerArgs};
+use super::{CliError, CliResult};
+use crate::engine::Checker;
 use crate::pgp;
 use crate::policy::{is_fingerprint, key_path, Policy, Principal, POLICY_PATH};
 use crate::record::{canonical::to_canonical_yaml, PrincipalKind};
-use crate::trailers::{Approval, POLICY_SIGNED_BY};
 use anyhow::anyhow;
 use std::path::{Path, PathBuf};
 
@@ -106,7 +105,7 @@ pub fn run(cwd: &Path, cmd: PrincipalCommand) -> CliResult {
             .unwrap_or(""),
         a.id
     );
-    land_governance_change(
+    super::governance::sign_change(
         &store,
         &mut checker,
         &base,
@@ -116,74 +115,4 @@ pub fn run(cwd: &Path, cmd: PrincipalCommand) -> CliResult {
         a.push.as_deref(),
         now,
     )
-}
-
-/// Signs and lands a change to governance files on main (threshold 1 today).
-#[allow(clippy::too_many_arguments)]
-pub fn land_governance_change(
-    store: &crate::store::Store,
-    checker: &mut Checker<'_>,
-    base: &crate::store::CommitData,
-    files: &[(String, Vec<u8>)],
-    signer_args: &SignerArgs,
-    summary: &str,
-    push: Option<&str>,
-    now: std::time::SystemTime,
-) -> CliResult {
-    let old = util::policy_at(checker, base.tree)?;
-    let signer = signer_args.signer()?;
-    let fpr = pgp::signer_fingerprint(&signer).map_err(CliError::usage)?;
-    let Some(admin) = old.principal_by_key(&fpr) else {
-        return Err(CliError::usage(anyhow!(
-            "signing key {fpr} belongs to no principal of the current policy"
-        )));
-    };
-    if !admin.groups.contains(&old.admins.group) {
-        return Err(CliError::usage(anyhow!(
-            "`{}` is not in the admins group `{}`; only admins sign policy changes",
-            admin.id,
-            old.admins.group
-        )));
-    }
-    if old.admins.threshold > 1 {
-        return Err(CliError::usage(anyhow!(
-            "the policy needs {} admin signatures; collecting several is not supported by this version",
-            old.admins.threshold
-        )));
-    }
-    let tree = store.tree_with_files(Some(base.tree), files)?;
-    let statement = governance_statement(store, base.id, tree)?;
-    let sig = pgp::sign_detached(&signer, statement.as_bytes(), now).map_err(CliError::usage)?;
-    let approval = Approval {
-        principal: admin.id.clone(),
-        email: admin.email.clone(),
-        key: fpr,
-        signature: sig,
-    };
-    let message = format!("{summary}\n\n{POLICY_SIGNED_BY}: {}\n", approval.to_value());
-    let author = person(
-        admin.name.as_deref().unwrap_or(&admin.id),
-        admin.email.as_deref().unwrap_or("admin@aiaudit.invalid"),
-        unix(now),
-    );
-    let committer = committer(store, &author);
-    let commit = store.write_commit(tree, &[base.id], &author, &committer, &message)?;
-    let (_, diags) = checker.check_main_commit(&store.commit(commit)?, Some(base));
-    util::refuse_on_errors(
-        &diags,
-        CliError::violations(anyhow!(
-            "the policy change would be rejected; nothing was changed"
-        )),
-    )?;
-    let local = store.ref_target(MAIN_REF)?;
-    store.update_ref(MAIN_REF, commit, local, "policy change")?;
-    println!("{summary}");
-    println!("  commit: {commit} (signed by `{}`)", admin.id);
-    if let Some(remote) = push {
-        util::git_push(store, remote, &[format!("{commit}:{MAIN_REF}")])?;
-        println!("  pushed to {remote}");
-    } else {
-        println!("next: git push origin main   (or pass --push)");
-    }
-    Ok(EXIT_OK)
 }

@@ -862,7 +862,7 @@ impl World {
     /// `tree`, over the statement aiaudit defines (parent, `.aiaudit` tree, README blob).
     pub fn policy_signed_by(&self, who: &str, parent: &str, tree: &str) -> String {
         let statement = format!(
-            "aiaudit/policy-change/v1\nparent {parent}\naiaudit {}\nreadme {}\n",
+            "aiaudit/policy-change/v1\nbase {parent}\naiaudit {}\nreadme {}\n",
             self.rev_parse(&format!("{tree}:.aiaudit")),
             self.rev_parse(&format!("{tree}:README.md")),
         );

@@ -8,6 +8,7 @@
 //! moved.
 
 mod events;
+mod governance;
 mod harness;
 mod hook_accepts;
 mod hook_rejects_approvals;

@@ -1,0 +1,264 @@
+//! Governance changes (`.aiaudit/**`, `README.md`): signed by admins of the current policy,
+//! landed on main once the admin threshold is met. With a threshold above one, the change
+//! waits on `refs/heads/governance/<name>` while admins add signatures (`aiaudit policy sign`).
+
+use super::util::{self, committer, main_base, person, unix, SignerArgs};
+use super::{CliError, CliResult, EXIT_OK};
+use crate::engine::{governance_statement, Checker, GOVERNANCE_PREFIX, MAIN_REF, README_PATH};
+use crate::pgp;
+use crate::store::{CommitData, Oid, Store};
+use crate::trailers::{self, Approval, POLICY_BASE, POLICY_SIGNED_BY};
+use anyhow::anyhow;
+use std::time::SystemTime;
+
+/// Signs a new governance state (`files` written over `base`'s tree) as an admin, and lands it
+/// or, when more admin signatures are needed, leaves it on a governance proposal ref.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_change(
+    store: &Store,
+    checker: &mut Checker<'_>,
+    base: &CommitData,
+    files: &[(String, Vec<u8>)],
+    signer_args: &SignerArgs,
+    summary: &str,
+    push: Option<&str>,
+    now: SystemTime,
+) -> CliResult {
+    let tree = store.tree_with_files(Some(base.tree), files)?;
+    let name = format!(
+        "{}-{}",
+        jiff::Timestamp::try_from(now)
+            .map(|t| t.strftime("%Y%m%d").to_string())
+            .unwrap_or_default(),
+        &tree.to_string()[..10]
+    );
+    let change = Change {
+        subject: summary.to_owned(),
+        base: base.id,
+        tree,
+        signatures: Vec::new(),
+        name,
+    };
+    add_signature_and_finish(store, checker, change, signer_args, push, now, None)
+}
+
+/// A governance change being signed.
+struct Change {
+    subject: String,
+    base: Oid,
+    tree: Oid,
+    signatures: Vec<Approval>,
+    name: String,
+}
+
+impl Change {
+    fn message(&self) -> String {
+        let mut m = format!("{}\n\n{POLICY_BASE}: {}\n", self.subject, self.base);
+        for a in &self.signatures {
+            m.push_str(&format!("{POLICY_SIGNED_BY}: {}\n", a.to_value()));
+        }
+        m
+    }
+}
+
+fn add_signature_and_finish(
+    store: &Store,
+    checker: &mut Checker<'_>,
+    mut change: Change,
+    signer_args: &SignerArgs,
+    push: Option<&str>,
+    now: SystemTime,
+    proposal: Option<(String, Oid)>,
+) -> CliResult {
+    let base = store.commit(change.base)?;
+    let old = util::policy_at(checker, base.tree)?;
+    let signer = signer_args.signer()?;
+    let fpr = pgp::signer_fingerprint(&signer).map_err(CliError::usage)?;
+    let admin = old
+        .principal_by_key(&fpr)
+        .filter(|p| p.groups.contains(&old.admins.group))
+        .cloned()
+        .ok_or_else(|| {
+            CliError::usage(anyhow!(
+                "key {fpr} is not the key of an admin (group `{}`) of the current policy",
+                old.admins.group
+            ))
+        })?;
+    let statement = governance_statement(store, change.base, change.tree)?;
+    let sig = pgp::sign_detached(&signer, statement.as_bytes(), now).map_err(CliError::usage)?;
+    change.signatures.retain(|a| a.principal != admin.id);
+    change.signatures.push(Approval {
+        principal: admin.id.clone(),
+        email: admin.email.clone(),
+        key: fpr,
+        signature: sig,
+    });
+    let signed = change.signatures.len();
+    let need = old.admins.threshold as usize;
+    let author = person(
+        admin.name.as_deref().unwrap_or(&admin.id),
+        admin.email.as_deref().unwrap_or("admin@principals.invalid"),
+        unix(now),
+    );
+    let committer = committer(store, &author);
+
+    if signed < need {
+        let commit = store.write_commit(
+            change.tree,
+            &[change.base],
+            &author,
+            &committer,
+            &change.message(),
+        )?;
+        let refname = format!("{GOVERNANCE_PREFIX}{}", change.name);
+        let expected = store.ref_target(&refname)?;
+        store.update_ref(&refname, commit, expected, "governance: signature")?;
+        println!("{refname}");
+        eprintln!("{}", change.subject);
+        eprintln!(
+            "  signed by `{}`: {signed} of {need} admin signature(s)",
+            admin.id
+        );
+        eprintln!(
+            "next: another admin runs `aiaudit policy sign {}`",
+            change.name
+        );
+        if let Some(remote) = push {
+            util::git_push(store, remote, &[format!("+{commit}:{refname}")])?;
+            eprintln!("  pushed to {remote}");
+        }
+        return Ok(EXIT_OK);
+    }
+
+    // Enough: land on today's main, with the governance files of the signed tree.
+    let main = main_base(store)?;
+    let get = |p: &str| store.lookup(change.tree, p);
+    let landing_tree = store.tree_with_entries(
+        main.tree,
+        &[
+            (".aiaudit".to_owned(), get(".aiaudit")?),
+            (README_PATH.to_owned(), get(README_PATH)?),
+        ],
+    )?;
+    let commit = store.write_commit(
+        landing_tree,
+        &[main.id],
+        &author,
+        &committer,
+        &change.message(),
+    )?;
+    let (_, diags) = checker.check_main_commit(&store.commit(commit)?, Some(&main));
+    util::refuse_on_errors(
+        &diags,
+        CliError::violations(anyhow!(
+            "the policy change would be rejected; nothing was changed"
+        )),
+    )?;
+    let local = store.ref_target(MAIN_REF)?;
+    store.update_ref(MAIN_REF, commit, local, "policy change")?;
+    let mut refspecs = vec![format!("{commit}:{MAIN_REF}")];
+    if let Some((refname, oid)) = &proposal {
+        if refname.starts_with(GOVERNANCE_PREFIX) {
+            let _ = store.delete_ref(refname, *oid);
+        }
+        refspecs.push(format!(":{GOVERNANCE_PREFIX}{}", change.name));
+    }
+    println!("{commit}");
+    eprintln!("{}", change.subject);
+    eprintln!(
+        "  landed on main, signed by {}",
+        change
+            .signatures
+            .iter()
+            .map(|a| format!("`{}`", a.principal))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    match push {
+        Some(remote) => {
+            util::git_push(store, remote, &refspecs)?;
+            eprintln!("  pushed to {remote}");
+        }
+        None => eprintln!("next: git push origin main   (or pass --push)"),
+    }
+    Ok(EXIT_OK)
+}
+
+/// `aiaudit policy sign NAME`: add your admin signature to a pending governance change.
+pub fn sign_proposal(
+    store: &Store,
+    name: &str,
+    signer_args: &SignerArgs,
+    push: Option<&str>,
+) -> CliResult {
+    let now = util::now()?;
+    let mut found = store.refs_with_prefix(GOVERNANCE_PREFIX)?;
+    for (r, o) in store.refs_with_prefix("refs/remotes/")? {
+        if let Some(pos) = r.find("/governance/") {
+            let n = &r[pos + "/governance/".len()..];
+            if !found
+                .iter()
+                .any(|(f, _)| f.ends_with(&format!("/governance/{n}")))
+            {
+                found.push((r.clone(), o));
+            }
+        }
+    }
+    let matches: Vec<_> = found
+        .into_iter()
+        .filter(|(r, _)| {
+            r.rsplit_once("/governance/")
+                .is_some_and(|(_, n)| n.starts_with(name))
+        })
+        .collect();
+    let (refname, oid) = match matches.as_slice() {
+        [one] => one.clone(),
+        [] => {
+            return Err(CliError::usage(anyhow!("no governance change `{name}`"))
+                .hint("fetch first: git fetch origin '+refs/heads/*:refs/remotes/origin/*'"))
+        }
+        _ => {
+            return Err(CliError::usage(anyhow!(
+                "`{name}` matches several governance changes"
+            )))
+        }
+    };
+    let c = store.commit(oid)?;
+    let t = trailers::parse(&c.message);
+    let base = match t.all(POLICY_BASE).next() {
+        Some(b) => Oid::from_hex(b.as_bytes())
+            .map_err(|_| CliError::violations(anyhow!("{refname}: bad Policy-Base")))?,
+        None => *c
+            .parents
+            .first()
+            .ok_or_else(|| CliError::violations(anyhow!("{refname}: no parent")))?,
+    };
+    let change = Change {
+        subject: c
+            .message
+            .lines()
+            .next()
+            .unwrap_or("policy change")
+            .to_owned(),
+        base,
+        tree: c.tree,
+        signatures: t
+            .all(POLICY_SIGNED_BY)
+            .filter_map(|v| Approval::parse(v).ok())
+            .collect(),
+        name: refname
+            .rsplit_once("/governance/")
+            .map(|(_, n)| n.to_owned())
+            .unwrap_or_default(),
+    };
+    let mut checker = Checker::new(store, now);
+    add_signature_and_finish(
+        store,
+        &mut checker,
+        change,
+        signer_args,
+        push,
+        now,
+        Some((refname, oid)),
+    )
+}
