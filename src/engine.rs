@@ -78,6 +78,13 @@ pub struct Checker<'s> {
     certs: HashMap<Oid, Result<Arc<pgp::Cert>, String>>,
     /// The forge login of whoever pushes (hook only).
     pusher: Option<String>,
+    /// How signatures are judged: landing something new, or re-checking history.
+    mode: pgp::VerifyMode,
+    /// Re-checking history: the newest tree, whose certificates carry every revocation
+    /// published since an approval landed (hard revocations are retroactive).
+    latest_tree: Option<Oid>,
+    /// Certificates merged with their newest version, by the two cached certificates.
+    merged: HashMap<(usize, usize), Arc<pgp::Cert>>,
 }
 
 fn internal(e: impl std::fmt::Display) -> Diagnostic {
@@ -92,6 +99,9 @@ impl<'s> Checker<'s> {
             policies: HashMap::new(),
             certs: HashMap::new(),
             pusher: None,
+            mode: pgp::VerifyMode::Landing,
+            latest_tree: None,
+            merged: HashMap::new(),
         }
     }
 
@@ -350,6 +360,22 @@ impl<'s> Checker<'s> {
     /// [`Self::check_history`], also failing when `remembered` (the head verified last time)
     /// or any checkpoint tag is not on main's history any more.
     pub fn check_history_from(
+        &mut self,
+        tip: Oid,
+        trust_root: Option<Oid>,
+        remembered: Option<Oid>,
+    ) -> HistoryReport {
+        // Approvals on history counted when they landed: judge them at their signing time,
+        // with hard revocations retroactive (see `pgp::VerifyMode::History`).
+        let mode = std::mem::replace(&mut self.mode, pgp::VerifyMode::History);
+        self.latest_tree = self.store.commit(tip).ok().map(|c| c.tree);
+        let report = self.check_history_inner(tip, trust_root, remembered);
+        self.mode = mode;
+        self.latest_tree = None;
+        report
+    }
+
+    fn check_history_inner(
         &mut self,
         tip: Oid,
         trust_root: Option<Oid>,
@@ -978,7 +1004,21 @@ impl<'s> Checker<'s> {
                 format!("certificate {}: {e}", policy::key_path(&a.key)),
             )
         })?;
-        pgp::verify_detached(&cert, &a.signature, data, self.now).map_err(|e| {
+        let cert = match self.latest_tree.filter(|t| *t != gov_tree) {
+            Some(latest) => match self.cert_at(latest, &a.key) {
+                Ok(newer) if !Arc::ptr_eq(&newer, &cert) => {
+                    // Both come from the blob-keyed cache, so their addresses name them.
+                    let key = (Arc::as_ptr(&cert) as usize, Arc::as_ptr(&newer) as usize);
+                    self.merged
+                        .entry(key)
+                        .or_insert_with(|| Arc::new(pgp::merge_knowledge(&cert, &newer)))
+                        .clone()
+                }
+                _ => cert,
+            },
+            None => cert,
+        };
+        pgp::verify_detached_mode(&cert, &a.signature, data, self.now, self.mode).map_err(|e| {
             let code = match e {
                 pgp::SigError::ExpiredAtSigning(_) | pgp::SigError::ExpiredNow(_) => {
                     Code::KeyExpired

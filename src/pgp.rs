@@ -56,7 +56,8 @@ use openpgp::parse::{Dearmor, PacketParserBuilder, PacketParserResult, Parse};
 use openpgp::policy::{HashAlgoSecurity, Policy, StandardPolicy};
 use openpgp::serialize::SerializeInto;
 use openpgp::types::{
-    Curve, HashAlgorithm, KeyFlags, PublicKeyAlgorithm, RevocationStatus, SignatureType,
+    Curve, HashAlgorithm, KeyFlags, PublicKeyAlgorithm, ReasonForRevocation, RevocationStatus,
+    SignatureType,
 };
 use openpgp::{Fingerprint, KeyHandle, Packet};
 
@@ -268,6 +269,31 @@ pub fn verify_detached(
     data: &[u8],
     now: SystemTime,
 ) -> Result<SigInfo, SigError> {
+    verify_detached_mode(cert, sig, data, now, VerifyMode::Landing)
+}
+
+/// When a signature is judged, and so which checks at `now` apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyMode {
+    /// The signature is about to count for something new (a push, a local check): the key must
+    /// also be valid now — not expired, not revoked for any reason.
+    Landing,
+    /// The signature counted when it landed and is re-checked over history: validity at the
+    /// signature's creation time decides, and revocations count as OpenPGP defines them — a
+    /// hard revocation (compromised, or no reason) is retroactive and fails every signature,
+    /// a soft one (superseded, retired) only those made after it. Expiry since then is not a
+    /// failure: the key was valid when it signed.
+    History,
+}
+
+/// [`verify_detached`] with an explicit [`VerifyMode`].
+pub fn verify_detached_mode(
+    cert: &Cert,
+    sig: &[u8],
+    data: &[u8],
+    now: SystemTime,
+    mode: VerifyMode,
+) -> Result<SigInfo, SigError> {
     let policy = StandardPolicy::new();
     let primary_fingerprint = fingerprint(cert);
 
@@ -358,8 +384,11 @@ pub fn verify_detached(
     // are retroactive anyway, and a soft revocation issued since the signing
     // means the key holder no longer stands behind new verifications.
     let now_eff = now.max(created);
-    for t in [created, now_eff] {
-        check_revocation(cert, &policy, &signer_fingerprint, &key_desc, t)?;
+    // At the creation time, Sequoia counts hard revocations whenever they were made and soft
+    // ones made before the signature: exactly the history semantics.
+    check_revocation(cert, &policy, &signer_fingerprint, &key_desc, created)?;
+    if mode == VerifyMode::Landing {
+        check_revocation(cert, &policy, &signer_fingerprint, &key_desc, now_eff)?;
     }
 
     if !vka_t.for_signing() {
@@ -384,6 +413,14 @@ pub fn verify_detached(
             fmt_time(created)
         ))
     })?;
+
+    if mode == VerifyMode::History {
+        return Ok(SigInfo {
+            created,
+            signer_fingerprint,
+            primary_fingerprint,
+        });
+    }
 
     // --- At `now` (or at the creation time, for a tolerated future date). ---
     let vc_now = cert.with_policy(&policy, now_eff).map_err(|e| {
@@ -426,6 +463,157 @@ pub fn verify_detached(
         signer_fingerprint,
         primary_fingerprint,
     })
+}
+
+/// Merges an update of a certificate — a newer export of the same key (new expiry, new
+/// subkey, a revocation merged in) or a bare revocation certificate (`gpg --gen-revoke`) —
+/// into `cert`. Refuses updates for another key and anything with secret key material.
+pub fn merge_update(cert: &Cert, update: &[u8]) -> Result<Cert, PgpError> {
+    let bad = |reason: String| PgpError::CertParse {
+        what: format!("update for certificate {}", fingerprint(cert)),
+        reason,
+    };
+    if update.len() > MAX_INPUT {
+        return Err(bad(format!("larger than {MAX_INPUT} bytes")));
+    }
+    if let Ok(other) = parse_cert(update) {
+        if other.fingerprint() != cert.fingerprint() {
+            return Err(bad(format!(
+                "it is certificate {}, not this one",
+                fingerprint(&other)
+            )));
+        }
+        return cert
+            .clone()
+            .merge_public(other)
+            .map_err(|e| bad(format!("{e:#}")));
+    }
+    let rev = parse_revocation(update).map_err(bad)?;
+    // Judged at the revocation's own time: a soft revocation may be dated ahead of now.
+    let at = rev.signature_creation_time();
+    let (merged, _) = cert
+        .clone()
+        .insert_packets(std::iter::once(Packet::Signature(rev)))
+        .map_err(|e| bad(format!("{e:#}")))?;
+    if revocations(&merged, at) > revocations(cert, at) {
+        Ok(merged)
+    } else {
+        Err(bad(
+            "the revocation does not apply to this certificate (another key, or not validly signed)".into(),
+        ))
+    }
+}
+
+/// How many of the certificate and its subkeys are revoked at `at` (default now).
+fn revocations(cert: &Cert, at: Option<SystemTime>) -> usize {
+    let p = StandardPolicy::new();
+    let revoked = |s: RevocationStatus<'_>| matches!(s, RevocationStatus::Revoked(_));
+    usize::from(revoked(cert.revocation_status(&p, at)))
+        + cert
+            .keys()
+            .subkeys()
+            .filter(|k| revoked(k.revocation_status(&p, at)))
+            .count()
+}
+
+/// `older` with everything `newer` knows about the same key merged in (revocations published
+/// since, new expiry). Certificates of different keys are not merged: `older` is returned.
+pub fn merge_knowledge(older: &Cert, newer: &Cert) -> Cert {
+    if older.fingerprint() != newer.fingerprint() {
+        return older.clone();
+    }
+    older
+        .clone()
+        .merge_public(newer.clone())
+        .unwrap_or_else(|_| older.clone())
+}
+
+/// Why a key is revoked: `Superseded` and `Retired` are soft (signatures made before stay
+/// valid), `Compromised` is hard (every signature by the key fails, whenever made).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevocationKind {
+    Superseded,
+    Retired,
+    Compromised,
+}
+
+/// Makes a revocation certificate for the key in the key file at `path` (its primary key must
+/// be Ed25519 with secret material), armored like `gpg --gen-revoke`'s output.
+pub fn make_revocation(
+    path: &Path,
+    passphrase: Option<&str>,
+    kind: RevocationKind,
+    message: &str,
+    now: SystemTime,
+) -> Result<String, PgpError> {
+    let kf_err = |reason: String| PgpError::KeyFile {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let cert = read_key_file(path)?;
+    let primary = cert.primary_key().key().clone();
+    if !is_ed25519(primary.parts_as_public().role_as_unspecified()) {
+        return Err(kf_err(
+            "only Ed25519 primary keys revoke in-process; use gpg --gen-revoke".into(),
+        ));
+    }
+    let secret = primary.parts_into_secret().map_err(|_| {
+        kf_err("the file holds no secret primary key (is this a public key export?)".into())
+    })?;
+    let secret = match secret.secret() {
+        SecretKeyMaterial::Unencrypted(_) => secret,
+        SecretKeyMaterial::Encrypted(_) => {
+            let pass = passphrase.ok_or_else(|| {
+                kf_err("the primary key is encrypted; set AIAUDIT_KEY_PASSPHRASE".into())
+            })?;
+            secret
+                .decrypt_secret(&Password::from(pass))
+                .map_err(|e| kf_err(format!("cannot unlock the primary key: {e:#}")))?
+        }
+    };
+    let mut signer = secret
+        .into_keypair()
+        .map_err(|e| kf_err(format!("{e:#}")))?;
+    let code = match kind {
+        RevocationKind::Superseded => ReasonForRevocation::KeySuperseded,
+        RevocationKind::Retired => ReasonForRevocation::KeyRetired,
+        RevocationKind::Compromised => ReasonForRevocation::KeyCompromised,
+    };
+    let rev = CertRevocationBuilder::new()
+        .set_signature_creation_time(now)
+        .and_then(|b| b.set_reason_for_revocation(code, message.as_bytes()))
+        .and_then(|b| b.build(&mut signer, &cert, None))
+        .map_err(|e| kf_err(format!("cannot make the revocation: {e:#}")))?;
+    let binary = Packet::Signature(rev)
+        .to_vec()
+        .map_err(|e| kf_err(format!("{e:#}")))?;
+    let mut w = armor::Writer::new(Vec::new(), armor::Kind::PublicKey)
+        .map_err(|e| kf_err(format!("{e:#}")))?;
+    w.write_all(&binary).map_err(|e| kf_err(format!("{e:#}")))?;
+    let bytes = w.finalize().map_err(|e| kf_err(format!("{e:#}")))?;
+    String::from_utf8(bytes).map_err(|e| kf_err(e.to_string()))
+}
+
+/// A bare revocation signature, armored (any armor kind) or binary.
+fn parse_revocation(bytes: &[u8]) -> Result<Signature, String> {
+    use sequoia_openpgp::parse::Parse as _;
+    let pile = sequoia_openpgp::PacketPile::from_bytes(bytes)
+        .map_err(|e| format!("neither a certificate nor a revocation: {e:#}"))?;
+    let mut sigs = pile.into_children().filter_map(|p| match p {
+        Packet::Signature(s) => Some(s),
+        _ => None,
+    });
+    match (sigs.next(), sigs.next()) {
+        (Some(s), None)
+            if matches!(
+                s.typ(),
+                SignatureType::KeyRevocation | SignatureType::SubkeyRevocation
+            ) =>
+        {
+            Ok(s)
+        }
+        _ => Err("neither a certificate nor a single key revocation signature".into()),
+    }
 }
 
 /// The issuer fingerprint of a signature (uppercase hex), if it has the
@@ -993,28 +1181,74 @@ fn sign_with_key_file(
     data: &[u8],
     now: SystemTime,
 ) -> Result<Vec<u8>, PgpError> {
-    let (mut keypair, cert) = load_signing_keypair(path, passphrase, now)?;
-    let key_fpr = keypair.public().fingerprint().to_hex();
-    let sign_err = |reason: String| PgpError::Sign {
-        fingerprint: key_fpr.clone(),
-        reason,
-    };
-    let sig = SignatureBuilder::new(SignatureType::Binary)
-        .set_signature_creation_time(now)
-        .and_then(|b| {
-            b.set_hash_algo(HashAlgorithm::SHA512)
-                .sign_message(&mut keypair, data)
+    LoadedSigner::load(path, passphrase, now)?.sign(data, now)
+}
+
+/// An in-process signer whose key file has been read, checked and unlocked once, for callers
+/// that sign many times (benchmarks, bulk tools). Each [`LoadedSigner::sign`] gives exactly what
+/// [`sign_detached`] with the same [`Signer::KeyFile`] would, without re-reading the file.
+#[derive(Clone)]
+pub struct LoadedSigner {
+    keypair: KeyPair,
+    /// The certificate without secrets, to check each fresh signature.
+    public: Cert,
+    fingerprint: String,
+}
+
+impl std::fmt::Debug for LoadedSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedSigner")
+            .field("fingerprint", &self.fingerprint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedSigner {
+    /// Reads the key file and unlocks its newest valid Ed25519 signing key, valid at `now`
+    /// (the same checks and errors as [`sign_detached`]).
+    pub fn load(
+        path: &Path,
+        passphrase: Option<&str>,
+        now: SystemTime,
+    ) -> Result<LoadedSigner, PgpError> {
+        let (keypair, cert) = load_signing_keypair(path, passphrase, now)?;
+        Ok(LoadedSigner {
+            keypair,
+            fingerprint: fingerprint(&cert),
+            public: cert.strip_secret_key_material(),
         })
-        .map_err(|e| sign_err(format!("{e:#}")))?;
-    let bytes = Packet::Signature(sig)
-        .to_vec()
-        .map_err(|e| sign_err(format!("cannot serialize the signature: {e:#}")))?;
-    // Never hand out a signature the verifier would reject (e.g. a clock set
-    // before the key's creation): fail here, where the cause is obvious.
-    let public = cert.strip_secret_key_material();
-    verify_detached(&public, &bytes, data, now)
-        .map_err(|e| sign_err(format!("the fresh signature does not verify: {e}")))?;
-    Ok(bytes)
+    }
+
+    /// The primary fingerprint (uppercase) of the signer's certificate.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Signs `data` at `now`: a binary-document signature over SHA-512, returned as binary
+    /// packet bytes and checked with [`verify_detached`] before it is handed out.
+    pub fn sign(&self, data: &[u8], now: SystemTime) -> Result<Vec<u8>, PgpError> {
+        let mut keypair = self.keypair.clone();
+        let key_fpr = keypair.public().fingerprint().to_hex();
+        let sign_err = |reason: String| PgpError::Sign {
+            fingerprint: key_fpr.clone(),
+            reason,
+        };
+        let sig = SignatureBuilder::new(SignatureType::Binary)
+            .set_signature_creation_time(now)
+            .and_then(|b| {
+                b.set_hash_algo(HashAlgorithm::SHA512)
+                    .sign_message(&mut keypair, data)
+            })
+            .map_err(|e| sign_err(format!("{e:#}")))?;
+        let bytes = Packet::Signature(sig)
+            .to_vec()
+            .map_err(|e| sign_err(format!("cannot serialize the signature: {e:#}")))?;
+        // Never hand out a signature the verifier would reject (e.g. a clock set
+        // before the key's creation): fail here, where the cause is obvious.
+        verify_detached(&self.public, &bytes, data, now)
+            .map_err(|e| sign_err(format!("the fresh signature does not verify: {e}")))?;
+        Ok(bytes)
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1680,6 +1914,38 @@ mod tests {
         ));
         assert!(signer_fingerprint(&missing).is_err());
         assert!(sign_detached(&k.signer(), b"data", t0() - DAY).is_err());
+    }
+
+    #[test]
+    fn loaded_signer_signs_like_sign_detached() {
+        let k = TestKey::new("A <a@e.x>", t0(), None);
+        let Signer::KeyFile { path, .. } = k.signer() else {
+            unreachable!()
+        };
+        let loaded = LoadedSigner::load(&path, None, t0()).expect("load");
+        assert_eq!(loaded.fingerprint(), k.fpr);
+        assert!(!format!("{loaded:?}").contains("secret"));
+        for (i, data) in [&b"one"[..], b"two", b""].iter().enumerate() {
+            let at = t0() + DAY * i as u32;
+            let sig = loaded.sign(data, at).expect("sign");
+            let info = verify_detached(&k.cert, &sig, data, at).expect("verify");
+            assert_eq!(info.created, at);
+            // The same signer parameters as the one-shot path.
+            let one_shot = sign_detached(&k.signer(), data, at).expect("sign");
+            assert_eq!(
+                parse_signature(&sig).expect("parse").hash_algo(),
+                parse_signature(&one_shot).expect("parse").hash_algo()
+            );
+        }
+        // A signing time before the key existed is refused, not handed out.
+        assert!(matches!(
+            loaded.sign(b"data", t0() - DAY),
+            Err(PgpError::Sign { .. })
+        ));
+        assert!(matches!(
+            LoadedSigner::load(&k.dir.path().join("nope.asc"), None, t0()),
+            Err(PgpError::Io { .. })
+        ));
     }
 
     #[test]

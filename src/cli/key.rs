@@ -8,6 +8,33 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Subcommand)]
 pub enum KeyCommand {
     Generate(GenerateArgs),
+    Revoke(RevokeArgs),
+}
+
+/// Make a revocation certificate for a key file's key (in-process, Ed25519). An admin then
+/// publishes it with `aiaudit principal update-key FPR FILE`. `superseded` and `retired` keep
+/// approvals made before the revocation valid; `compromised` invalidates every approval the
+/// key ever made, and `aiaudit verify` names each affected decision.
+#[derive(Debug, clap::Args)]
+pub struct RevokeArgs {
+    /// The secret key file.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    #[arg(long, value_enum)]
+    pub reason: ReasonArg,
+    /// A note kept in the revocation.
+    #[arg(long, default_value = "")]
+    pub message: String,
+    /// Where to write the revocation certificate. Refuses to overwrite.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ReasonArg {
+    Superseded,
+    Retired,
+    Compromised,
 }
 
 /// Generate an Ed25519 OpenPGP key: PREFIX.key (secret, mode 0600) and PREFIX.asc
@@ -26,7 +53,10 @@ pub struct GenerateArgs {
 }
 
 pub fn run(cmd: KeyCommand) -> CliResult {
-    let KeyCommand::Generate(a) = cmd;
+    let a = match cmd {
+        KeyCommand::Generate(a) => a,
+        KeyCommand::Revoke(r) => return revoke(r),
+    };
     let secret_path = a.out.with_extension("key");
     let cert_path = a.out.with_extension("asc");
     for p in [&secret_path, &cert_path] {
@@ -67,4 +97,35 @@ fn write_private(path: &std::path::Path, data: &[u8]) -> CliResult<()> {
     f.write_all(data)
         .and_then(|_| f.sync_all())
         .map_err(|e| CliError::internal(anyhow!("cannot write {}: {e}", path.display())))
+}
+
+fn revoke(a: RevokeArgs) -> CliResult {
+    if a.out.exists() {
+        return Err(CliError::usage(anyhow!(
+            "{} exists; refusing to overwrite",
+            a.out.display()
+        )));
+    }
+    let kind = match a.reason {
+        ReasonArg::Superseded => pgp::RevocationKind::Superseded,
+        ReasonArg::Retired => pgp::RevocationKind::Retired,
+        ReasonArg::Compromised => pgp::RevocationKind::Compromised,
+    };
+    let passphrase = std::env::var("AIAUDIT_KEY_PASSPHRASE").ok();
+    let rev = pgp::make_revocation(
+        &a.key,
+        passphrase.as_deref(),
+        kind,
+        &a.message,
+        super::util::now()?,
+    )
+    .map_err(CliError::usage)?;
+    std::fs::write(&a.out, rev)
+        .map_err(|e| CliError::usage(anyhow!("cannot write {}: {e}", a.out.display())))?;
+    eprintln!("revocation certificate: {}", a.out.display());
+    eprintln!(
+        "next: an admin runs `aiaudit principal update-key <FPR> {}`",
+        a.out.display()
+    );
+    Ok(EXIT_OK)
 }

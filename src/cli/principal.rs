@@ -12,6 +12,23 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, clap::Subcommand)]
 pub enum PrincipalCommand {
     Add(AddArgs),
+    UpdateKey(UpdateKeyArgs),
+}
+
+/// Publish an update of a principal's certificate — a new expiry, a new subkey, or a
+/// revocation (`aiaudit key revoke`, `gpg --gen-revoke`, or an export with the revocation
+/// merged) — as an admin-signed policy change.
+#[derive(Debug, clap::Args)]
+pub struct UpdateKeyArgs {
+    /// The certificate's primary fingerprint (as listed in the policy).
+    pub fingerprint: String,
+    /// The update: a certificate export or a revocation certificate.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// Push the change to this remote's main.
+    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
+    pub push: Option<String>,
 }
 
 /// Add a principal (and its certificates) to the policy on main, signed by an admin of the
@@ -53,7 +70,10 @@ pub enum KindArg {
 }
 
 pub fn run(cwd: &Path, cmd: PrincipalCommand) -> CliResult {
-    let PrincipalCommand::Add(a) = cmd;
+    let a = match cmd {
+        PrincipalCommand::Add(a) => a,
+        PrincipalCommand::UpdateKey(u) => return update_key(cwd, u),
+    };
     let store = util::open(cwd)?;
     let now = util::now()?;
     let base = main_base(&store)?;
@@ -110,6 +130,36 @@ pub fn run(cwd: &Path, cmd: PrincipalCommand) -> CliResult {
         &mut checker,
         &base,
         &files,
+        &a.signer,
+        &summary,
+        a.push.as_deref(),
+        now,
+    )
+}
+
+fn update_key(cwd: &Path, a: UpdateKeyArgs) -> CliResult {
+    let store = util::open(cwd)?;
+    let now = util::now()?;
+    let base = main_base(&store)?;
+    let mut checker = Checker::new(&store, now);
+    let fpr = a.fingerprint.to_ascii_uppercase();
+    let cert = checker
+        .cert_at(base.tree, &fpr)
+        .map_err(|e| CliError::usage(anyhow!("no certificate {fpr} in the policy: {e}")))?;
+    let update = util::read_input(&a.file)?;
+    let merged = pgp::merge_update(&cert, &update)
+        .map_err(|e| CliError::usage(anyhow!("{}: {e}", a.file.display())))?;
+    let armored = pgp::armor_cert(&merged).map_err(CliError::internal)?;
+    let owner = util::policy_at(&mut checker, base.tree)?
+        .principal_by_key(&fpr)
+        .map(|p| p.id.clone())
+        .unwrap_or_default();
+    let summary = format!("policy: update key {fpr} of `{owner}`");
+    super::governance::sign_change(
+        &store,
+        &mut checker,
+        &base,
+        &[(key_path(&fpr), armored.into_bytes())],
         &a.signer,
         &summary,
         a.push.as_deref(),
