@@ -12,7 +12,24 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, clap::Subcommand)]
 pub enum PrincipalCommand {
     Add(AddArgs),
+    AddKey(AddKeyArgs),
     UpdateKey(UpdateKeyArgs),
+}
+
+/// Add a certificate to an existing principal (a second key, or a key rotation), as an
+/// admin-signed policy change. A principal counts once however many keys it signs with.
+#[derive(Debug, clap::Args)]
+pub struct AddKeyArgs {
+    /// The principal id.
+    pub id: String,
+    /// The certificate to add.
+    #[arg(long = "cert", value_name = "CERT.asc")]
+    pub cert: PathBuf,
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// Push the change to this remote's main.
+    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
+    pub push: Option<String>,
 }
 
 /// Publish an update of a principal's certificate — a new expiry, a new subkey, or a
@@ -73,6 +90,7 @@ pub fn run(cwd: &Path, cmd: PrincipalCommand) -> CliResult {
     let a = match cmd {
         PrincipalCommand::Add(a) => a,
         PrincipalCommand::UpdateKey(u) => return update_key(cwd, u),
+        PrincipalCommand::AddKey(k) => return add_key(cwd, k),
     };
     let store = util::open(cwd)?;
     let now = util::now()?;
@@ -160,6 +178,49 @@ fn update_key(cwd: &Path, a: UpdateKeyArgs) -> CliResult {
         &mut checker,
         &base,
         &[(key_path(&fpr), armored.into_bytes())],
+        &a.signer,
+        &summary,
+        a.push.as_deref(),
+        now,
+    )
+}
+
+fn add_key(cwd: &Path, a: AddKeyArgs) -> CliResult {
+    let store = util::open(cwd)?;
+    let now = util::now()?;
+    let base = main_base(&store)?;
+    let mut checker = Checker::new(&store, now);
+    let mut policy: Policy = (*util::policy_at(&mut checker, base.tree)?).clone();
+    let bytes = util::read_input(&a.cert)?;
+    let cert = pgp::parse_cert(&bytes)
+        .map_err(|e| CliError::usage(anyhow!("{}: {e}", a.cert.display())))?;
+    let fpr = pgp::fingerprint(&cert);
+    if let Some(owner) = policy.principal_by_key(&fpr) {
+        return Err(CliError::usage(anyhow!(
+            "key {fpr} already belongs to `{}`",
+            owner.id
+        )));
+    }
+    let p = policy
+        .principals
+        .iter_mut()
+        .find(|p| p.id == a.id)
+        .ok_or_else(|| CliError::usage(anyhow!("no principal `{}` in the policy", a.id)))?;
+    p.keys.push(fpr.clone());
+    let text = to_canonical_yaml(&policy).map_err(CliError::internal)?;
+    Policy::parse(text.as_bytes())
+        .map_err(|e| CliError::usage(anyhow!("the new policy would be invalid: {e}")))?;
+    let armored = pgp::armor_cert(&cert).map_err(CliError::internal)?;
+    let files = vec![
+        (key_path(&fpr), armored.into_bytes()),
+        (POLICY_PATH.to_owned(), text.into_bytes()),
+    ];
+    let summary = format!("policy: add key {fpr} to `{}`", a.id);
+    super::governance::sign_change(
+        &store,
+        &mut checker,
+        &base,
+        &files,
         &a.signer,
         &summary,
         a.push.as_deref(),

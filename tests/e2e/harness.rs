@@ -647,6 +647,21 @@ impl World {
     /// Records (initiated by `initiator`) and approves (by `approver`) a decision through the
     /// CLI, both with `--push`; returns the decision as landed on main.
     pub fn land(&self, initiator: &str, approver: &str) -> Decision {
+        let p = self.land_proposal(initiator);
+        let mut args = vec!["approve", p.id.as_str(), "--yes", "--push"];
+        let signer = self.signer_args(approver);
+        args.extend(signer.iter().map(String::as_str));
+        self.aiaudit(&args).ok();
+        let commit = self.server_ref(MAIN).expect("server main");
+        Decision {
+            message: self.message(&commit),
+            commit,
+            ..p
+        }
+    }
+
+    /// Records (and pushes as a proposal) the config change `land` uses, unapproved.
+    pub fn land_proposal(&self, initiator: &str) -> Decision {
         let id = self
             .aiaudit(&[
                 "record",
@@ -677,11 +692,7 @@ impl World {
             26,
             "record --push must print only the id on stdout: {id:?}"
         );
-        let mut args = vec!["approve", id.as_str(), "--yes", "--push"];
-        let signer = self.signer_args(approver);
-        args.extend(signer.iter().map(String::as_str));
-        self.aiaudit(&args).ok();
-        let commit = self.server_ref(MAIN).expect("server main");
+        let commit = self.rev_parse(&proposal_ref(&id));
         let path = self
             .git(&["diff-tree", "--no-commit-id", "--name-only", "-r", &commit])
             .ok();
@@ -692,6 +703,39 @@ impl World {
             path,
             commit,
         }
+    }
+
+    /// A new RSA key in this world's GnuPG keyring; returns its fingerprint.
+    pub fn generate_gpg_rsa_key(&self, id: &str, name: &str) -> String {
+        let email = format!("{id}@example.com");
+        let uid = format!("{name} <{email}>");
+        self.gpg(
+            &[
+                "--passphrase",
+                "",
+                "--quick-gen-key",
+                &uid,
+                "rsa2048",
+                "sign",
+                "never",
+            ],
+            None,
+        )
+        .ok();
+        let colons = self
+            .gpg(&["--with-colons", "--fingerprint", &email], None)
+            .ok();
+        colons
+            .lines()
+            .find_map(|l| l.strip_prefix("fpr:"))
+            .and_then(|l| l.split(':').find(|f| f.len() == 40))
+            .expect("fingerprint in gpg --with-colons output")
+            .to_owned()
+    }
+
+    /// `gpg --export --armor FPR`.
+    pub fn gpg_export(&self, fpr: &str) -> String {
+        self.gpg(&["--export", "--armor", fpr], None).ok() + "\n"
     }
 
     /// How `who` signs with aiaudit: `--key FILE`, or `--gpg-key FPR` for a GnuPG-held key.

@@ -16,6 +16,7 @@ mod hook_rejects_governance;
 mod hook_rejects_history;
 mod hook_rejects_records;
 mod pushers;
+mod requirements;
 mod revocation;
 mod roles;
 mod trust;

@@ -64,6 +64,13 @@ fn a_compromised_key_fails_every_decision_it_approved() {
         "{out}"
     );
     carol_cannot_approve_anything_new(&w);
+    // A hostile client's approval by the compromised key is refused by the server too.
+    let p = w.record(BOB);
+    let c = w.decision_commit(&p, &p.text, &[CAROL]);
+    w.push_rejected(
+        &[&onto_main(&c)],
+        finding("key-revoked").commit(&c).path(&p.path),
+    );
 }
 
 #[test]
