@@ -2,9 +2,10 @@
 
 use super::util;
 use super::{CliError, CliResult, EXIT_OK, EXIT_VIOLATIONS};
+use crate::diag::{Code, Diagnostic};
 use crate::engine::{Checker, MAIN_REF};
 use anyhow::anyhow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::Path;
 
@@ -19,6 +20,10 @@ pub struct VerifyArgs {
     /// Fail unless the root commit is this one (the root of trust you pinned).
     #[arg(long, value_name = "COMMIT")]
     pub trust_root: Option<String>,
+    /// Fail unless the first policy's admins hold exactly these primary-key fingerprints
+    /// (comma-separated): pins the root of trust by keys instead of by commit.
+    #[arg(long, value_name = "FPR,...", value_delimiter = ',')]
+    pub trust_admins: Vec<String>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -49,7 +54,18 @@ pub fn run(cwd: &Path, a: VerifyArgs) -> CliResult {
     let remembered_file = store.git_dir().join("aiaudit").join("verified-heads");
     let mut remembered = read_remembered(&remembered_file);
     let mut checker = Checker::new(&store, util::now()?);
-    let report = checker.check_history_from(tip, trust_root, remembered.get(&a.refname).copied());
+    let mut report =
+        checker.check_history_from(tip, trust_root, remembered.get(&a.refname).copied());
+    if !a.trust_admins.is_empty() {
+        if let Some(d) = check_trust_admins(
+            &store,
+            &mut checker,
+            report.root.as_deref(),
+            &a.trust_admins,
+        ) {
+            report.diagnostics.push(d);
+        }
+    }
     let errors = report.diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = report.diagnostics.len() - errors;
     let clean = errors == 0;
@@ -112,4 +128,45 @@ fn write_remembered(path: &Path, heads: &BTreeMap<String, gix::ObjectId>) -> std
 
 fn short(s: &str) -> &str {
     &s[..s.len().min(12)]
+}
+
+/// The root policy's admin keys must be exactly the pinned set.
+fn check_trust_admins(
+    store: &crate::store::Store,
+    checker: &mut Checker<'_>,
+    root: Option<&str>,
+    pinned: &[String],
+) -> Option<Diagnostic> {
+    let root = root.and_then(|r| gix::ObjectId::from_hex(r.as_bytes()).ok())?;
+    let mismatch =
+        |m: String| Some(Diagnostic::new(Code::TrustRootMismatch, m).at_commit(root.to_string()));
+    let tree = match store.commit(root) {
+        Ok(c) => c.tree,
+        Err(e) => return mismatch(e.to_string()),
+    };
+    let policy = match checker.policy_at(tree) {
+        Ok(p) => p,
+        Err(e) => return mismatch(format!("the root policy is unusable: {e}")),
+    };
+    let actual: BTreeSet<String> = policy
+        .principals
+        .iter()
+        .filter(|p| p.groups.contains(&policy.admins.group))
+        .flat_map(|p| p.keys.iter().cloned())
+        .collect();
+    let want: BTreeSet<String> = pinned
+        .iter()
+        .map(|f| f.trim().to_ascii_uppercase())
+        .collect();
+    (actual != want).then(|| {
+        Diagnostic::new(
+            Code::TrustRootMismatch,
+            format!(
+                "the root policy's admin keys are {}, the pinned set is {}",
+                actual.into_iter().collect::<Vec<_>>().join(","),
+                want.into_iter().collect::<Vec<_>>().join(",")
+            ),
+        )
+        .at_commit(root.to_string())
+    })
 }

@@ -55,3 +55,21 @@ fn verify_reports_what_a_hookless_server_let_through() {
         "{wrong}"
     );
 }
+
+/// The root of trust pinned by the admins' key fingerprints instead of a commit id.
+#[test]
+fn verify_pins_the_root_by_admin_keys() {
+    let w = World::new();
+    w.land(BOB, CAROL);
+    let clone = w.fresh_clone();
+    let alice = w.key(ALICE).fpr.clone();
+    let ok = w.aiaudit_in(&clone, &["verify", "--trust-admins", &alice]);
+    assert!(ok.status.success(), "{ok}");
+    let other = w.key(MALLORY).fpr.clone();
+    let wrong = w.aiaudit_in(&clone, &["verify", "--trust-admins", &other]);
+    assert_eq!(wrong.status.code(), Some(1), "{wrong}");
+    assert!(
+        wrong.stderr.contains("error[trust-root-mismatch]"),
+        "{wrong}"
+    );
+}
