@@ -8,6 +8,7 @@
 //! - [`trailers`]: the git trailers that mirror a record in its commit;
 //! - [`store`]: the git store (the only module that touches git, through gix);
 //! - [`engine`]: the rule engine, shared by the hook, `verify` and CI checks;
+//! - [`history`]: the ledger as data (decisions, approvals, events) for auditors' commands;
 //! - [`diag`]: diagnostics and their stable codes.
 //!
 //! The command-line front end lives in `cli` and is the only place that prints.
@@ -15,6 +16,7 @@
 pub mod cli;
 pub mod diag;
 pub mod engine;
+pub mod history;
 pub mod pgp;
 pub mod policy;
 pub mod record;

@@ -624,6 +624,11 @@ pub fn signature_issuer(sig: &[u8]) -> Option<String> {
     Some(fpr)
 }
 
+/// The creation time a signature claims (unverified; for reports, after verification).
+pub fn signature_time(sig: &[u8]) -> Option<SystemTime> {
+    parse_signature(sig).ok()?.signature_creation_time()
+}
+
 /// Sign `data`, returning the binary detached signature packet bytes.
 ///
 /// In-process signatures are binary-document signatures over SHA-512 with

@@ -8,6 +8,7 @@ mod governance;
 mod hook;
 mod init;
 mod key;
+mod log;
 mod pending;
 mod policy_cmd;
 mod principal;
@@ -52,6 +53,7 @@ pub enum Command {
     Record(Box<record::RecordArgs>),
     Pending(pending::PendingArgs),
     Show(show::ShowArgs),
+    Log(log::LogArgs),
     Approve(approve::ApproveArgs),
     Outcome(event::OutcomeArgs),
     Review(event::ReviewArgs),
@@ -119,6 +121,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Record(a) => record::run(&cwd, *a),
         Command::Pending(a) => pending::run(&cwd, a),
         Command::Show(a) => show::run(&cwd, a),
+        Command::Log(a) => log::run(&cwd, a),
         Command::Approve(a) => approve::run(&cwd, a),
         Command::Outcome(a) => event::run_outcome(&cwd, a),
         Command::Review(a) => event::run_review(&cwd, a),

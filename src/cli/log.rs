@@ -1,0 +1,164 @@
+//! `aiaudit log`: one line per decision on main, newest first, with filters.
+
+use super::util::{self, main_base};
+use super::{CliError, CliResult, EXIT_OK};
+use crate::history::{read_ledger, LedgerDecision};
+use crate::record;
+use anyhow::anyhow;
+use serde_json::json;
+use std::path::Path;
+
+/// List the decisions on main, newest first.
+#[derive(Debug, clap::Args)]
+pub struct LogArgs {
+    /// Only decisions initiated by this principal.
+    #[arg(long, value_name = "ID")]
+    pub initiator: Option<String>,
+    /// Only decisions approved by this principal.
+    #[arg(long, value_name = "ID")]
+    pub approver: Option<String>,
+    /// Only this action kind (e.g. access-change).
+    #[arg(long, value_name = "KIND")]
+    pub action: Option<String>,
+    /// Only this risk (low, medium, high, critical).
+    #[arg(long, value_name = "RISK")]
+    pub risk: Option<String>,
+    /// Only decisions whose model (provider/name@version) contains this text.
+    #[arg(long, value_name = "TEXT")]
+    pub model: Option<String>,
+    /// Only decisions created at or after this time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only decisions created before this time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Only decisions with this status: awaiting-outcome, executed, failed, aborted,
+    /// rolled-back.
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<String>,
+    /// At most this many lines.
+    #[arg(long, short = 'n', value_name = "N")]
+    pub limit: Option<usize>,
+    /// Print JSON (an array, newest first).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A decision's status from its events.
+pub fn status(d: &LedgerDecision) -> &'static str {
+    match d.outcome() {
+        Some(o) => o
+            .event
+            .outcome
+            .as_ref()
+            .map(|x| x.status.as_str())
+            .unwrap_or("executed"),
+        None => "awaiting-outcome",
+    }
+}
+
+/// Parses RFC 3339 or a bare date (midnight UTC) to seconds.
+pub fn parse_time(s: &str) -> Option<i64> {
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Some(t.as_second());
+    }
+    let d: jiff::civil::Date = s.parse().ok()?;
+    format!("{d}T00:00:00Z")
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_second())
+}
+
+pub fn run(cwd: &Path, a: LogArgs) -> CliResult {
+    let store = util::open(cwd)?;
+    let base = main_base(&store)?;
+    let bound = |s: &Option<String>, flag: &str| -> CliResult<Option<i64>> {
+        s.as_deref()
+            .map(|v| {
+                parse_time(v).ok_or_else(|| {
+                    CliError::usage(anyhow!("{flag} `{v}` is not RFC 3339 or YYYY-MM-DD"))
+                })
+            })
+            .transpose()
+    };
+    let (since, until) = (bound(&a.since, "--since")?, bound(&a.until, "--until")?);
+    let ledger = read_ledger(&store, base.id, &mut |_| {})?;
+    let keep = |d: &LedgerDecision| {
+        let x = &d.decision;
+        let created = record::parse_created(&x.created)
+            .map(|t| t.as_second())
+            .unwrap_or(0);
+        a.initiator.as_ref().is_none_or(|i| &x.initiator.id == i)
+            && a.approver
+                .as_ref()
+                .is_none_or(|p| d.approvals.iter().any(|s| &s.principal == p))
+            && a.action
+                .as_ref()
+                .is_none_or(|k| x.action.kind.as_str() == k)
+            && a.risk.as_ref().is_none_or(|r| x.risk.as_str() == r)
+            && a.model
+                .as_ref()
+                .is_none_or(|m| x.ai.model.trailer().contains(m.as_str()))
+            && since.is_none_or(|s| created >= s)
+            && until.is_none_or(|u| created < u)
+            && a.status.as_ref().is_none_or(|s| status(d) == s)
+    };
+    let rows: Vec<&LedgerDecision> = ledger
+        .decisions
+        .iter()
+        .rev()
+        .filter(|d| keep(d))
+        .take(a.limit.unwrap_or(usize::MAX))
+        .collect();
+    if a.json {
+        let out: Vec<_> = rows
+            .iter()
+            .map(|d| {
+                json!({
+                    "id": d.decision.id,
+                    "created": d.decision.created,
+                    "initiator": d.decision.initiator.id,
+                    "action": d.decision.action.kind.as_str(),
+                    "system": d.decision.action.target.system,
+                    "summary": d.decision.action.summary,
+                    "risk": d.decision.risk.as_str(),
+                    "model": d.decision.ai.model.trailer(),
+                    "ai_role": d.decision.ai.role.as_str(),
+                    "approvers": d.approvals.iter().map(|s| s.principal.as_str()).collect::<Vec<_>>(),
+                    "status": status(d),
+                    "commit": d.commit,
+                    "path": d.path,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).map_err(CliError::internal)?
+        );
+        return Ok(EXIT_OK);
+    }
+    for d in &rows {
+        let x = &d.decision;
+        let approvers: Vec<&str> = d.approvals.iter().map(|s| s.principal.as_str()).collect();
+        println!(
+            "{}  {}  {:<8} {} on {}  by {}  approved by {}  [{}]  {}",
+            x.created,
+            x.id,
+            x.risk.as_str(),
+            x.action.kind.as_str(),
+            x.action.target.system,
+            x.initiator.id,
+            if approvers.is_empty() {
+                "nobody (post-review)".to_owned()
+            } else {
+                approvers.join(", ")
+            },
+            status(d),
+            x.action.summary.lines().next().unwrap_or("")
+        );
+    }
+    if rows.is_empty() {
+        eprintln!("no decisions match");
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,152 @@
+//! The ledger as data: every decision on main with its approvals and later events, for the
+//! auditor's commands (`log`, `report`, `export`) and integrations (`check`).
+//!
+//! This reads; it does not judge. `verify` (the rule engine) says whether the history is
+//! sound; the ledger says what it contains. Records that do not parse are skipped here and
+//! reported by `verify`.
+
+use crate::pgp;
+use crate::record::{self, Decision, Event};
+use crate::store::{ChangeKind, Oid, Store, StoreError};
+use crate::trailers::{self, Approval};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// One approval (or review signature) as carried by the commit.
+#[derive(Debug, Clone, Serialize)]
+pub struct Signed {
+    pub principal: String,
+    pub key: String,
+    /// When the signature says it was made (seconds since the epoch).
+    pub signed_at: Option<i64>,
+}
+
+/// An event about a decision, with the commit that landed it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LedgerEvent {
+    pub event: Event,
+    pub commit: String,
+    pub path: String,
+    pub landed_at: i64,
+    pub signatures: Vec<Signed>,
+}
+
+/// A decision on main, with everything the ledger knows about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LedgerDecision {
+    pub decision: Decision,
+    pub path: String,
+    pub commit: String,
+    /// The committer time of the landing commit (seconds since the epoch).
+    pub landed_at: i64,
+    /// Who landed it (the committer's name and email).
+    pub landed_by: String,
+    pub approvals: Vec<Signed>,
+    pub events: Vec<LedgerEvent>,
+}
+
+/// Every decision on main, oldest first, with its events.
+#[derive(Debug, Default, Serialize)]
+pub struct Ledger {
+    pub tip: Option<String>,
+    pub decisions: Vec<LedgerDecision>,
+    /// Events whose decision is not on main (`verify` rejects them; listed for completeness).
+    pub orphan_events: Vec<LedgerEvent>,
+}
+
+fn signed(trailers: &trailers::Trailers, key: &str) -> Vec<Signed> {
+    trailers
+        .all(key)
+        .filter_map(|v| Approval::parse(v).ok())
+        .map(|a| Signed {
+            signed_at: pgp::signature_time(&a.signature).map(|t| {
+                t.duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0)
+            }),
+            principal: a.principal,
+            key: a.key,
+        })
+        .collect()
+}
+
+/// Reads the ledger on the first-parent chain ending at `tip`, calling `progress` with the
+/// number of commits read so far.
+pub fn read_ledger(
+    store: &Store,
+    tip: Oid,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Ledger, StoreError> {
+    let chain = store.first_parent_chain(tip, None, usize::MAX)?;
+    let mut ledger = Ledger {
+        tip: Some(tip.to_string()),
+        ..Default::default()
+    };
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut parent_tree: Option<Oid> = None;
+    for (n, c) in chain.iter().enumerate() {
+        progress(n + 1);
+        let Some(parent) = parent_tree.replace(c.tree) else {
+            continue; // the root of trust holds no records
+        };
+        let t = trailers::parse(&c.message);
+        let is_decision = t.all(trailers::DECISION_ID).next().is_some();
+        if !is_decision {
+            continue;
+        }
+        let changes = store.diff_trees(Some(parent), c.tree, 8)?;
+        let Some(ch) = changes.iter().find(|ch| ch.kind == ChangeKind::Added) else {
+            continue;
+        };
+        let Some(entry) = ch.new else { continue };
+        let Ok(bytes) = store.read_blob_capped(entry.oid, record::MAX_RECORD_BYTES as u64) else {
+            continue;
+        };
+        if ch.path.starts_with("decisions/") {
+            if let (Some(d), _) = record::check_decision(&ch.path, &bytes) {
+                index.insert(d.id.clone(), ledger.decisions.len());
+                ledger.decisions.push(LedgerDecision {
+                    decision: d,
+                    path: ch.path.clone(),
+                    commit: c.id.to_string(),
+                    landed_at: c.committer.time,
+                    landed_by: format!("{} <{}>", c.committer.name, c.committer.email),
+                    approvals: signed(&t, trailers::APPROVED_BY),
+                    events: Vec::new(),
+                });
+            }
+        } else if ch.path.starts_with("events/") {
+            if let (Some(e), _) = record::check_event(&ch.path, &bytes) {
+                let ev = LedgerEvent {
+                    commit: c.id.to_string(),
+                    path: ch.path.clone(),
+                    landed_at: c.committer.time,
+                    signatures: signed(&t, trailers::REVIEWED_BY),
+                    event: e,
+                };
+                match index.get(&ev.event.decision) {
+                    Some(&i) => ledger.decisions[i].events.push(ev),
+                    None => ledger.orphan_events.push(ev),
+                }
+            }
+        }
+    }
+    Ok(ledger)
+}
+
+impl LedgerDecision {
+    /// The recorded outcome, if any (the latest one).
+    pub fn outcome(&self) -> Option<&LedgerEvent> {
+        self.events
+            .iter()
+            .rev()
+            .find(|e| e.event.kind == record::EventKind::Outcome)
+    }
+
+    /// Seconds from the decision's creation to its last approval signature, when approved.
+    pub fn approval_latency(&self) -> Option<i64> {
+        let created = record::parse_created(&self.decision.created)?.as_second();
+        let last = self.approvals.iter().filter_map(|a| a.signed_at).max()?;
+        Some((last - created).max(0))
+    }
+}
