@@ -385,29 +385,27 @@ impl<'s> Checker<'s> {
             tip: Some(tip.to_string()),
             ..Default::default()
         };
-        let chain = match self.store.first_parent_chain(tip, None, usize::MAX) {
+        // Ids only: 20 bytes a commit, whatever the length of history.
+        let ids_chain = match self.store.first_parent_ids(tip) {
             Ok(c) => c,
             Err(e) => {
                 report.diagnostics.push(internal(e).at_ref(MAIN_REF));
                 return report;
             }
         };
-        report.root = chain.first().map(|c| c.id.to_string());
-        if let (Some(want), Some(root)) = (trust_root, chain.first()) {
-            if root.id != want {
+        report.root = ids_chain.first().map(|c| c.to_string());
+        if let (Some(want), Some(root)) = (trust_root, ids_chain.first()) {
+            if *root != want {
                 report.diagnostics.push(
                     Diagnostic::new(
                         Code::TrustRootMismatch,
-                        format!(
-                            "main's root commit is {}, the pinned trust root is {want}",
-                            root.id
-                        ),
+                        format!("main's root commit is {root}, the pinned trust root is {want}"),
                     )
-                    .at_commit(root.id.to_string()),
+                    .at_commit(root.to_string()),
                 );
             }
         }
-        let on_main: HashSet<Oid> = chain.iter().map(|c| c.id).collect();
+        let on_main: HashSet<Oid> = ids_chain.iter().copied().collect();
         if let Some(r) = remembered.filter(|r| !on_main.contains(r)) {
             report.diagnostics.push(
                 Diagnostic::new(
@@ -436,55 +434,134 @@ impl<'s> Checker<'s> {
             }
             Err(e) => report.diagnostics.push(internal(e)),
         }
-        let mut ids: HashSet<String> = HashSet::new();
+        // Every commit is judged against its parent alone, so the chain splits into chunks
+        // that threads check independently (each with its own caches); results merge in order.
+        drop(on_main);
+        let results = self.check_chunks(&ids_chain);
         let mut gaps = Gaps::default();
-        let mut parent: Option<&CommitData> = None;
-        for c in &chain {
-            let (role, found) = self.check_main_commit(c, parent);
-            report.commits += 1;
-            let clean = !found.iter().any(Diagnostic::is_error);
-            match role {
-                CommitRole::Decision(d) => {
-                    report.decisions += 1;
-                    if let Some(id) = trailers::parse(&c.message)
-                        .all(trailers::DECISION_ID)
-                        .next()
-                    {
-                        if !ids.insert(id.to_owned()) {
-                            report.diagnostics.push(
-                                Diagnostic::new(
-                                    Code::DuplicateId,
-                                    format!("decision id {id} appears more than once on main"),
-                                )
-                                .at_commit(c.id.to_string()),
-                            );
-                        }
-                    }
-                    if let (Some(d), Some(p), true) = (d, parent, clean) {
-                        if let Ok(policy) = self.policy_at(p.tree) {
-                            gaps.decision(&d, policy.verdict(&d), c);
-                        }
-                    }
+        let mut seen: HashSet<String> = HashSet::new();
+        for r in results {
+            report.commits += r.commits;
+            report.decisions += r.decisions;
+            report.events += r.events;
+            report.policy_changes += r.policy_changes;
+            for (id, commit) in r.decision_ids {
+                if !seen.insert(id.clone()) {
+                    report.diagnostics.push(
+                        Diagnostic::new(
+                            Code::DuplicateId,
+                            format!("decision id {id} appears more than once on main"),
+                        )
+                        .at_commit(commit)
+                        .at_ref(MAIN_REF),
+                    );
                 }
-                CommitRole::Event(e) => {
-                    report.events += 1;
-                    if let (Some(e), true) = (e, clean) {
-                        gaps.event(&e, c);
-                    }
-                }
-                CommitRole::PolicyChange => report.policy_changes += 1,
-                _ => {}
             }
-            report
-                .diagnostics
-                .extend(found.into_iter().map(|d| d.at_ref(MAIN_REF)));
-            parent = Some(c);
+            report.diagnostics.extend(r.diagnostics);
+            gaps.merge(r.gaps);
         }
-        let policy = chain.last().and_then(|c| self.policy_at(c.tree).ok());
+        let policy = ids_chain
+            .last()
+            .and_then(|t| self.store.commit(*t).ok())
+            .and_then(|c| self.policy_at(c.tree).ok());
         report
             .diagnostics
             .extend(gaps.finish(policy.as_deref(), self.now));
         report
+    }
+
+    /// Checks every commit of `chain` (oldest first), in parallel chunks when the store can be
+    /// shared across threads.
+    fn check_chunks(&mut self, chain: &[Oid]) -> Vec<ChunkResult> {
+        use rayon::prelude::*;
+        let n = chain.len();
+        let threads = rayon::current_num_threads().max(1);
+        let size = (n / (threads * 8)).clamp(4, 8192);
+        let ranges: Vec<std::ops::Range<usize>> =
+            (0..n).step_by(size).map(|s| s..(s + size).min(n)).collect();
+        let (now, mode, latest) = (self.now, self.mode, self.latest_tree);
+        match self.store.shared() {
+            Some(shared) if ranges.len() > 1 => ranges
+                .into_par_iter()
+                .map(|r| {
+                    let store = Store::from_shared(&shared);
+                    let mut checker = Checker::new(&store, now);
+                    checker.mode = mode;
+                    checker.latest_tree = latest;
+                    checker.check_range(chain, r)
+                })
+                .collect(),
+            _ => ranges
+                .into_iter()
+                .map(|r| self.check_range(chain, r))
+                .collect(),
+        }
+    }
+
+    /// Checks `chain[range]`, each commit against its predecessor in `chain`.
+    fn check_range(&mut self, chain: &[Oid], range: std::ops::Range<usize>) -> ChunkResult {
+        let mut out = ChunkResult::default();
+        // Newest first: packs store older trees as deltas against newer ones, so walking
+        // backwards finds each delta's base freshly decoded. Results are put back in history
+        // order at the end.
+        let mut per_commit: Vec<CommitFindings> = Vec::new();
+        let mut child: Option<CommitData> = None;
+        for i in range.rev() {
+            let c = match child.take() {
+                Some(c) => c,
+                None => match self.store.commit(chain[i]) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        out.diagnostics
+                            .push(internal(e).at_commit(chain[i].to_string()).at_ref(MAIN_REF));
+                        return out;
+                    }
+                },
+            };
+            let parent = match i {
+                0 => None,
+                _ => match self.store.commit(chain[i - 1]) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        out.diagnostics.push(internal(e).at_ref(MAIN_REF));
+                        return out;
+                    }
+                },
+            };
+            let (role, found) = self.check_main_commit(&c, parent.as_ref());
+            out.commits += 1;
+            let clean = !found.iter().any(Diagnostic::is_error);
+            let mut id = None;
+            match role {
+                CommitRole::Decision(d) => {
+                    out.decisions += 1;
+                    id = trailers::parse(&c.message)
+                        .all(trailers::DECISION_ID)
+                        .next()
+                        .map(|x| (x.to_owned(), c.id.to_string()));
+                    if let (Some(d), Some(p), true) = (d, parent.as_ref(), clean) {
+                        if let Ok(policy) = self.policy_at(p.tree) {
+                            out.gaps.decision(&d, policy.verdict(&d), &c);
+                        }
+                    }
+                }
+                CommitRole::Event(e) => {
+                    out.events += 1;
+                    if let (Some(e), true) = (e, clean) {
+                        out.gaps.event(&e, &c);
+                    }
+                }
+                CommitRole::PolicyChange => out.policy_changes += 1,
+                _ => {}
+            }
+            per_commit.push((found.into_iter().map(|d| d.at_ref(MAIN_REF)).collect(), id));
+            child = parent;
+        }
+        for (diags, id) in per_commit.into_iter().rev() {
+            out.diagnostics.extend(diags);
+            out.decision_ids.extend(id);
+        }
+        out
     }
 
     // ---- commits on main ----------------------------------------------------------------------
@@ -1682,6 +1759,22 @@ pub fn existing_approvals(trailers: &Trailers) -> Vec<Approval> {
         .collect()
 }
 
+/// One commit's findings and, for a decision, its (id, commit).
+type CommitFindings = (Vec<Diagnostic>, Option<(String, String)>);
+
+/// What one chunk of history yields, merged in order by `check_history`.
+#[derive(Default)]
+struct ChunkResult {
+    commits: usize,
+    decisions: usize,
+    events: usize,
+    policy_changes: usize,
+    /// (decision id, commit) in history order, for the uniqueness check across chunks.
+    decision_ids: Vec<(String, String)>,
+    diagnostics: Vec<Diagnostic>,
+    gaps: Gaps,
+}
+
 /// What `verify` learns across history: decisions awaiting post-action review, and high-risk
 /// decisions awaiting an outcome.
 #[derive(Default)]
@@ -1696,6 +1789,20 @@ struct Gaps {
 }
 
 impl Gaps {
+    /// Adds what a later chunk of history learned.
+    fn merge(&mut self, other: Gaps) {
+        self.post.extend(other.post);
+        for (id, revs) in other.reviewers {
+            let entry = self.reviewers.entry(id).or_default();
+            for (p, t) in revs {
+                let e = entry.entry(p).or_insert(t);
+                *e = (*e).min(t);
+            }
+        }
+        self.high.extend(other.high);
+        self.outcomes.extend(other.outcomes);
+    }
+
     fn decision(&mut self, d: &Decision, verdict: policy::Verdict, c: &CommitData) {
         let path = record::decision_path(d).unwrap_or_default();
         if verdict.risk >= record::Risk::High {

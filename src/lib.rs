@@ -17,6 +17,7 @@ pub mod cli;
 pub mod diag;
 pub mod engine;
 pub mod history;
+pub mod intake;
 pub mod pgp;
 pub mod policy;
 pub mod record;

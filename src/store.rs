@@ -15,7 +15,9 @@
 use gix::bstr::ByteSlice;
 use gix::ObjectId;
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 pub type Oid = ObjectId;
 
@@ -130,12 +132,26 @@ pub enum ObjectKind {
     Tag,
 }
 
+/// A repository handle that can be sent to other threads (see [`Store::shared`]).
+#[derive(Clone)]
+pub struct SharedStore(gix::ThreadSafeRepository);
+
 /// A git repository opened for aiaudit.
 pub struct Store {
     repo: gix::Repository,
     // Keeps the hook's private object store (alternates to the quarantine) alive.
     _hook_objects: Option<tempfile::TempDir>,
+    /// Decoded trees by id. Trees are immutable, and walking a linear history reads each one
+    /// twice (as a commit's tree, then as its child's parent tree) besides the policy and key
+    /// lookups: decoding and inflating them once matters most for large month folders.
+    trees: std::cell::RefCell<HashMap<Oid, Rc<TreeEntries>>>,
 }
+
+type TreeEntries = Vec<(Box<[u8]>, Entry)>;
+
+/// Trees kept decoded per store; the cache is emptied when full (a cheap, bounded policy that
+/// suits the mostly sequential access of history walks).
+const TREE_CACHE_ENTRIES: usize = 256;
 
 impl Store {
     /// Opens the repository containing `path` (a work tree or a bare repository).
@@ -147,6 +163,7 @@ impl Store {
         Ok(Store {
             repo,
             _hook_objects: None,
+            trees: Default::default(),
         })
     }
 
@@ -161,6 +178,7 @@ impl Store {
         Ok(Store {
             repo,
             _hook_objects: None,
+            trees: Default::default(),
         })
     }
 
@@ -218,6 +236,43 @@ impl Store {
         store.repo.objects = gix::odb::memory::Proxy::new(handle, hash);
         store._hook_objects = Some(tmp);
         Ok(store)
+    }
+
+    /// A handle other threads can open their own [`Store`] from (for parallel verification).
+    /// `None` for the hook's store, whose object database is private to it.
+    pub fn shared(&self) -> Option<SharedStore> {
+        if self._hook_objects.is_some() {
+            return None;
+        }
+        Some(SharedStore(self.repo.clone().into_sync()))
+    }
+
+    /// Opens this thread's store from a [`SharedStore`].
+    pub fn from_shared(shared: &SharedStore) -> Store {
+        Store {
+            repo: shared.0.to_thread_local(),
+            _hook_objects: None,
+            trees: Default::default(),
+        }
+    }
+
+    /// The ids of the first-parent chain ending at `tip`, oldest first (ids only, so a long
+    /// history costs 20 bytes a commit).
+    pub fn first_parent_ids(&self, tip: Oid) -> Result<Vec<Oid>> {
+        let mut out = Vec::new();
+        let mut cur = Some(tip);
+        while let Some(oid) = cur {
+            out.push(oid);
+            let obj = self.repo.find_object(oid).map_err(|e| obj_err(oid, e))?;
+            if obj.kind != gix::object::Kind::Commit {
+                return Err(obj_err(oid, format!("is a {}, not a commit", obj.kind)));
+            }
+            cur = gix::objs::CommitRefIter::from_bytes(&obj.data, self.repo.object_hash())
+                .parent_ids()
+                .next();
+        }
+        out.reverse();
+        Ok(out)
     }
 
     pub fn git_dir(&self) -> &Path {
@@ -340,8 +395,8 @@ impl Store {
         if header.size() > cap {
             return Ok(BlobRead::TooLarge(header.size()));
         }
-        let blob = self.repo.find_blob(oid).map_err(|e| obj_err(oid, e))?;
-        Ok(BlobRead::Data(blob.data.clone()))
+        let mut blob = self.repo.find_blob(oid).map_err(|e| obj_err(oid, e))?;
+        Ok(BlobRead::Data(std::mem::take(&mut blob.data)))
     }
 
     /// Reads a blob that must be at most `cap` bytes.
@@ -354,7 +409,20 @@ impl Store {
         }
     }
 
-    fn tree_entries(&self, oid: Oid) -> Result<Vec<(Vec<u8>, Entry)>> {
+    fn tree_entries(&self, oid: Oid) -> Result<Rc<TreeEntries>> {
+        if let Some(t) = self.trees.borrow().get(&oid) {
+            return Ok(t.clone());
+        }
+        let entries = Rc::new(self.decode_tree(oid)?);
+        let mut cache = self.trees.borrow_mut();
+        if cache.len() >= TREE_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(oid, entries.clone());
+        Ok(entries)
+    }
+
+    fn decode_tree(&self, oid: Oid) -> Result<TreeEntries> {
         let obj = self.repo.find_object(oid).map_err(|e| obj_err(oid, e))?;
         if obj.kind != gix::object::Kind::Tree {
             return Err(obj_err(oid, format!("is a {}, not a tree", obj.kind)));
@@ -374,7 +442,7 @@ impl Store {
                     K::Commit => EntryKind::Submodule,
                 };
                 (
-                    e.filename.to_vec(),
+                    Box::<[u8]>::from(AsRef::<[u8]>::as_ref(e.filename)),
                     Entry {
                         kind,
                         oid: e.oid.to_owned(),
@@ -390,7 +458,11 @@ impl Store {
         let mut parts = path.split('/').peekable();
         while let Some(part) = parts.next() {
             let entries = self.tree_entries(current)?;
-            let Some((_, e)) = entries.into_iter().find(|(n, _)| n == part.as_bytes()) else {
+            let Some(e) = entries
+                .iter()
+                .find(|(n, _)| &n[..] == part.as_bytes())
+                .map(|(_, e)| *e)
+            else {
                 return Ok(None);
             };
             if parts.peek().is_none() {
@@ -420,8 +492,8 @@ impl Store {
                 oid,
             }) => Ok(self
                 .tree_entries(oid)?
-                .into_iter()
-                .map(|(n, e)| (String::from_utf8_lossy(&n).into_owned(), e))
+                .iter()
+                .map(|(n, e)| (String::from_utf8_lossy(n).into_owned(), *e))
                 .collect()),
             _ => Ok(Vec::new()),
         }
@@ -449,11 +521,11 @@ impl Store {
         }
         let a = match old {
             Some(o) => self.tree_entries(o)?,
-            None => Vec::new(),
+            None => Rc::new(Vec::new()),
         };
         let b = match new {
             Some(n) => self.tree_entries(n)?,
-            None => Vec::new(),
+            None => Rc::new(Vec::new()),
         };
         let (mut i, mut j) = (0, 0);
         while i < a.len() || j < b.len() {

@@ -2,8 +2,10 @@
 //! comments are the `--help` text) and one `run` function. This is the only module that prints.
 
 mod approve;
+mod check;
 mod checkpoint;
 mod event;
+mod export;
 mod governance;
 mod hook;
 mod init;
@@ -13,6 +15,7 @@ mod pending;
 mod policy_cmd;
 mod principal;
 mod record;
+mod report;
 mod show;
 mod util;
 mod verify;
@@ -54,6 +57,9 @@ pub enum Command {
     Pending(pending::PendingArgs),
     Show(show::ShowArgs),
     Log(log::LogArgs),
+    Report(report::Args),
+    Export(export::Args),
+    Check(check::Args),
     Approve(approve::ApproveArgs),
     Outcome(event::OutcomeArgs),
     Review(event::ReviewArgs),
@@ -122,6 +128,9 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Pending(a) => pending::run(&cwd, a),
         Command::Show(a) => show::run(&cwd, a),
         Command::Log(a) => log::run(&cwd, a),
+        Command::Report(a) => report::run(&cwd, a),
+        Command::Export(a) => export::run(&cwd, a),
+        Command::Check(a) => check::run(&cwd, a),
         Command::Approve(a) => approve::run(&cwd, a),
         Command::Outcome(a) => event::run_outcome(&cwd, a),
         Command::Review(a) => event::run_review(&cwd, a),

@@ -1,8 +1,15 @@
 //! `aiaudit record`: build a decision, commit it to `refs/heads/proposals/<id>`.
+//!
+//! The decision comes from flags, from a document (`--from`: an intake document
+//! `aiaudit/intake/v1`, or a decision-shaped one), or from an OpenTelemetry GenAI trace
+//! (`--from-otel`) completed by flags. Whatever the source, every text the record would store
+//! and every content that is hashed is scanned for credentials before anything is written
+//! (`crate::intake::secrets`).
 
 use super::util::{self, committer, main_base, person, unix};
 use super::{CliError, CliResult, EXIT_OK};
 use crate::engine::{Checker, MAIN_REF, PROPOSALS_PREFIX};
+use crate::intake::{self, otel, secrets::Scan, Digested, INTAKE_SCHEMA};
 use crate::policy::Policy;
 use crate::record::{
     self, canonical::to_canonical_yaml, digest, ActionKind, Agent, Ai, AiRole, Context,
@@ -17,15 +24,32 @@ use std::path::{Path, PathBuf};
 /// Record an AI-assisted decision as a proposal awaiting approval.
 ///
 /// Every context input is hashed into the record (content is not stored); the context digest,
-/// the id, the creation time and the risk (from the policy) are filled in. The decision is
+/// the id, the creation time and the risk (from the policy) are filled in. Before anything is
+/// written, every stored text and every hashed content is scanned for credentials: a hit
+/// refuses the record (exit 1) unless the input is marked --digest-only (docs/intake.md). The decision is
 /// committed with its trailers to refs/heads/proposals/<id>; nothing else changes.
 #[derive(Debug, clap::Args)]
 pub struct RecordArgs {
-    /// Read the decision from a JSON or YAML document (`-` for standard input). `schema`, `id`,
-    /// `created`, `risk` and `context.digest` may be left out and are filled in; the other
-    /// flags describing the decision cannot be combined with it.
-    #[arg(long, value_name = "FILE")]
+    /// Read the decision from a JSON or YAML document (`-` for standard input): an intake
+    /// document (`schema: aiaudit/intake/v1`, see docs/intake.md and
+    /// schemas/intake.v1.schema.json), or a decision-shaped document, where `schema`, `id`,
+    /// `created`, `risk` and `context.digest` may be left out and are filled in. The other flags
+    /// describing the decision cannot be combined with it.
+    #[arg(long, value_name = "FILE", conflicts_with = "from_otel")]
     pub from: Option<PathBuf>,
+    /// Read the model, the agents, the prompts, the tool calls and the model output from an
+    /// OpenTelemetry GenAI trace export (OTLP JSON, `-` for standard input). What a trace cannot
+    /// say comes from the flags: --initiator, --action, --system, --summary, --ai-role,
+    /// --recommendation (required), and optionally --model, --agent, --output and context
+    /// flags, which take precedence or add to the trace.
+    #[arg(long = "from-otel", value_name = "FILE")]
+    pub from_otel: Option<PathBuf>,
+    /// Record this input by its digest only although it looks like it holds a credential. NAME
+    /// is the input's name in the record (a file name, a tool name, a span name), a path as
+    /// given on the command line, or `output` for the model output (repeatable). Texts that the
+    /// record stores are never exempt. See docs/intake.md.
+    #[arg(long = "digest-only", value_name = "NAME")]
+    pub digest_only: Vec<String>,
 
     /// The initiating principal's id (kind, owner and name come from the policy).
     #[arg(long, value_name = "ID", env = "AIAUDIT_INITIATOR")]
@@ -171,13 +195,19 @@ pub fn run(cwd: &Path, a: RecordArgs) -> CliResult {
     let base = main_base(&store)?;
     let mut checker = Checker::new(&store, now);
     let policy = util::policy_at(&mut checker, base.tree)?;
-    let mut d = match &a.from {
-        Some(path) => from_document(&a, path, now)?,
-        None => from_flags(&a, &policy, now)?,
+    let mut scan = Scan::new(a.digest_only.iter().cloned());
+    scan_flags(&a, &mut scan);
+    let mut d = match (&a.from, &a.from_otel) {
+        (Some(path), _) => from_document(&a, path, &policy, now, &mut scan)?,
+        (None, Some(path)) => from_otel(&a, path, &policy, now, &mut scan)?,
+        (None, None) => from_flags(&a, &policy, now, &mut scan)?,
     };
     // Derived, never chosen: the context digest and the risk.
     d.context.digest = digest::context_digest(&d.context.entries);
     d.risk = policy.verdict(&d).risk;
+    // Before anything is written: no credential goes into the audit repository.
+    scan.decision_fields(&d, "the record's ");
+    refuse_secrets(&scan)?;
     let verdict = policy.verdict(&d);
     let path = record::decision_path(&d).ok_or_else(|| {
         CliError::usage(anyhow!(
@@ -322,41 +352,141 @@ fn rand_u128() -> u128 {
     ulid::Ulid::new().random()
 }
 
-fn entry_for(kind: ContextKind, path: &Path) -> CliResult<ContextEntry> {
+/// Reports the credential scan: notes for digest-only inputs, then refusals (exit 1), then
+/// `--digest-only` names that matched no input (exit 2). Runs before anything is written.
+fn refuse_secrets(scan: &Scan) -> CliResult<()> {
+    for n in &scan.noted {
+        eprintln!(
+            "note: {}; recorded by its digest only (--digest-only)",
+            n.head()
+        );
+    }
+    if !scan.refused.is_empty() {
+        for f in &scan.refused {
+            eprintln!("refused: {f}");
+        }
+        let n = scan.refused.len();
+        return Err(CliError::violations(anyhow!(
+            "{n} {} like {} a credential; nothing was recorded",
+            if n == 1 { "input looks" } else { "inputs look" },
+            if n == 1 { "it holds" } else { "they hold" },
+        ))
+        .hint("secrets never enter the audit repository; name a secret by reference (a vault path, a secret name) with --secret-ref. See docs/intake.md for the rules"));
+    }
+    if let Some(name) = scan.unused_selectors().first() {
+        return Err(CliError::usage(anyhow!(
+            "--digest-only {name}: no input of this record has that name"
+        ))
+        .hint("NAME is an input's name as the record shows it (a file name, a tool name), a path as given, or `output`"));
+    }
+    Ok(())
+}
+
+/// Scans the flags whose text the record stores.
+fn scan_flags(a: &RecordArgs, scan: &mut Scan) {
+    let one = [
+        ("--initiator", &a.initiator),
+        ("--forge-login", &a.forge_login),
+        ("--system", &a.system),
+        ("--target-repo", &a.target_repo),
+        ("--change", &a.change),
+        ("--resource", &a.resource),
+        ("--summary", &a.summary),
+        ("--framework", &a.framework),
+        ("--recommendation", &a.recommendation),
+    ];
+    for (flag, v) in one {
+        if let Some(v) = v {
+            scan.stored(flag, v);
+        }
+    }
+    for (flag, list) in [
+        ("--identity", &a.identities),
+        ("--secret-ref", &a.secrets),
+        ("--dataset", &a.datasets),
+    ] {
+        for v in list {
+            scan.stored(flag, v);
+        }
+    }
+    let models = a.model.iter().map(|m| ("--model", m)).chain(
+        a.agents
+            .iter()
+            .filter_map(|g| g.model.as_ref().map(|m| ("--agent", m))),
+    );
+    for (flag, m) in models {
+        for v in [&m.provider, &m.name, &m.version] {
+            scan.stored(flag, v);
+        }
+    }
+    for g in &a.agents {
+        scan.stored("--agent", &g.id);
+        scan.stored("--agent", &g.role);
+    }
+}
+
+/// A file input: its name in the record, how messages call it, and the names `--digest-only`
+/// accepts for it.
+struct FileInput {
+    data: Vec<u8>,
+    name: String,
+    label: String,
+    selectors: Vec<String>,
+}
+
+fn read_file_input(path: &Path, what: &str) -> CliResult<FileInput> {
     let data = util::read_input(path)?;
-    let name = if path == Path::new("-") {
-        "stdin".to_owned()
+    let (name, label) = if path == Path::new("-") {
+        ("stdin".to_owned(), format!("{what} from standard input"))
     } else {
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| path.display().to_string())
+        (
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string()),
+            format!("{what} {}", path.display()),
+        )
     };
+    let given = path.display().to_string();
+    let mut selectors = vec![name.clone()];
+    if given != name {
+        selectors.push(given);
+    }
+    Ok(FileInput {
+        data,
+        name,
+        label,
+        selectors,
+    })
+}
+
+fn scan_file(scan: &mut Scan, f: &FileInput, first: Option<&str>) {
+    let mut selectors: Vec<&str> = first.into_iter().collect();
+    selectors.extend(f.selectors.iter().map(String::as_str));
+    scan.hashed(&f.label, &f.data, &selectors, false, None);
+}
+
+fn entry_for(kind: ContextKind, path: &Path, scan: &mut Scan) -> CliResult<ContextEntry> {
+    let f = read_file_input(path, "context file")?;
+    scan_file(scan, &f, None);
     Ok(ContextEntry {
         kind,
-        name,
+        name: f.name,
         uri: None,
-        size: data.len() as u64,
-        sha256: digest::sha256_hex(&data),
+        size: f.data.len() as u64,
+        sha256: digest::sha256_hex(&f.data),
         arguments_sha256: None,
     })
 }
 
-fn from_flags(a: &RecordArgs, policy: &Policy, now: std::time::SystemTime) -> CliResult<Decision> {
-    let missing =
-        |flag: &str| CliError::usage(anyhow!("missing {flag}")).hint("see `aiaudit record --help`");
-    let initiator_id = a.initiator.clone().ok_or_else(|| missing("--initiator"))?;
-    let p = policy.principal(&initiator_id).ok_or_else(|| {
-        CliError::usage(anyhow!(
-            "initiator `{initiator_id}` is not a principal of the policy"
-        ))
-        .hint("an admin adds it with `aiaudit principal add`")
-    })?;
+/// The context entries given by flags, in the order: prompt, system instructions, --context,
+/// --tool-call.
+fn flag_entries(a: &RecordArgs, scan: &mut Scan) -> CliResult<Vec<ContextEntry>> {
     let mut entries = Vec::new();
     if let Some(pth) = &a.prompt {
-        entries.push(entry_for(ContextKind::Prompt, pth)?);
+        entries.push(entry_for(ContextKind::Prompt, pth, scan)?);
     }
     if let Some(pth) = &a.system_instructions {
-        entries.push(entry_for(ContextKind::SystemInstructions, pth)?);
+        entries.push(entry_for(ContextKind::SystemInstructions, pth, scan)?);
     }
     for c in &a.context {
         let (k, f) = c
@@ -364,44 +494,85 @@ fn from_flags(a: &RecordArgs, policy: &Policy, now: std::time::SystemTime) -> Cl
             .ok_or_else(|| CliError::usage(anyhow!("--context `{c}`: expected KIND=FILE")))?;
         let kind = ContextKind::parse(k)
             .ok_or_else(|| CliError::usage(anyhow!("--context `{c}`: unknown kind `{k}`")))?;
-        entries.push(entry_for(kind, Path::new(f))?);
+        entries.push(entry_for(kind, Path::new(f), scan)?);
     }
     for t in &a.tool_calls {
-        let (name, files) = t.split_once('=').ok_or_else(|| {
+        let bad = || {
             CliError::usage(anyhow!(
                 "--tool-call `{t}`: expected NAME=ARGS_FILE,RESULT_FILE"
             ))
-        })?;
-        let (args_f, result_f) = files.split_once(',').ok_or_else(|| {
-            CliError::usage(anyhow!(
-                "--tool-call `{t}`: expected NAME=ARGS_FILE,RESULT_FILE"
-            ))
-        })?;
-        let args = util::read_input(Path::new(args_f))?;
-        let mut e = entry_for(ContextKind::ToolCall, Path::new(result_f))?;
-        e.name = name.to_owned();
-        e.arguments_sha256 = Some(digest::sha256_hex(&args));
-        entries.push(e);
+        };
+        let (name, files) = t.split_once('=').ok_or_else(bad)?;
+        let (args_f, result_f) = files.split_once(',').ok_or_else(bad)?;
+        let args = read_file_input(
+            Path::new(args_f),
+            &format!("tool call {name}: arguments file"),
+        )?;
+        scan_file(scan, &args, Some(name));
+        let result = read_file_input(
+            Path::new(result_f),
+            &format!("tool call {name}: result file"),
+        )?;
+        scan_file(scan, &result, Some(name));
+        entries.push(ContextEntry {
+            kind: ContextKind::ToolCall,
+            name: name.to_owned(),
+            uri: None,
+            size: result.data.len() as u64,
+            sha256: digest::sha256_hex(&result.data),
+            arguments_sha256: Some(digest::sha256_hex(&args.data)),
+        });
     }
-    if entries.is_empty() {
-        return Err(missing("context: at least --prompt FILE"));
-    }
-    let output = match &a.output {
-        Some(p) => util::read_input(p)?,
-        None => return Err(missing("--output FILE (the model's full output)")),
+    Ok(entries)
+}
+
+/// The model output given by `--output FILE`: hashed and scanned, never stored.
+fn flag_output(a: &RecordArgs, scan: &mut Scan) -> CliResult<Option<Digested>> {
+    let Some(p) = &a.output else {
+        return Ok(None);
     };
+    let f = read_file_input(p, "output file")?;
+    scan_file(scan, &f, Some("output"));
+    Ok(Some(Digested::of(&f.data)))
+}
+
+fn missing(flag: &str) -> CliError {
+    CliError::usage(anyhow!("missing {flag}")).hint("see `aiaudit record --help`")
+}
+
+/// The initiator as the policy knows it: kind, owner and name come from the principal.
+fn initiator(policy: &Policy, id: &str, forge_login: Option<String>) -> CliResult<Initiator> {
+    let p = policy.principal(id).ok_or_else(|| {
+        CliError::usage(anyhow!("initiator `{id}` is not a principal of the policy"))
+            .hint("an admin adds it with `aiaudit principal add`")
+    })?;
+    Ok(Initiator {
+        id: p.id.clone(),
+        kind: p.kind,
+        name: p.name.clone(),
+        owner: p.owner.clone(),
+        forge_login,
+    })
+}
+
+/// A decision from flags, with the context, model, agents and output found elsewhere.
+fn assemble(
+    a: &RecordArgs,
+    policy: &Policy,
+    now: std::time::SystemTime,
+    entries: Vec<ContextEntry>,
+    model: Model,
+    agents: Vec<Agent>,
+    output: Digested,
+) -> CliResult<Decision> {
+    let initiator_id = a.initiator.clone().ok_or_else(|| missing("--initiator"))?;
+    let initiator = initiator(policy, &initiator_id, a.forge_login.clone())?;
     let (id, created) = new_id(now, &a.created)?;
     Ok(Decision {
         schema: DECISION_SCHEMA.into(),
         id,
         created,
-        initiator: Initiator {
-            id: p.id.clone(),
-            kind: p.kind,
-            name: p.name.clone(),
-            owner: p.owner.clone(),
-            forge_login: a.forge_login.clone(),
-        },
+        initiator,
         action: crate::record::Action {
             kind: a.action.ok_or_else(|| missing("--action KIND"))?,
             target: Target {
@@ -417,12 +588,9 @@ fn from_flags(a: &RecordArgs, policy: &Policy, now: std::time::SystemTime) -> Cl
         },
         ai: Ai {
             role: a.ai_role.ok_or_else(|| missing("--ai-role ROLE"))?,
-            model: a
-                .model
-                .clone()
-                .ok_or_else(|| missing("--model PROVIDER/NAME@VERSION"))?,
+            model,
             framework: a.framework.clone(),
-            agents: a.agents.clone(),
+            agents,
         },
         context: Context {
             digest: String::new(),
@@ -433,47 +601,256 @@ fn from_flags(a: &RecordArgs, policy: &Policy, now: std::time::SystemTime) -> Cl
                 .recommendation
                 .clone()
                 .ok_or_else(|| missing("--recommendation TEXT"))?,
-            sha256: digest::sha256_hex(&output),
-            size: output.len() as u64,
+            sha256: output.sha256,
+            size: output.size,
         },
         risk: crate::record::Risk::Low,
     })
 }
 
-fn from_document(a: &RecordArgs, path: &Path, now: std::time::SystemTime) -> CliResult<Decision> {
-    let conflicting = a.action.is_some()
-        || a.system.is_some()
-        || a.summary.is_some()
-        || a.model.is_some()
-        || a.ai_role.is_some()
-        || a.prompt.is_some()
-        || a.output.is_some()
-        || a.recommendation.is_some()
-        || !a.context.is_empty()
-        || !a.tool_calls.is_empty();
-    if conflicting {
+fn from_flags(
+    a: &RecordArgs,
+    policy: &Policy,
+    now: std::time::SystemTime,
+    scan: &mut Scan,
+) -> CliResult<Decision> {
+    // The initiator first: an unknown principal is the likeliest mistake.
+    let initiator_id = a.initiator.clone().ok_or_else(|| missing("--initiator"))?;
+    initiator(policy, &initiator_id, None)?;
+    let entries = flag_entries(a, scan)?;
+    if entries.is_empty() {
+        return Err(missing("context: at least --prompt FILE"));
+    }
+    let output =
+        flag_output(a, scan)?.ok_or_else(|| missing("--output FILE (the model's full output)"))?;
+    let model = a
+        .model
+        .clone()
+        .ok_or_else(|| missing("--model PROVIDER/NAME@VERSION"))?;
+    assemble(a, policy, now, entries, model, a.agents.clone(), output)
+}
+
+/// How messages name a file given on the command line.
+fn label(path: &Path) -> String {
+    if path == Path::new("-") {
+        "standard input".to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// `--from-otel FILE`: the trace gives the model, agents, context and output; the flags the
+/// rest. Context flags come first, then the trace's inputs in time order; `--model` and
+/// `--output` take precedence over the trace; `--agent ID:ROLE[:MODEL]` sets the role (and
+/// model) of the trace's agent with that id, or adds an agent.
+fn from_otel(
+    a: &RecordArgs,
+    path: &Path,
+    policy: &Policy,
+    now: std::time::SystemTime,
+    scan: &mut Scan,
+) -> CliResult<Decision> {
+    let file = label(path);
+    let bytes = util::read_input(path)?;
+    let mut entries = flag_entries(a, scan)?;
+    let flag_out = flag_output(a, scan)?;
+    let trace = otel::parse_trace(&file, &bytes, flag_out.is_none(), scan)
+        .map_err(|e| CliError::usage(anyhow!("{e}")))?;
+    entries.extend(trace.inputs.iter().map(|i| i.entry.clone()));
+    if entries.is_empty() {
         return Err(CliError::usage(anyhow!(
-            "--from cannot be combined with flags describing the decision"
+            "{file}: the trace carries no prompt or tool call content (gen_ai.input.messages, gen_ai.tool.call.*)"
+        ))
+        .hint("enable content capture in the instrumentation, or pass --prompt FILE"));
+    }
+    let model = match &a.model {
+        Some(m) => m.clone(),
+        None => trace
+            .model(&file)
+            .map_err(|e| CliError::usage(anyhow!("{e}")))?,
+    };
+    let mut agents = trace.agents.clone();
+    for f in &a.agents {
+        match agents.iter_mut().find(|g| g.id == f.id) {
+            Some(g) => {
+                g.role = f.role.clone();
+                if f.model.is_some() {
+                    g.model = f.model.clone();
+                }
+            }
+            None => agents.push(f.clone()),
+        }
+    }
+    let output = match (flag_out, &trace.output) {
+        (Some(o), _) => o,
+        (None, Some((o, _))) => o.clone(),
+        (None, None) => {
+            return Err(CliError::usage(anyhow!(
+                "{file}: no model output in the trace (gen_ai.output.messages or gen_ai.completion)"
+            ))
+            .hint("enable content capture in the instrumentation, or pass --output FILE"))
+        }
+    };
+    assemble(a, policy, now, entries, model, agents, output)
+}
+
+/// The flags that describe the decision, by name, when given (they conflict with `--from`).
+fn describing_flags(a: &RecordArgs) -> Vec<&'static str> {
+    [
+        ("--action", a.action.is_some()),
+        ("--system", a.system.is_some()),
+        ("--target-repo", a.target_repo.is_some()),
+        ("--change", a.change.is_some()),
+        ("--resource", a.resource.is_some()),
+        ("--summary", a.summary.is_some()),
+        ("--identity", !a.identities.is_empty()),
+        ("--secret-ref", !a.secrets.is_empty()),
+        ("--dataset", !a.datasets.is_empty()),
+        ("--ai-role", a.ai_role.is_some()),
+        ("--model", a.model.is_some()),
+        ("--framework", a.framework.is_some()),
+        ("--agent", !a.agents.is_empty()),
+        ("--prompt", a.prompt.is_some()),
+        ("--system-instructions", a.system_instructions.is_some()),
+        ("--context", !a.context.is_empty()),
+        ("--tool-call", !a.tool_calls.is_empty()),
+        ("--output", a.output.is_some()),
+        ("--recommendation", a.recommendation.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(f, given)| given.then_some(f))
+    .collect()
+}
+
+fn from_document(
+    a: &RecordArgs,
+    path: &Path,
+    policy: &Policy,
+    now: std::time::SystemTime,
+    scan: &mut Scan,
+) -> CliResult<Decision> {
+    let conflicting = describing_flags(a);
+    if !conflicting.is_empty() {
+        return Err(CliError::usage(anyhow!(
+            "--from cannot be combined with {}: the document describes the decision",
+            conflicting.join(", ")
         )));
     }
+    let file = label(path);
     let bytes = util::read_input(path)?;
-    if bytes.len() > record::MAX_RECORD_BYTES {
+    if bytes.len() > intake::MAX_INTAKE_BYTES {
         return Err(CliError::usage(anyhow!(
-            "{}: larger than {} bytes",
-            path.display(),
-            record::MAX_RECORD_BYTES
+            "{file}: larger than {} bytes",
+            intake::MAX_INTAKE_BYTES
         )));
     }
     let text = std::str::from_utf8(&bytes)
-        .map_err(|e| CliError::usage(anyhow!("{}: not UTF-8: {e}", path.display())))?;
-    let mut v: Value = serde_yaml::from_str(text)
-        .map_err(|e| CliError::usage(anyhow!("{}: {e}", path.display())))?;
-    let obj = v.as_object_mut().ok_or_else(|| {
-        CliError::usage(anyhow!(
-            "{}: the document must be a mapping",
-            path.display()
-        ))
+        .map_err(|e| CliError::usage(anyhow!("{file}: not UTF-8: {e}")))?;
+    let v: Value =
+        serde_yaml::from_str(text).map_err(|e| CliError::usage(anyhow!("{file}: {e}")))?;
+    if !v.is_object() {
+        return Err(CliError::usage(anyhow!(
+            "{file}: the document must be a mapping"
+        )));
+    }
+    match v.get("schema") {
+        Some(Value::String(s)) if s == INTAKE_SCHEMA => from_intake(a, &file, &v, policy, now, scan),
+        None | Some(Value::Null) | Some(Value::String(_))
+            if bytes.len() > record::MAX_RECORD_BYTES =>
+        {
+            Err(CliError::usage(anyhow!(
+                "{file}: larger than {} bytes, the cap for a decision",
+                record::MAX_RECORD_BYTES
+            )))
+        }
+        None | Some(Value::Null) => from_decision_shaped(&file, v, now, scan),
+        Some(Value::String(s)) if s == DECISION_SCHEMA => {
+            from_decision_shaped(&file, v, now, scan)
+        }
+        Some(other) => Err(CliError::usage(anyhow!(
+            "{file}: schema: {other} is neither `{INTAKE_SCHEMA}` (an intake document) nor `{DECISION_SCHEMA}` (a decision)"
+        ))),
+    }
+}
+
+/// An intake document: the initiator's kind and owner come from the policy; `--initiator`,
+/// `--forge-login` and `--created` may fill what it leaves out, never contradict it.
+fn from_intake(
+    a: &RecordArgs,
+    file: &str,
+    v: &Value,
+    policy: &Policy,
+    now: std::time::SystemTime,
+    scan: &mut Scan,
+) -> CliResult<Decision> {
+    let doc =
+        intake::parse_intake(file, v, scan).map_err(|e| CliError::usage(anyhow!("{file}: {e}")))?;
+    if let Some(flag) = &a.initiator {
+        if *flag != doc.initiator {
+            return Err(CliError::usage(anyhow!(
+                "{file}: initiator.id is `{}` but --initiator (or AIAUDIT_INITIATOR) says `{flag}`",
+                doc.initiator
+            )));
+        }
+    }
+    let forge_login = same_or_fill(
+        file,
+        "initiator.forge_login",
+        &doc.forge_login,
+        &a.forge_login,
+        "--forge-login",
+    )?;
+    let created = same_or_fill(file, "created", &doc.created, &a.created, "--created")?;
+    let initiator = initiator(policy, &doc.initiator, forge_login).map_err(|e| CliError {
+        error: anyhow!("{file}: initiator.id: {:#}", e.error),
+        ..e
     })?;
+    let (id, created) = new_id(now, &created)?;
+    Ok(Decision {
+        schema: DECISION_SCHEMA.into(),
+        id,
+        created,
+        initiator,
+        action: doc.action,
+        ai: doc.ai,
+        context: Context {
+            digest: String::new(),
+            entries: doc.inputs.into_iter().map(|i| i.entry).collect(),
+        },
+        recommendation: doc.recommendation,
+        risk: crate::record::Risk::Low,
+    })
+}
+
+/// The document's value, else the flag's; both given, they must agree.
+fn same_or_fill(
+    file: &str,
+    field: &str,
+    doc: &Option<String>,
+    flag: &Option<String>,
+    flag_name: &str,
+) -> CliResult<Option<String>> {
+    match (doc, flag) {
+        (Some(d), Some(f)) if d != f => Err(CliError::usage(anyhow!(
+            "{file}: {field} is `{d}` but {flag_name} says `{f}`"
+        ))),
+        (Some(d), _) => Ok(Some(d.clone())),
+        (None, f) => Ok(f.clone()),
+    }
+}
+
+/// A decision-shaped document (schema `aiaudit/decision/v1`, which may be left out, as may
+/// `id`, `created`, `risk` and `context.digest`).
+fn from_decision_shaped(
+    file: &str,
+    mut v: Value,
+    now: std::time::SystemTime,
+    scan: &mut Scan,
+) -> CliResult<Decision> {
+    let obj = v
+        .as_object_mut()
+        .ok_or_else(|| CliError::usage(anyhow!("{file}: the document must be a mapping")))?;
+    let looks_like_intake = obj.get("context").is_some_and(Value::is_array);
     obj.entry("schema")
         .or_insert_with(|| json!(DECISION_SCHEMA));
     if !obj.contains_key("id") || !obj.contains_key("created") {
@@ -489,7 +866,16 @@ fn from_document(a: &RecordArgs, path: &Path, now: std::time::SystemTime) -> Cli
     if let Some(ctx) = obj.get_mut("context").and_then(|c| c.as_object_mut()) {
         ctx.entry("digest").or_insert_with(|| json!(""));
     }
-    let d: Decision = serde_json::from_value(v)
-        .map_err(|e| CliError::usage(anyhow!("{}: {e}", path.display())))?;
+    let d: Decision = serde_json::from_value(v).map_err(|e| {
+        let err = CliError::usage(anyhow!("{file}: {e}"));
+        if looks_like_intake {
+            err.hint(format!(
+                "an intake document declares `schema: \"{INTAKE_SCHEMA}\"` (docs/intake.md)"
+            ))
+        } else {
+            err
+        }
+    })?;
+    scan.decision_fields(&d, &format!("{file}: "));
     Ok(d)
 }

@@ -7,7 +7,9 @@
 //! plumbing and assert the hook's finding (code, commit, file, hint) and that no server ref
 //! moved.
 
+mod check;
 mod events;
+mod export;
 mod governance;
 mod harness;
 mod hook_accepts;
@@ -15,7 +17,9 @@ mod hook_rejects_approvals;
 mod hook_rejects_governance;
 mod hook_rejects_history;
 mod hook_rejects_records;
+mod intake;
 mod pushers;
+mod report;
 mod requirements;
 mod revocation;
 mod roles;

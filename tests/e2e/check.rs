@@ -1,0 +1,433 @@
+//! `aiaudit check` in a product repository's CI: a product repository made with the git
+//! binary, checked against a real audit server (decisions landed through the hook).
+
+use crate::harness::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+const PRODUCT: &str = "github.com/acme/payments";
+
+/// Records a code-merge decision for `repo` as bob (pushed as a proposal); returns its id.
+fn record_for(w: &World, files: &Path, repo: &str) -> String {
+    let id = w
+        .aiaudit(&[
+            "record",
+            "--initiator",
+            BOB,
+            "--action",
+            "code-merge",
+            "--system",
+            "github",
+            "--target-repo",
+            repo,
+            "--summary",
+            "Retry failed payouts",
+            "--ai-role",
+            "changed",
+            "--model",
+            MODEL,
+            "--prompt",
+            s(&files.join("prompt.txt")),
+            "--output",
+            s(&files.join("output.txt")),
+            "--recommendation",
+            "retry with backoff",
+            "--push",
+        ])
+        .ok();
+    assert_eq!(id.len(), 26, "record printed {id:?}");
+    id
+}
+
+/// Records for `repo` and has carol approve it; returns the id of the landed decision.
+fn landed_for(w: &World, files: &Path, repo: &str) -> String {
+    let id = record_for(w, files, repo);
+    w.aiaudit_signed(CAROL, &["approve", &id, "--yes", "--push"])
+        .ok();
+    id
+}
+
+/// A product repository (`git init`, origin on GitHub) with a first, human commit.
+fn product(w: &World) -> PathBuf {
+    let root = w.work.parent().expect("world root").to_owned();
+    let dir = root.join("product");
+    w.git_in(&root, &["init", "-q", "-b", "main", "product"])
+        .ok();
+    w.git_in(
+        &dir,
+        &[
+            "remote",
+            "add",
+            "origin",
+            "https://github.com/Acme/payments.git",
+        ],
+    )
+    .ok();
+    commit(w, &dir, "Initial import");
+    dir
+}
+
+/// An empty commit with `message`; returns its id.
+fn commit(w: &World, dir: &Path, message: &str) -> String {
+    w.git_in(dir, &["commit", "-q", "--allow-empty", "-m", message])
+        .ok();
+    w.git_in(dir, &["rev-parse", "HEAD"]).ok()
+}
+
+fn scratch_files(w: &World) -> PathBuf {
+    let files = w.work.parent().unwrap().join("check-files");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("prompt.txt"), "Make payouts retry\n").unwrap();
+    std::fs::write(files.join("output.txt"), "diff --git ...\n").unwrap();
+    files
+}
+
+#[test]
+fn maps_ai_assisted_commits_to_approved_decisions_for_this_repo() {
+    let w = World::new();
+    let files = scratch_files(&w);
+    let approved = landed_for(&w, &files, PRODUCT);
+    let by_system = w.land(BOB, CAROL); // --system github.com/acme/payments, no --target-repo
+    let proposal = w.land_proposal(BOB);
+    let other = landed_for(&w, &files, "github.com/acme/ledger");
+
+    let p = product(&w);
+    let base = w.git_in(&p, &["rev-parse", "HEAD"]).ok();
+    let ok = commit(
+        &w,
+        &p,
+        &format!(
+            "Retry failed payouts\n\nAssisted-by: Claude:claude-sonnet-4\nDecision-Id: {approved}"
+        ),
+    );
+    let no_decision = commit(&w, &p, "Add jitter\n\nAssisted-by: Claude");
+    let proposed = commit(
+        &w,
+        &p,
+        &format!(
+            "Raise the rate limit\n\nDecision-Id: {}\nCo-authored-by: Claude <noreply@anthropic.com>",
+            proposal.id
+        ),
+    );
+    let elsewhere = commit(
+        &w,
+        &p,
+        &format!("Share the ledger client\n\nDecision-Id: {other}"),
+    );
+    let human = commit(
+        &w,
+        &p,
+        "Fix a typo\n\nCo-authored-by: Claude Dupont <claude.dupont@acme.example>",
+    );
+    let ok_by_system = commit(
+        &w,
+        &p,
+        &format!(
+            "Raise the limit in config\n\nDecision-Id: {}\nCo-authored-by: Copilot <175728472+Copilot@users.noreply.github.com>",
+            by_system.id
+        ),
+    );
+    let range = format!("{base}..HEAD");
+
+    let out = w.aiaudit_in(&p, &["check", "--audit-repo", s(&w.server), &range]);
+    eprintln!("{out}");
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    let short = |c: &str| c[..12].to_owned();
+    for (code, c, mention) in [
+        (
+            "ai-commit-without-decision",
+            &no_decision,
+            "Assisted-by: Claude",
+        ),
+        ("decision-not-approved", &proposed, proposal.id.as_str()),
+        (
+            "decision-other-target",
+            &elsewhere,
+            "github.com/acme/ledger",
+        ),
+    ] {
+        let header = format!("error[{code}]: commit {}", short(c));
+        let block = out
+            .stderr
+            .split("\nerror[")
+            .map(|b| {
+                if b.starts_with("error[") {
+                    b.to_owned()
+                } else {
+                    format!("error[{b}")
+                }
+            })
+            .find(|b| b.starts_with(&header))
+            .unwrap_or_else(|| panic!("no `{header}` in:\n{out}"));
+        assert!(block.contains(mention), "{block}");
+        assert!(block.contains("\n  hint: "), "{block}");
+    }
+    assert_eq!(out.stderr.matches("error[").count(), 3, "{out}");
+    assert!(!out.stderr.contains("warning["), "{out}");
+    for c in [&ok, &ok_by_system] {
+        assert!(
+            out.stdout.contains(&format!("ok: commit {}", short(c))),
+            "{out}"
+        );
+    }
+    assert!(
+        out.stdout.contains(&format!("approved by {CAROL}")),
+        "{out}"
+    );
+    assert!(!out.stdout.contains(&short(&human)) && !out.stderr.contains(&short(&human)));
+    assert!(
+        out.stdout.contains(&format!(
+            "FAILED: 6 commit(s) in {range} of {PRODUCT}; 5 AI-assisted or naming a decision: 2 covered, 3 gap(s); 0 warning(s)"
+        )),
+        "{out}"
+    );
+
+    // --json: the same, for machines.
+    let out = w.aiaudit_in(
+        &p,
+        &["check", "--json", "--audit-repo", s(&w.server), &range],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["repository"], PRODUCT);
+    assert_eq!(
+        (v["commits"].as_u64(), v["checked"].as_u64()),
+        (Some(6), Some(5))
+    );
+    assert_eq!(
+        (v["compliant"].as_u64(), v["gaps"].as_u64()),
+        (Some(2), Some(3))
+    );
+    let results = v["results"].as_array().unwrap();
+    let compliant: Vec<(&str, bool)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["commit"].as_str().unwrap(),
+                r["compliant"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        compliant,
+        [
+            (ok.as_str(), true),
+            (no_decision.as_str(), false),
+            (proposed.as_str(), false),
+            (elsewhere.as_str(), false),
+            (ok_by_system.as_str(), true),
+        ]
+    );
+    assert_eq!(results[2]["ai_trailers"][0]["tool"], "Claude");
+    assert_eq!(results[4]["ai_trailers"][0]["tool"], "GitHub Copilot");
+    let codes: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "ai-commit-without-decision",
+            "decision-not-approved",
+            "decision-other-target"
+        ]
+    );
+
+    // One revision: that commit alone. Clean → exit 0. The audit repo as a URL is cloned, and
+    // its history verified against the pinned root first.
+    let root = w
+        .git_in(&w.server, &["rev-list", "--max-parents=0", "main"])
+        .ok();
+    let url = format!("file://{}", s(&w.server));
+    let out = w.aiaudit_in(
+        &p,
+        &["check", "--audit-repo", &url, "--trust-root", &root, &ok],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out}");
+    assert!(
+        out.stdout
+            .starts_with(&format!("ok: commit {}", short(&ok))),
+        "{out}"
+    );
+    assert!(out.stdout.contains("ok: 1 commit(s)"), "{out}");
+    // A wrong root of trust: the audit repository cannot be relied on.
+    let out = w.aiaudit_in(
+        &p,
+        &["check", "--audit-repo", &url, "--trust-root", &ok, &ok],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    assert!(out.stderr.contains("does not verify"), "{out}");
+
+    // The decision for the other repository passes when this repository is named so.
+    let out = w.aiaudit_in(
+        &p,
+        &[
+            "check",
+            "--audit-repo",
+            s(&w.server),
+            "--target-repo",
+            "acme/ledger",
+            &format!("{elsewhere}~1..{elsewhere}"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out}");
+    // A human-only range: nothing to check.
+    let out = w.aiaudit_in(
+        &p,
+        &[
+            "check",
+            "--audit-repo",
+            s(&w.server),
+            &format!("{ok_by_system}..HEAD"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out}");
+    assert!(out.stdout.contains("ok: 0 commit(s)"), "{out}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let w = World::new();
+    let p = product(&w);
+    let run = |args: &[&str]| {
+        let mut all = vec!["check"];
+        all.extend_from_slice(args);
+        w.aiaudit_in(&p, &all)
+    };
+    let audit = s(&w.server);
+    let root = w.work.parent().unwrap();
+    w.git_in(root, &["init", "-q", "--bare", "empty.git"]).ok();
+    let empty = root.join("empty.git");
+    for (args, says) in [
+        (
+            vec!["--audit-repo", audit, "0123456789abcdef..HEAD"],
+            "unknown revision",
+        ),
+        (vec!["--audit-repo", audit, "HEAD...HEAD"], "symmetric"),
+        (vec!["--audit-repo", s(&empty), "HEAD"], "no main branch"),
+        (
+            vec!["--audit-repo", "file:///nonexistent/audit.git", "HEAD"],
+            "cannot clone",
+        ),
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{out}");
+        assert!(out.stderr.contains(says), "{says}: {out}");
+    }
+    // Without origin, this repository's name must be given.
+    w.git_in(&p, &["remote", "remove", "origin"]).ok();
+    let out = run(&["--audit-repo", audit, "HEAD"]);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(out.stderr.contains("--target-repo"), "{out}");
+    let out = run(&["--audit-repo", audit, "--target-repo", PRODUCT, "HEAD"]);
+    assert_eq!(out.status.code(), Some(0), "{out}");
+}
+
+/// Decisions under an `approval: post` rule land unapproved: covered, with a warning until the
+/// review, and a gap once a review rejects them. A decision landed after the commit warns.
+#[test]
+fn post_rule_decisions_and_late_landing() {
+    let w = World::new();
+    let policy = w.aiaudit(&["policy", "show"]).ok();
+    let policy = policy.replace(
+        "rules:\n",
+        "rules:\n  - name: \"post-merge\"\n    match:\n      actions: [\"code-merge\"]\n    risk: \"low\"\n    approval: \"post\"\n    require:\n      - count: 1\n    review_within: \"1d\"\n",
+    );
+    let file = w.server.with_file_name("policy.yaml");
+    std::fs::write(&file, policy).unwrap();
+    w.aiaudit_signed(ALICE, &["policy", "set", s(&file), "--push"])
+        .ok();
+    let files = scratch_files(&w);
+    let id = w
+        .aiaudit(&[
+            "record",
+            "--initiator",
+            BOB,
+            "--action",
+            "code-merge",
+            "--system",
+            "github",
+            "--target-repo",
+            PRODUCT,
+            "--summary",
+            "Bump a dependency",
+            "--ai-role",
+            "initiated",
+            "--model",
+            MODEL,
+            "--prompt",
+            s(&files.join("prompt.txt")),
+            "--output",
+            s(&files.join("output.txt")),
+            "--recommendation",
+            "bump it",
+            "--land",
+            "--push",
+        ])
+        .ok();
+
+    let p = product(&w);
+    let c = commit(&w, &p, &format!("Bump a dependency\n\nDecision-Id: {id}"));
+    let check = |rev: &str| w.aiaudit_in(&p, &["check", "--audit-repo", s(&w.server), rev]);
+    let out = check(&c);
+    assert_eq!(out.status.code(), Some(0), "{out}");
+    assert!(
+        out.stderr.contains(&format!(
+            "warning[decision-review-pending]: commit {}",
+            &c[..12]
+        )) && out.stderr.contains("post-merge"),
+        "{out}"
+    );
+
+    // The same claim in a commit made long before the decision landed (committer time 2023).
+    let tree = w.git_in(&p, &["rev-parse", "HEAD^{tree}"]).ok();
+    let raw = format!(
+        "tree {tree}\nparent {c}\nauthor E2E Author <author@example.com> 1700000000 +0000\n\
+         committer E2E Committer <committer@example.com> 1700000000 +0000\n\n\
+         Early bump\n\nDecision-Id: {id}\n"
+    );
+    let git_dir = p.join(".git");
+    let early = w
+        .git_stdin(
+            &[
+                "--git-dir",
+                s(&git_dir),
+                "hash-object",
+                "-t",
+                "commit",
+                "-w",
+                "--stdin",
+            ],
+            raw.as_bytes(),
+        )
+        .ok();
+    let out = check(&early);
+    assert_eq!(out.status.code(), Some(0), "{out}");
+    assert!(
+        out.stderr.contains("warning[decision-landed-after-commit]"),
+        "{out}"
+    );
+
+    // A post-action review rejects it: now a gap.
+    let mut review = vec![
+        "review",
+        id.as_str(),
+        "--verdict",
+        "rejected",
+        "--summary",
+        "not needed",
+        "--push",
+    ];
+    let signer = w.signer_args(CAROL);
+    review.extend(signer.iter().map(String::as_str));
+    w.aiaudit(&review).ok();
+    let out = check(&c);
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    assert!(
+        out.stderr.contains("error[decision-review-rejected]") && out.stderr.contains("not needed"),
+        "{out}"
+    );
+}

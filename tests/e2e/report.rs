@@ -1,0 +1,1 @@
+//! `aiaudit report` tests (being written).
