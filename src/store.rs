@@ -156,6 +156,8 @@ const TREE_CACHE_ENTRIES: usize = 256;
 impl Store {
     /// Opens the repository containing `path` (a work tree or a bare repository).
     pub fn discover(path: &Path) -> Result<Self> {
+        // gix's discovery expects an absolute path for bare repositories given relatively.
+        let path = &std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
         let repo = gix::discover(path).map_err(|e| StoreError::Open {
             path: path.to_owned(),
             message: e.to_string(),

@@ -36,7 +36,8 @@ pub const EXIT_INTERNAL: i32 = 3;
 #[derive(Debug, Parser)]
 #[command(name = "aiaudit", version, max_term_width = 100)]
 pub struct Cli {
-    /// Run as if started in this directory (the audit repository).
+    /// Run as if started in this directory (the audit repository; for `check`, the product
+    /// repository).
     #[arg(short = 'C', long = "repo", global = true, value_name = "DIR")]
     pub repo: Option<PathBuf>,
 
