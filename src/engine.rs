@@ -1263,11 +1263,11 @@ impl<'s> Checker<'s> {
             let Some(p) = cur.parents.first().copied() else {
                 break;
             };
+            let child = cur.id;
             cur = self.store.commit(p).map_err(internal)?;
             if state(cur.tree)? != want {
                 return Err(bad(format!(
-                    "the change was signed against {base}, but governance files changed after it (at {}); sign it again",
-                    cur.id
+                    "the change was signed against {base}, but governance files changed after it (in {child}); sign it again"
                 )));
             }
         }
