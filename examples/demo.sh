@@ -108,6 +108,7 @@ if command -v gpg >/dev/null 2>&1; then
     git show "main:$path" > ../decision.yaml
     git log -1 --format='%(trailers:key=Approved-by,valueonly)' main | sed -n 's/.*sig=//p' | base64 -d > ../approval.sig
     gpg --batch --verify ../approval.sig ../decision.yaml 2>&1 | grep -E 'Good signature|using' || true
+    gpgconf --kill all 2>/dev/null || true   # leave no gpg-agent behind
 fi
 
 step "done: the audit repository is $work/server.git"
