@@ -117,7 +117,8 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
         util::print_diagnostics(&diags);
         let local = store.ref_target(MAIN_REF)?;
         store.update_ref(MAIN_REF, landing, local, "approve and land")?;
-        if let Some(p) = store.ref_target(&local_proposal)? {
+        let proposal_before = store.ref_target(&local_proposal)?;
+        if let Some(p) = proposal_before {
             store.delete_ref(&local_proposal, p)?;
         }
         println!("{landing}");
@@ -135,14 +136,30 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
                 .join(", ")
         );
         if let Some(remote) = &a.push {
-            util::git_push(
-                &store,
-                remote,
-                &[
-                    format!("{landing}:{MAIN_REF}"),
-                    format!(":{local_proposal}"),
-                ],
-            )?;
+            let mut refspecs = vec![format!("{landing}:{MAIN_REF}")];
+            // Delete the server's proposal ref only where it has one (an atomic push fails
+            // on deleting a ref that does not exist).
+            let tracking = format!("refs/remotes/{remote}/proposals/{}", d.id);
+            if store.ref_target(&tracking)?.is_some() {
+                refspecs.push(format!(":{local_proposal}"));
+            }
+            if let Err(e) = util::git_push(&store, remote, &refspecs) {
+                // Nothing landed on the server: put the local refs back, so that after a
+                // fetch the same command builds on the server's newer main.
+                let _ = store.update_ref(
+                    MAIN_REF,
+                    local.unwrap_or(landing),
+                    Some(landing),
+                    "approve: push failed",
+                );
+                if let Some(p) = proposal_before {
+                    let _ = store.update_ref(&local_proposal, p, None, "approve: push failed");
+                }
+                return Err(e.hint(format!(
+                    "if main moved on the server: git fetch origin '+refs/heads/*:refs/remotes/origin/*' and run `aiaudit approve {}` again",
+                    d.id
+                )));
+            }
             eprintln!("  pushed to {remote}");
         } else {
             eprintln!("next: git push origin main :{local_proposal}   (or pass --push)");

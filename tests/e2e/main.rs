@@ -18,6 +18,7 @@ mod hook_rejects_governance;
 mod hook_rejects_history;
 mod hook_rejects_records;
 mod intake;
+mod load;
 mod pushers;
 mod report;
 mod requirements;
