@@ -4,6 +4,7 @@
 mod approve;
 mod check;
 mod checkpoint;
+mod docs;
 mod event;
 mod export;
 mod governance;
@@ -68,6 +69,8 @@ pub enum Command {
     Checkpoint(checkpoint::CheckpointArgs),
     #[command(subcommand)]
     Hook(hook::HookCommand),
+    Completions(docs::CompletionsArgs),
+    Man(docs::ManArgs),
 }
 
 /// An error at the CLI edge; its kind decides the exit code.
@@ -138,6 +141,8 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Verify(a) => verify::run(&cwd, a),
         Command::Checkpoint(a) => checkpoint::run(&cwd, a),
         Command::Hook(h) => hook::run(h),
+        Command::Completions(a) => docs::completions(a),
+        Command::Man(a) => docs::man(a),
     }
 }
 
@@ -150,6 +155,9 @@ pub fn main() -> i32 {
             return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
         }
     };
+    if !matches!(cli.command, Command::Hook(_)) {
+        quiet_on_broken_pipe();
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -160,4 +168,22 @@ pub fn main() -> i32 {
             e.code
         }
     }
+}
+
+/// A closed pipe (`aiaudit log | head`) ends output quietly, as in any Unix tool, instead of the
+/// panic `println!` raises on EPIPE. Never for the hook: it must fail closed, whatever happens.
+fn quiet_on_broken_pipe() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("Broken pipe") {
+            std::process::exit(EXIT_OK);
+        }
+        default_hook(info)
+    }));
 }

@@ -8,8 +8,10 @@
 //! moved.
 
 mod check;
+mod docs_cli;
 mod events;
 mod export;
+mod faults;
 mod governance;
 mod harness;
 mod hook_accepts;
@@ -17,6 +19,7 @@ mod hook_rejects_approvals;
 mod hook_rejects_governance;
 mod hook_rejects_history;
 mod hook_rejects_records;
+mod hostile;
 mod intake;
 mod load;
 mod pushers;
