@@ -11,6 +11,14 @@ if ! command -v gpg >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq gnupg >/dev/null
 fi
 
+# The HTML report is checked in a real headless Chromium (the test skips loudly without it).
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: Chromium is missing; installing it (the report test renders the HTML page)" >&2
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
+        || echo "test.sh: could not install Chromium; the HTML report test will be skipped" >&2
+fi
+
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0

@@ -9,6 +9,9 @@
 //! - [`store`]: the git store (the only module that touches git, through gix);
 //! - [`engine`]: the rule engine, shared by the hook, `verify` and CI checks;
 //! - [`history`]: the ledger as data (decisions, approvals, events) for auditors' commands;
+//! - [`report`]: the audit report (gaps mapped to framework controls, statistics);
+//! - [`intake`]: decisions from automation (intake documents, OpenTelemetry traces) and the
+//!   credential rules that keep secrets out;
 //! - [`diag`]: diagnostics and their stable codes.
 //!
 //! The command-line front end lives in `cli` and is the only place that prints.
@@ -21,5 +24,6 @@ pub mod intake;
 pub mod pgp;
 pub mod policy;
 pub mod record;
+pub mod report;
 pub mod store;
 pub mod trailers;

@@ -1,0 +1,1229 @@
+//! The audit report as data: statistics over the decisions on main in a time range, and every
+//! gap in their accountability chain, each mapped to the framework controls of SPEC §1.
+//!
+//! This computes; it neither reads git nor prints. Its inputs are the ledger
+//! ([`crate::history::read_ledger`]: what main contains) and the rule engine's findings over
+//! the same history ([`crate::engine::Checker::check_history`]: what is wrong with it). The
+//! command `aiaudit report` renders the result as Markdown, HTML or JSON; the JSON is this
+//! module's types serialized as they are (schema [`REPORT_SCHEMA`], documented in
+//! `docs/report.md`).
+//!
+//! The mapping of gaps to controls lives in one place, [`GAP_KINDS`] (with the control titles
+//! in [`FRAMEWORKS`]), and every format prints it.
+
+use crate::diag::{Code, Diagnostic};
+use crate::engine::HistoryReport;
+use crate::history::{Ledger, LedgerDecision};
+use crate::policy::{Approval, Verdict};
+use crate::record::{self, EventKind, PrincipalKind, Risk};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The `schema` of the JSON report. Fields are only ever added under this name.
+pub const REPORT_SCHEMA: &str = "aiaudit/report/v1";
+
+/// Every risk, lowest first (the stacking order of the timeline).
+pub const RISKS: [Risk; 4] = [Risk::Low, Risk::Medium, Risk::High, Risk::Critical];
+
+// ---- the framework mapping ------------------------------------------------------------------
+
+/// A control of a framework, with what it asks for.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Control {
+    pub id: &'static str,
+    pub title: &'static str,
+}
+
+/// A framework of SPEC §1 and the controls of it the report cites.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Framework {
+    /// The key used in every gap's `controls` object.
+    pub key: &'static str,
+    pub name: &'static str,
+    pub controls: &'static [Control],
+}
+
+/// The frameworks of SPEC §1, in the order every format prints them.
+pub const FRAMEWORKS: &[Framework] = &[
+    Framework {
+        key: "nist_csf",
+        name: "NIST CSF 2.0",
+        controls: &[
+            Control { id: "GV.RR-02", title: "Roles, responsibilities and authorities for cybersecurity risk management are established, communicated, understood and enforced" },
+            Control { id: "PR.AA-01", title: "Identities and credentials for authorized users, services and hardware are managed by the organization" },
+            Control { id: "PR.AA-03", title: "Users, services and hardware are authenticated" },
+            Control { id: "PR.AA-05", title: "Access permissions, entitlements and authorizations are defined in a policy, managed, enforced and reviewed, with least privilege and separation of duties" },
+            Control { id: "PR.DS-01", title: "The confidentiality, integrity and availability of data at rest are protected" },
+            Control { id: "PR.PS-04", title: "Log records are generated and made available for continuous monitoring" },
+            Control { id: "DE.CM-03", title: "Personnel activity and technology usage are monitored to find potentially adverse events" },
+        ],
+    },
+    Framework {
+        key: "nist_ai_rmf",
+        name: "NIST AI RMF 1.0 (GOVERN)",
+        controls: &[
+            Control { id: "GOVERN 1.4", title: "The risk management process and its outcomes are established through transparent policies, procedures and other controls" },
+            Control { id: "GOVERN 1.5", title: "Ongoing monitoring and periodic review of the risk management process and its outcomes are planned, with roles and review frequency defined" },
+            Control { id: "GOVERN 2.1", title: "Roles, responsibilities and lines of communication for managing AI risks are documented and clear (accountability)" },
+            Control { id: "GOVERN 3.2", title: "Roles and responsibilities for human-AI configurations and human oversight of AI systems are defined and differentiated" },
+            Control { id: "GOVERN 4.3", title: "Practices enable AI testing, identification of incidents and information sharing" },
+        ],
+    },
+    Framework {
+        key: "owasp_agentic",
+        name: "OWASP Agentic AI Threats",
+        controls: &[
+            Control { id: "T3", title: "Privilege Compromise: an agent's or account's privileges are used beyond what was authorized" },
+            Control { id: "T8", title: "Repudiation & Untraceability: agent actions cannot be traced to an accountable owner" },
+            Control { id: "T9", title: "Identity Spoofing & Impersonation: an agent or human identity is used by someone else" },
+            Control { id: "T10", title: "Overwhelming Human in the Loop: human oversight that cannot keep up stops being oversight" },
+        ],
+    },
+    Framework {
+        key: "csa_maestro",
+        name: "CSA MAESTRO",
+        controls: &[Control {
+            id: "GOV-04",
+            title: "Governance and oversight of agentic workflows: every agent action attributable to an accountable owner and reviewed",
+        }],
+    },
+];
+
+/// The controls a gap maps to, by framework key (see [`FRAMEWORKS`]).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Controls {
+    pub nist_csf: &'static [&'static str],
+    pub nist_ai_rmf: &'static [&'static str],
+    pub owasp_agentic: &'static [&'static str],
+    pub csa_maestro: &'static [&'static str],
+}
+
+impl Controls {
+    /// The control ids for the framework with `key`.
+    pub fn of(&self, key: &str) -> &'static [&'static str] {
+        match key {
+            "nist_csf" => self.nist_csf,
+            "nist_ai_rmf" => self.nist_ai_rmf,
+            "owasp_agentic" => self.owasp_agentic,
+            "csa_maestro" => self.csa_maestro,
+            _ => &[],
+        }
+    }
+}
+
+/// A kind of gap: what it is, why it matters, what to do, and the controls it maps to.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct GapKind {
+    /// Stable kebab-case id (the `kind` of every gap in the JSON).
+    pub kind: &'static str,
+    pub title: &'static str,
+    /// What it means and where it comes from.
+    pub description: &'static str,
+    pub remedy: &'static str,
+    pub controls: Controls,
+}
+
+/// Every kind of gap, most serious first: the mapping table of SPEC §1.
+pub const GAP_KINDS: &[GapKind] = &[
+    GapKind {
+        kind: "verify-violation",
+        title: "History fails verification",
+        description: "a rule of the hook is broken on main (aiaudit verify reports it as an error): the ledger cannot be relied on for the records named",
+        remedy: "run `aiaudit verify` and investigate each finding; compare with other clones and the server's reflog",
+        controls: Controls {
+            nist_csf: &["PR.DS-01", "PR.PS-04"],
+            nist_ai_rmf: &["GOVERN 1.4"],
+            owasp_agentic: &["T8"],
+            csa_maestro: &["GOV-04"],
+        },
+    },
+    GapKind {
+        kind: "key-revoked",
+        title: "Approval by a key revoked since",
+        description: "an approval or review was signed by a key whose revocation (compromised, or no reason) was published later: nobody can tell whether its holder made it",
+        remedy: "have an eligible principal re-review the decision (`aiaudit review`) and treat the action as unapproved until then",
+        controls: Controls {
+            nist_csf: &["PR.AA-01", "PR.AA-03"],
+            nist_ai_rmf: &["GOVERN 2.1", "GOVERN 4.3"],
+            owasp_agentic: &["T9", "T3"],
+            csa_maestro: &["GOV-04"],
+        },
+    },
+    GapKind {
+        kind: "review-overdue",
+        title: "Post-action review overdue",
+        description: "a decision landed under an `approval: post` rule and its review deadline passed without the signed reviews the rule requires",
+        remedy: "a reviewer eligible under the rule records `aiaudit review ID`; find out why the review is late",
+        controls: Controls {
+            nist_csf: &["GV.RR-02", "DE.CM-03"],
+            nist_ai_rmf: &["GOVERN 1.5", "GOVERN 3.2"],
+            owasp_agentic: &["T10"],
+            csa_maestro: &["GOV-04"],
+        },
+    },
+    GapKind {
+        kind: "recorded-after-action",
+        title: "Decision recorded after its action",
+        description: "the recorded outcome says the action happened (`outcome.at`, else the event's `created`) before the decision was created: it was approved, if at all, after the fact",
+        remedy: "record decisions before acting (`aiaudit record` in the pipeline that acts); investigate who acted without a record",
+        controls: Controls {
+            nist_csf: &["PR.AA-05", "PR.PS-04"],
+            nist_ai_rmf: &["GOVERN 1.4", "GOVERN 2.1"],
+            owasp_agentic: &["T8", "T3"],
+            csa_maestro: &["GOV-04"],
+        },
+    },
+    GapKind {
+        kind: "shared-account",
+        title: "Service account used as a shared identity",
+        description: "a service or workflow account both initiated a decision and recorded its outcome, or initiated decisions through more than one AI framework or set of agents: machine actor and accountable human blur",
+        remedy: "give each executor and each agent deployment its own principal; set `shared_accounts: reject` in the policy",
+        controls: Controls {
+            nist_csf: &["PR.AA-01", "PR.AA-05", "GV.RR-02"],
+            nist_ai_rmf: &["GOVERN 2.1", "GOVERN 3.2"],
+            owasp_agentic: &["T9", "T8"],
+            csa_maestro: &["GOV-04"],
+        },
+    },
+    GapKind {
+        kind: "awaiting-outcome",
+        title: "Decision without recorded outcome",
+        description: "no outcome event links the decision to the final system action (merge commit, grant, change id); high- and critical-risk ones are flagged",
+        remedy: "the executor records the final action with `aiaudit outcome ID` (or `--status aborted` if it never happened)",
+        controls: Controls {
+            nist_csf: &["PR.PS-04", "DE.CM-03"],
+            nist_ai_rmf: &["GOVERN 1.4", "GOVERN 1.5"],
+            owasp_agentic: &["T8"],
+            csa_maestro: &["GOV-04"],
+        },
+    },
+    GapKind {
+        kind: "unapproved",
+        title: "Decision approved by nobody",
+        description: "the decision landed without any approval signature (a post-action review rule): no human signed off before the action",
+        remedy: "keep post rules for low-risk actions only; make sure every such decision gets its signed review",
+        controls: Controls {
+            nist_csf: &["PR.AA-05", "GV.RR-02"],
+            nist_ai_rmf: &["GOVERN 3.2", "GOVERN 2.1"],
+            owasp_agentic: &["T10", "T3"],
+            csa_maestro: &["GOV-04"],
+        },
+    },
+];
+
+/// The gap kind with this id.
+pub fn gap_kind(kind: &str) -> Option<&'static GapKind> {
+    GAP_KINDS.iter().find(|g| g.kind == kind)
+}
+
+/// The title of control `id` of framework `key`.
+pub fn control_title(key: &str, id: &str) -> Option<&'static str> {
+    FRAMEWORKS
+        .iter()
+        .find(|f| f.key == key)?
+        .controls
+        .iter()
+        .find(|c| c.id == id)
+        .map(|c| c.title)
+}
+
+// ---- the report ---------------------------------------------------------------------------
+
+/// How serious one gap is: `error` fails `aiaudit verify`; `warning` needs attention;
+/// `info` is worth knowing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// The report. Serialized as is for `--format json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    /// When the report was made (RFC 3339 UTC; `AIAUDIT_NOW` pins it).
+    pub generated_at: String,
+    /// The commit of main the report reads, and main's root commit.
+    pub tip: Option<String>,
+    pub root: Option<String>,
+    pub range: Range,
+    pub verification: Verification,
+    pub totals: Totals,
+    pub counts: Counts,
+    pub approval_latency: Latency,
+    pub timeline: Timeline,
+    /// One entry per kind of [`GAP_KINDS`], in that order, including those with no gap.
+    pub gaps: Vec<GapGroup>,
+    /// The control titles the gaps' `controls` refer to.
+    pub frameworks: &'static [Framework],
+}
+
+/// The time range asked for, and the creation times of the first and last decision in it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Range {
+    /// Inclusive lower bound (RFC 3339 UTC), when given.
+    pub since: Option<String>,
+    /// Exclusive upper bound (RFC 3339 UTC), when given.
+    pub until: Option<String>,
+    pub first: Option<String>,
+    pub last: Option<String>,
+}
+
+/// `aiaudit verify` over the whole of main (not only the range).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Verification {
+    pub commits: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    /// No error: `aiaudit verify` exits 0.
+    pub clean: bool,
+    /// Findings by diagnostic code.
+    pub codes: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Totals {
+    pub decisions: usize,
+    /// High or critical risk.
+    pub high_risk: usize,
+    /// With at least one approval signature.
+    pub approved: usize,
+    /// Landed with no approval signature (post-action review rules).
+    pub unapproved: usize,
+    /// With at least one signed review event.
+    pub reviewed: usize,
+    pub with_outcome: usize,
+    pub awaiting_outcome: usize,
+    /// Events (outcomes, reviews, annotations) about the decisions in range.
+    pub events: usize,
+    /// Gaps by severity, over every kind.
+    pub gaps_error: usize,
+    pub gaps_warning: usize,
+    pub gaps_info: usize,
+}
+
+/// One value and how many decisions have it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Count {
+    pub key: String,
+    pub count: usize,
+}
+
+/// Decisions counted by each dimension; most frequent first (risk: lowest first).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
+    pub action: Vec<Count>,
+    pub risk: Vec<Count>,
+    /// `provider/name@version`.
+    pub model: Vec<Count>,
+    pub initiator: Vec<Count>,
+    /// Each principal counts once per decision it approved.
+    pub approver: Vec<Count>,
+    /// Each principal counts once per decision it reviewed after the fact.
+    pub reviewer: Vec<Count>,
+    /// `awaiting-outcome`, `executed`, `failed`, `aborted`, `rolled-back` (as `aiaudit log`).
+    pub status: Vec<Count>,
+    pub ai_role: Vec<Count>,
+}
+
+/// From a decision's creation to its last approval signature, over approved decisions.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Latency {
+    pub approved: usize,
+    pub median_seconds: Option<i64>,
+    pub p90_seconds: Option<i64>,
+    pub max_seconds: Option<i64>,
+    pub histogram: Vec<Bin>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Bin {
+    pub label: &'static str,
+    /// Inclusive lower bound.
+    pub min_seconds: i64,
+    /// Exclusive upper bound; `None` for the last bin.
+    pub max_seconds: Option<i64>,
+    pub count: usize,
+}
+
+/// The latency histogram's bins.
+const LATENCY_BINS: &[(&str, i64)] = &[
+    ("< 5 min", 0),
+    ("5–15 min", 5 * 60),
+    ("15–60 min", 15 * 60),
+    ("1–4 h", 3600),
+    ("4–24 h", 4 * 3600),
+    ("1–3 d", 86400),
+    ("3–7 d", 3 * 86400),
+    ("> 7 d", 7 * 86400),
+];
+
+/// Decisions over time, by risk.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timeline {
+    /// `day`, `week` (starting Monday) or `month`, chosen from the span.
+    pub bucket: &'static str,
+    pub buckets: Vec<Bucket>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Bucket {
+    /// The first day of the bucket, `YYYY-MM-DD`.
+    pub start: String,
+    /// A short label for charts.
+    pub label: String,
+    pub low: usize,
+    pub medium: usize,
+    pub high: usize,
+    pub critical: usize,
+    pub total: usize,
+}
+
+impl Bucket {
+    pub fn by_risk(&self, r: Risk) -> usize {
+        match r {
+            Risk::Low => self.low,
+            Risk::Medium => self.medium,
+            Risk::High => self.high,
+            Risk::Critical => self.critical,
+        }
+    }
+}
+
+/// Every gap of one kind.
+#[derive(Debug, Clone, Serialize)]
+pub struct GapGroup {
+    pub kind: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub remedy: &'static str,
+    pub controls: Controls,
+    pub count: usize,
+    /// The worst severity among the items; `None` when there is no gap of this kind.
+    pub severity: Option<Severity>,
+    pub items: Vec<Gap>,
+}
+
+/// One gap.
+#[derive(Debug, Clone, Serialize)]
+pub struct Gap {
+    pub severity: Severity,
+    /// The decision it is about, where there is one.
+    pub decision: Option<String>,
+    pub created: Option<String>,
+    pub risk: Option<&'static str>,
+    pub action: Option<&'static str>,
+    pub initiator: Option<String>,
+    /// The decision's summary, or what the gap is about when it is not one decision.
+    pub subject: String,
+    /// What exactly is missing or wrong.
+    pub detail: String,
+    /// The engine's diagnostic code, for gaps `aiaudit verify` reports too.
+    pub code: Option<&'static str>,
+    /// The commit and file the finding names.
+    pub commit: Option<String>,
+    pub path: Option<String>,
+    /// Other decisions concerned (for gaps about an account rather than one decision).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<String>,
+}
+
+/// What the report covers.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Decisions created at or after this second.
+    pub since: Option<i64>,
+    /// Decisions created before this second.
+    pub until: Option<i64>,
+    /// The report's clock (seconds since the epoch).
+    pub now: i64,
+}
+
+/// A decision's status from its events, as `aiaudit log` shows it.
+pub fn status(d: &LedgerDecision) -> &'static str {
+    match d.outcome() {
+        Some(o) => o
+            .event
+            .outcome
+            .as_ref()
+            .map(|x| x.status.as_str())
+            .unwrap_or("executed"),
+        None => "awaiting-outcome",
+    }
+}
+
+/// Seconds since the epoch of an RFC 3339 time.
+fn seconds(s: &str) -> Option<i64> {
+    record::parse_created(s)
+        .map(|t| t.as_second())
+        .or_else(|| s.parse::<jiff::Timestamp>().ok().map(|t| t.as_second()))
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a second.
+pub fn format_time(secs: i64) -> String {
+    jiff::Timestamp::from_second(secs)
+        .map(record::format_created)
+        .unwrap_or_else(|_| secs.to_string())
+}
+
+/// A duration the way people say it: `45s`, `12m`, `3h 20m`, `2d 4h`.
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86399 => match (s % 3600) / 60 {
+            0 => format!("{}h", s / 3600),
+            m => format!("{}h {m}m", s / 3600),
+        },
+        _ => match (s % 86400) / 3600 {
+            0 => format!("{}d", s / 86400),
+            h => format!("{}d {h}h", s / 86400),
+        },
+    }
+}
+
+/// Builds the report. `verdict_of` gives the policy verdict a decision landed under (used to
+/// name the rule of unapproved decisions); `None` where unknown.
+pub fn build(
+    ledger: &Ledger,
+    history: &HistoryReport,
+    opts: &Options,
+    generated_at: String,
+    verdict_of: &mut dyn FnMut(&LedgerDecision) -> Option<Verdict>,
+) -> Report {
+    let created = |d: &LedgerDecision| seconds(&d.decision.created).unwrap_or(0);
+    let in_range = |d: &LedgerDecision| {
+        let c = created(d);
+        opts.since.is_none_or(|s| c >= s) && opts.until.is_none_or(|u| c < u)
+    };
+    let decisions: Vec<&LedgerDecision> = ledger.decisions.iter().filter(|d| in_range(d)).collect();
+
+    let mut report = Report {
+        schema: REPORT_SCHEMA,
+        generated_at,
+        tip: ledger.tip.clone().or_else(|| history.tip.clone()),
+        root: history.root.clone(),
+        range: Range {
+            since: opts.since.map(format_time),
+            until: opts.until.map(format_time),
+            first: decisions.iter().map(|d| created(d)).min().map(format_time),
+            last: decisions.iter().map(|d| created(d)).max().map(format_time),
+        },
+        verification: verification(history),
+        totals: Totals::default(),
+        counts: counts(&decisions),
+        approval_latency: latency(&decisions),
+        timeline: timeline(&decisions, opts),
+        gaps: Vec::new(),
+        frameworks: FRAMEWORKS,
+    };
+    let t = &mut report.totals;
+    t.decisions = decisions.len();
+    for d in &decisions {
+        t.high_risk += usize::from(d.decision.risk >= Risk::High);
+        if d.approvals.is_empty() {
+            t.unapproved += 1;
+        } else {
+            t.approved += 1;
+        }
+        t.reviewed += usize::from(d.events.iter().any(|e| e.event.kind == EventKind::Review));
+        if d.outcome().is_some() {
+            t.with_outcome += 1;
+        } else {
+            t.awaiting_outcome += 1;
+        }
+        t.events += d.events.len();
+    }
+
+    let mut found: BTreeMap<&'static str, Vec<Gap>> = BTreeMap::new();
+    engine_gaps(ledger, history, &in_range, &mut found);
+    ledger_gaps(&decisions, opts.now, verdict_of, &mut found);
+    for k in GAP_KINDS {
+        let mut items = found.remove(k.kind).unwrap_or_default();
+        items.sort_by(|a, b| {
+            (a.severity, &a.created, &a.decision).cmp(&(b.severity, &b.created, &b.decision))
+        });
+        for g in &items {
+            match g.severity {
+                Severity::Error => report.totals.gaps_error += 1,
+                Severity::Warning => report.totals.gaps_warning += 1,
+                Severity::Info => report.totals.gaps_info += 1,
+            }
+        }
+        report.gaps.push(GapGroup {
+            kind: k.kind,
+            title: k.title,
+            description: k.description,
+            remedy: k.remedy,
+            controls: k.controls,
+            count: items.len(),
+            severity: items.iter().map(|g| g.severity).min(),
+            items,
+        });
+    }
+    report
+}
+
+fn verification(h: &HistoryReport) -> Verification {
+    let errors = h.diagnostics.iter().filter(|d| d.is_error()).count();
+    let mut codes = BTreeMap::new();
+    for d in &h.diagnostics {
+        *codes.entry(d.code.name().to_owned()).or_insert(0) += 1;
+    }
+    Verification {
+        commits: h.commits,
+        errors,
+        warnings: h.diagnostics.len() - errors,
+        clean: errors == 0,
+        codes,
+    }
+}
+
+/// Sorted most frequent first, then by key.
+fn tally<'a>(keys: impl Iterator<Item = String> + 'a) -> Vec<Count> {
+    let mut m: BTreeMap<String, usize> = BTreeMap::new();
+    for k in keys {
+        *m.entry(k).or_insert(0) += 1;
+    }
+    let mut v: Vec<Count> = m
+        .into_iter()
+        .map(|(key, count)| Count { key, count })
+        .collect();
+    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+    v
+}
+
+fn counts(ds: &[&LedgerDecision]) -> Counts {
+    let distinct = |names: Vec<&str>| -> Vec<String> {
+        names
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    };
+    Counts {
+        action: tally(
+            ds.iter()
+                .map(|d| d.decision.action.kind.as_str().to_owned()),
+        ),
+        risk: RISKS
+            .iter()
+            .map(|r| Count {
+                key: r.as_str().to_owned(),
+                count: ds.iter().filter(|d| d.decision.risk == *r).count(),
+            })
+            .filter(|c| c.count > 0)
+            .collect(),
+        model: tally(ds.iter().map(|d| d.decision.ai.model.trailer())),
+        initiator: tally(ds.iter().map(|d| d.decision.initiator.id.clone())),
+        approver: tally(
+            ds.iter()
+                .flat_map(|d| distinct(d.approvals.iter().map(|a| a.principal.as_str()).collect())),
+        ),
+        reviewer: tally(ds.iter().flat_map(|d| {
+            distinct(
+                d.events
+                    .iter()
+                    .filter(|e| e.event.kind == EventKind::Review)
+                    .map(|e| e.event.actor.id.as_str())
+                    .collect(),
+            )
+        })),
+        status: tally(ds.iter().map(|d| status(d).to_owned())),
+        ai_role: tally(ds.iter().map(|d| d.decision.ai.role.as_str().to_owned())),
+    }
+}
+
+fn latency(ds: &[&LedgerDecision]) -> Latency {
+    let mut v: Vec<i64> = ds.iter().filter_map(|d| d.approval_latency()).collect();
+    v.sort_unstable();
+    let n = v.len();
+    let histogram = LATENCY_BINS
+        .iter()
+        .enumerate()
+        .map(|(i, (label, min))| {
+            let max = LATENCY_BINS.get(i + 1).map(|b| b.1);
+            Bin {
+                label,
+                min_seconds: *min,
+                max_seconds: max,
+                count: v
+                    .iter()
+                    .filter(|x| **x >= *min && max.is_none_or(|m| **x < m))
+                    .count(),
+            }
+        })
+        .collect();
+    let (median, p90, max) = summarize(&v);
+    Latency {
+        approved: n,
+        median_seconds: median,
+        p90_seconds: p90,
+        max_seconds: max,
+        histogram,
+    }
+}
+
+/// Median, 90th percentile (nearest rank) and maximum of sorted values.
+fn summarize(sorted: &[i64]) -> (Option<i64>, Option<i64>, Option<i64>) {
+    let n = sorted.len();
+    if n == 0 {
+        return (None, None, None);
+    }
+    let median = if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2
+    };
+    let p90 = sorted[(n * 9).div_ceil(10).max(1) - 1];
+    (Some(median), Some(p90), Some(sorted[n - 1]))
+}
+
+// ---- the calendar (UTC) -----------------------------------------------------------------------
+
+/// (year, month, day) of a day number (days since 1970-01-01).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// The day number of (year, month, day).
+fn day_number(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Day,
+    Week,
+    Month,
+}
+
+/// The first day of the bucket holding `day`.
+fn bucket_start(unit: Unit, day: i64) -> i64 {
+    match unit {
+        Unit::Day => day,
+        // 1970-01-01 was a Thursday; weeks start on Monday.
+        Unit::Week => day - (day + 3).rem_euclid(7),
+        Unit::Month => {
+            let (y, m, _) = civil(day);
+            day_number(y, m, 1)
+        }
+    }
+}
+
+fn next_bucket(unit: Unit, start: i64) -> i64 {
+    match unit {
+        Unit::Day => start + 1,
+        Unit::Week => start + 7,
+        Unit::Month => {
+            let (y, m, _) = civil(start);
+            if m == 12 {
+                day_number(y + 1, 1, 1)
+            } else {
+                day_number(y, m + 1, 1)
+            }
+        }
+    }
+}
+
+/// The widest span the timeline charts asked for: 40 years of months.
+const MAX_AXIS_DAYS: i64 = 40 * 366;
+
+fn timeline(ds: &[&LedgerDecision], opts: &Options) -> Timeline {
+    let created: Vec<(i64, Risk)> = ds
+        .iter()
+        .map(|d| {
+            (
+                seconds(&d.decision.created).unwrap_or(0).div_euclid(86400),
+                d.decision.risk,
+            )
+        })
+        .collect();
+    let first = opts
+        .since
+        .map(|s| s.div_euclid(86400))
+        .or_else(|| created.iter().map(|c| c.0).min());
+    let last = opts
+        .until
+        .map(|u| (u - 1).div_euclid(86400))
+        .or_else(|| created.iter().map(|c| c.0).max());
+    let (Some(mut first), Some(mut last)) = (first, last) else {
+        return Timeline {
+            bucket: "day",
+            buckets: Vec::new(),
+        };
+    };
+    // A range far wider than the data (`--since 0001-01-01`) would chart centuries of empty
+    // months: chart the span of the decisions instead.
+    if last - first > MAX_AXIS_DAYS {
+        if let (Some(a), Some(b)) = (
+            created.iter().map(|c| c.0).min(),
+            created.iter().map(|c| c.0).max(),
+        ) {
+            (first, last) = (a, b);
+        }
+        last = last.min(first + MAX_AXIS_DAYS);
+    }
+    let last = last.max(first);
+    let span = last - first + 1;
+    let unit = if span <= 45 {
+        Unit::Day
+    } else if span <= 7 * 40 {
+        Unit::Week
+    } else {
+        Unit::Month
+    };
+    let mut buckets = Vec::new();
+    let mut index: HashMap<i64, usize> = HashMap::new();
+    let mut start = bucket_start(unit, first);
+    while start <= last {
+        let (y, m, d) = civil(start);
+        let label = match unit {
+            Unit::Day | Unit::Week => format!("{} {d}", MONTHS[(m - 1) as usize]),
+            Unit::Month => format!("{} {y}", MONTHS[(m - 1) as usize]),
+        };
+        index.insert(start, buckets.len());
+        buckets.push(Bucket {
+            start: format!("{y:04}-{m:02}-{d:02}"),
+            label,
+            low: 0,
+            medium: 0,
+            high: 0,
+            critical: 0,
+            total: 0,
+        });
+        start = next_bucket(unit, start);
+    }
+    for (day, risk) in created {
+        if let Some(&i) = index.get(&bucket_start(unit, day)) {
+            let b = &mut buckets[i];
+            match risk {
+                Risk::Low => b.low += 1,
+                Risk::Medium => b.medium += 1,
+                Risk::High => b.high += 1,
+                Risk::Critical => b.critical += 1,
+            }
+            b.total += 1;
+        }
+    }
+    Timeline {
+        bucket: match unit {
+            Unit::Day => "day",
+            Unit::Week => "week",
+            Unit::Month => "month",
+        },
+        buckets,
+    }
+}
+
+// ---- gaps -----------------------------------------------------------------------------------
+
+fn gap_for(d: &LedgerDecision, severity: Severity, detail: String) -> Gap {
+    Gap {
+        severity,
+        decision: Some(d.decision.id.clone()),
+        created: Some(d.decision.created.clone()),
+        risk: Some(d.decision.risk.as_str()),
+        action: Some(d.decision.action.kind.as_str()),
+        initiator: Some(d.decision.initiator.id.clone()),
+        subject: d
+            .decision
+            .action
+            .summary
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_owned(),
+        detail,
+        code: None,
+        commit: Some(d.commit.clone()),
+        path: Some(d.path.clone()),
+        related: Vec::new(),
+    }
+}
+
+/// The engine's findings, each attached to the decision whose commit (or event commit) it
+/// names; findings about decisions outside the range are left out, findings about no decision
+/// (policy changes, rewritten history) are always kept.
+fn engine_gaps(
+    ledger: &Ledger,
+    history: &HistoryReport,
+    in_range: &dyn Fn(&LedgerDecision) -> bool,
+    found: &mut BTreeMap<&'static str, Vec<Gap>>,
+) {
+    let mut by_commit: HashMap<&str, &LedgerDecision> = HashMap::new();
+    for d in &ledger.decisions {
+        by_commit.insert(d.commit.as_str(), d);
+        for e in &d.events {
+            by_commit.insert(e.commit.as_str(), d);
+        }
+    }
+    // A decision whose only approvals were made by a key revoked since also falls short of its
+    // requirement (`approval-missing`): that is the revocation's consequence, told with it.
+    let revoked: HashMap<&str, String> = history
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == Code::ApprovalMissing)
+        .filter_map(|d| Some((d.commit.as_deref()?, d)))
+        .filter(|(c, _)| {
+            history
+                .diagnostics
+                .iter()
+                .any(|k| k.code == Code::KeyRevoked && k.commit.as_deref() == Some(*c))
+        })
+        .map(|(c, d)| (c, d.message.clone()))
+        .collect();
+    for diag in &history.diagnostics {
+        let commit = diag.commit.as_deref().unwrap_or("");
+        if diag.code == Code::ApprovalMissing && revoked.contains_key(commit) {
+            continue;
+        }
+        let kind = match diag.code {
+            // The ledger's own view (every decision without an outcome) covers it.
+            Code::OutcomeMissing => continue,
+            Code::ReviewOverdue => "review-overdue",
+            Code::SharedAccount => "shared-account",
+            Code::KeyRevoked => "key-revoked",
+            _ => "verify-violation",
+        };
+        let severity = if diag.is_error() {
+            Severity::Error
+        } else {
+            Severity::Warning
+        };
+        let decision = diag
+            .commit
+            .as_deref()
+            .and_then(|c| by_commit.get(c).copied());
+        let gap = match decision {
+            Some(d) if !in_range(d) => continue,
+            Some(d) => {
+                let mut detail = diag.message.clone();
+                if let Some(short) = revoked
+                    .get(commit)
+                    .filter(|_| diag.code == Code::KeyRevoked)
+                {
+                    detail = format!(
+                        "{}; without it, approval-missing: {short}",
+                        detail.trim_end_matches('.')
+                    );
+                }
+                finding_gap(gap_for(d, severity, detail), diag)
+            }
+            None => finding_gap(
+                Gap {
+                    severity,
+                    decision: None,
+                    created: None,
+                    risk: None,
+                    action: None,
+                    initiator: None,
+                    subject: match (&diag.path, &diag.commit) {
+                        (Some(p), _) => p.clone(),
+                        (None, Some(c)) => format!("commit {}", &c[..c.len().min(12)]),
+                        (None, None) => diag.refname.clone().unwrap_or_else(|| "main".into()),
+                    },
+                    detail: diag.message.clone(),
+                    code: None,
+                    commit: None,
+                    path: None,
+                    related: Vec::new(),
+                },
+                diag,
+            ),
+        };
+        found.entry(kind).or_default().push(gap);
+    }
+}
+
+fn finding_gap(mut g: Gap, diag: &Diagnostic) -> Gap {
+    g.code = Some(diag.code.name());
+    if diag.commit.is_some() {
+        g.commit = diag.commit.clone();
+    }
+    if diag.path.is_some() {
+        g.path = diag.path.clone();
+    }
+    g
+}
+
+fn ledger_gaps(
+    decisions: &[&LedgerDecision],
+    now: i64,
+    verdict_of: &mut dyn FnMut(&LedgerDecision) -> Option<Verdict>,
+    found: &mut BTreeMap<&'static str, Vec<Gap>>,
+) {
+    for d in decisions {
+        let x = &d.decision;
+        let created = seconds(&x.created).unwrap_or(0);
+        // Awaiting an outcome.
+        if d.outcome().is_none() {
+            let high = x.risk >= Risk::High;
+            let landed = d.landed_at.max(created);
+            found.entry("awaiting-outcome").or_default().push(gap_for(
+                d,
+                if high {
+                    Severity::Warning
+                } else {
+                    Severity::Info
+                },
+                format!(
+                    "{}{}-risk decision landed {} ago ({}) and has no outcome event",
+                    if high { "flagged: " } else { "" },
+                    x.risk.as_str(),
+                    human_duration(now - landed),
+                    format_time(landed)
+                ),
+            ));
+        }
+        // Recorded after the action it describes.
+        let earliest = d
+            .events
+            .iter()
+            .filter(|e| e.event.kind == EventKind::Outcome)
+            .filter_map(|e| {
+                let at = e.event.outcome.as_ref().and_then(|o| o.at.as_deref());
+                let (what, t) = match at {
+                    Some(a) => ("outcome.at", a),
+                    None => ("created", e.event.created.as_str()),
+                };
+                Some((seconds(t)?, what, t.to_owned(), e))
+            })
+            .min_by_key(|x| x.0);
+        if let Some((at, what, text, e)) = earliest.filter(|x| x.0 < created) {
+            let mut g = gap_for(
+                d,
+                Severity::Warning,
+                format!(
+                    "the outcome recorded by `{}` ({what} {text}) is {} earlier than the decision ({})",
+                    e.event.actor.id,
+                    human_duration(created - at),
+                    x.created
+                ),
+            );
+            g.related.push(e.event.id.clone());
+            found.entry("recorded-after-action").or_default().push(g);
+        }
+        // Approved by nobody.
+        if d.approvals.is_empty() {
+            let rule = match verdict_of(d) {
+                Some(v) if v.approval == Approval::Post => format!(
+                    "rule `{}` allows post-action review{}",
+                    v.rule,
+                    v.review_within
+                        .map(|w| format!(" within {w}"))
+                        .unwrap_or_default()
+                ),
+                Some(v) => format!("rule `{}` requires pre-approval", v.rule),
+                None => "no approval signature".to_owned(),
+            };
+            let reviews: Vec<String> = d
+                .events
+                .iter()
+                .filter(|e| e.event.kind == EventKind::Review)
+                .map(|e| {
+                    format!(
+                        "{} ({}, {})",
+                        e.event.actor.id,
+                        e.event
+                            .review
+                            .as_ref()
+                            .map(|r| r.verdict.as_str())
+                            .unwrap_or("review"),
+                        e.event.created
+                    )
+                })
+                .collect();
+            let (severity, reviewed) = if reviews.is_empty() {
+                (Severity::Warning, "no signed review yet".to_owned())
+            } else {
+                (
+                    Severity::Info,
+                    format!("reviewed after the fact by {}", reviews.join(", ")),
+                )
+            };
+            found.entry("unapproved").or_default().push(gap_for(
+                d,
+                severity,
+                format!("{rule}; {reviewed}"),
+            ));
+        }
+    }
+    // Non-human initiators driven by more than one framework or set of agents.
+    let mut accounts: BTreeMap<&str, Vec<&LedgerDecision>> = BTreeMap::new();
+    for d in decisions {
+        if d.decision.initiator.kind != PrincipalKind::Human {
+            accounts
+                .entry(d.decision.initiator.id.as_str())
+                .or_default()
+                .push(d);
+        }
+    }
+    for (account, ds) in accounts {
+        let frameworks: BTreeSet<&str> = ds
+            .iter()
+            .filter_map(|d| d.decision.ai.framework.as_deref())
+            .collect();
+        let agent_sets: BTreeSet<Vec<&str>> = ds
+            .iter()
+            .map(|d| {
+                let mut ids: Vec<&str> =
+                    d.decision.ai.agents.iter().map(|a| a.id.as_str()).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                ids
+            })
+            .filter(|ids| !ids.is_empty())
+            .collect();
+        if frameworks.len() < 2 && agent_sets.len() < 2 {
+            continue;
+        }
+        let mut used = Vec::new();
+        if frameworks.len() > 1 {
+            used.push(format!(
+                "{} frameworks ({})",
+                frameworks.len(),
+                frameworks.iter().copied().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if agent_sets.len() > 1 {
+            used.push(format!(
+                "{} agent sets ({})",
+                agent_sets.len(),
+                agent_sets
+                    .iter()
+                    .map(|s| format!("[{}]", s.join(", ")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let first = ds[0];
+        let kind = first.decision.initiator.kind.as_str();
+        found.entry("shared-account").or_default().push(Gap {
+            severity: Severity::Warning,
+            decision: None,
+            created: Some(first.decision.created.clone()),
+            risk: None,
+            action: None,
+            initiator: Some(account.to_owned()),
+            subject: format!("{kind} account `{account}`"),
+            detail: format!(
+                "`{account}` initiated {} decision(s) through {}: one {kind} identity stands for several automations",
+                ds.len(),
+                used.join(" and ")
+            ),
+            code: None,
+            commit: None,
+            path: None,
+            related: ds.iter().map(|d| d.decision.id.clone()).collect(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_gap_maps_to_known_controls_of_every_framework() {
+        let mut kinds = BTreeSet::new();
+        for g in GAP_KINDS {
+            assert!(kinds.insert(g.kind), "duplicate kind {}", g.kind);
+            for f in FRAMEWORKS {
+                let ids = g.controls.of(f.key);
+                assert!(!ids.is_empty(), "{} maps to nothing in {}", g.kind, f.name);
+                for id in ids {
+                    assert!(
+                        control_title(f.key, id).is_some(),
+                        "{}: {id} is not a control of {}",
+                        g.kind,
+                        f.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn docs_list_every_gap_kind_and_control() {
+        let doc = include_str!("../docs/report.md");
+        for g in GAP_KINDS {
+            assert!(
+                doc.contains(&format!("`{}`", g.kind)),
+                "docs/report.md lacks {}",
+                g.kind
+            );
+        }
+        for f in FRAMEWORKS {
+            for c in f.controls {
+                assert!(doc.contains(c.id), "docs/report.md lacks {}", c.id);
+            }
+        }
+    }
+
+    #[test]
+    fn calendar_round_trips() {
+        for day in [-800_000, -1, 0, 59, 60, 11_016, 20_468, 2_932_896] {
+            let (y, m, d) = civil(day);
+            assert_eq!(day_number(y, m, d), day, "{y}-{m}-{d}");
+        }
+        assert_eq!(civil(0), (1970, 1, 1));
+        assert_eq!(civil(20_468), (2026, 1, 15));
+        // 2026-01-15 is a Thursday: its week starts on Monday the 12th.
+        assert_eq!(civil(bucket_start(Unit::Week, 20_468)), (2026, 1, 12));
+        assert_eq!(
+            civil(next_bucket(Unit::Month, day_number(2025, 12, 1))),
+            (2026, 1, 1)
+        );
+    }
+
+    #[test]
+    fn durations_read_like_speech() {
+        assert_eq!(human_duration(42), "42s");
+        assert_eq!(human_duration(7 * 60 + 5), "7m");
+        assert_eq!(human_duration(3600), "1h");
+        assert_eq!(human_duration(3 * 3600 + 20 * 60), "3h 20m");
+        assert_eq!(human_duration(2 * 86400 + 4 * 3600), "2d 4h");
+    }
+
+    #[test]
+    fn latency_percentiles() {
+        let v: Vec<i64> = (1..=10).map(|x| x * 60).collect();
+        assert_eq!(summarize(&v), (Some(330), Some(540), Some(600)));
+        assert_eq!(summarize(&[7]), (Some(7), Some(7), Some(7)));
+        assert_eq!(summarize(&[1, 2, 3]), (Some(2), Some(3), Some(3)));
+        assert_eq!(summarize(&[]), (None, None, None));
+    }
+}
