@@ -104,9 +104,10 @@ if command -v gpg >/dev/null 2>&1; then
     export GNUPGHOME="$work/gnupg"
     mkdir -p -m 700 "$GNUPGHOME"
     gpg --batch --quiet --import ../alice.asc 2>/dev/null
-    path=$(git log -1 --format= --name-only main)
-    git show "main:$path" > ../decision.yaml
-    git log -1 --format='%(trailers:key=Approved-by,valueonly)' main | sed -n 's/.*sig=//p' | base64 -d > ../approval.sig
+    landed=$(git log --format=%H --grep='^Approved-by:' main | head -n 1)
+    path=$(git log -1 --format= --name-only "$landed")
+    git show "$landed:$path" > ../decision.yaml
+    git log -1 --format='%(trailers:key=Approved-by,valueonly)' "$landed" | sed -n 's/.*sig=//p' | base64 -d > ../approval.sig
     gpg --batch --verify ../approval.sig ../decision.yaml 2>&1 | grep -E 'Good signature|using' || true
     gpgconf --kill all 2>/dev/null || true   # leave no gpg-agent behind
 fi

@@ -87,6 +87,20 @@ pub struct Checker<'s> {
     merged: HashMap<(usize, usize), Arc<pgp::Cert>>,
 }
 
+/// Pushed text quoted in a finding, cut short: a megabyte trailer or author line is named, not
+/// echoed back to the pusher's terminal.
+fn clip(s: &str) -> String {
+    const MAX: usize = 200;
+    if s.len() <= MAX {
+        return s.to_owned();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &s[..end], s.len())
+}
+
 fn internal(e: impl std::fmt::Display) -> Diagnostic {
     Diagnostic::new(Code::InternalError, e.to_string())
 }
@@ -762,7 +776,8 @@ impl<'s> Checker<'s> {
                     Code::AuthorMismatch,
                     format!(
                         "the commit's author is <{}> but initiator `{}` is <{email}>",
-                        c.author.email, d.initiator.id
+                        clip(&c.author.email),
+                        d.initiator.id
                     ),
                 ));
             }
@@ -817,10 +832,17 @@ impl<'s> Checker<'s> {
             let Some(other) = record::path_for_id(dir, id) else {
                 continue;
             };
-            if other == path {
-                continue;
-            }
+            // The record's own path counts too: a commit that *adds* it never finds it in its
+            // parent, but `approve` re-landing a decision already on main (its proposal ref
+            // left behind by an interrupted run) must.
             match self.store.lookup(tree, &other) {
+                Ok(Some(_)) if other == path => out.push(
+                    Diagnostic::new(
+                        Code::DuplicateId,
+                        format!("decision {id} is already on main at {other}"),
+                    )
+                    .at_path(path),
+                ),
                 Ok(Some(_)) => out.push(
                     Diagnostic::new(
                         Code::DuplicateId,
@@ -912,7 +934,8 @@ impl<'s> Checker<'s> {
                             Code::AuthorMismatch,
                             format!(
                                 "the commit's author is <{}> but actor `{}` is <{email}>",
-                                c.author.email, p.id
+                                clip(&c.author.email),
+                                p.id
                             ),
                         ));
                     }
@@ -1244,7 +1267,7 @@ impl<'s> Checker<'s> {
             return Ok(parent.id);
         };
         let base = Oid::from_hex(value.as_bytes())
-            .map_err(|_| bad(format!("Policy-Base `{value}` is not a commit id")))?;
+            .map_err(|_| bad(format!("Policy-Base `{}` is not a commit id", clip(&value))))?;
         let state = |tree: Oid| -> Result<(Option<Oid>, Option<Oid>), Diagnostic> {
             let get = |p: &str| {
                 self.store
@@ -1381,7 +1404,16 @@ impl<'s> Checker<'s> {
             .store
             .read_blob_capped(entry.oid, policy::MAX_POLICY_BYTES as u64)
             .map_err(|e| e.to_string())
-            .and_then(|b| Policy::parse(&b).map_err(|e| format!("{}: {e}", policy::POLICY_PATH)))
+            .and_then(|b| {
+                // A pushed policy is parsed before its signatures are checked: bound what its
+                // aliases may expand to before the typed parse builds it. Policies may use
+                // aliases, so the budget is generous; a "billion laughs" is not.
+                if let Ok(text) = std::str::from_utf8(&b) {
+                    record::expansion::check(text, 16 * text.len() + 64 * 1024)
+                        .map_err(|m| format!("{}: {m}", policy::POLICY_PATH))?;
+                }
+                Policy::parse(&b).map_err(|e| format!("{}: {e}", policy::POLICY_PATH))
+            })
             .map(Arc::new);
         self.policies.insert(entry.oid, parsed.clone());
         parsed
@@ -1691,7 +1723,11 @@ fn check_expected_trailers(expected: &Trailers, actual: &Trailers, diags: &mut V
             [one] if one == want => {}
             [one] => diags.push(Diagnostic::new(
                 Code::TrailerMismatch,
-                format!("trailer `{key}: {one}` disagrees with the file, which says `{want}`"),
+                format!(
+                    "trailer `{key}: {}` disagrees with the file, which says `{}`",
+                    clip(one),
+                    clip(want)
+                ),
             )),
             many => diags.push(Diagnostic::new(
                 Code::TrailerMismatch,

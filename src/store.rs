@@ -42,6 +42,22 @@ pub enum StoreError {
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// An error with its causes: gix's top-level messages ("Could not write loose object header")
+/// leave the reason (read-only file system, no space left, a lock held) to their sources.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let m = c.to_string();
+        if !out.contains(&m) {
+            out.push_str(": ");
+            out.push_str(&m);
+        }
+        cause = c.source();
+    }
+    out
+}
+
 fn obj_err(oid: impl std::fmt::Display, e: impl std::fmt::Display) -> StoreError {
     StoreError::Object {
         oid: oid.to_string(),
@@ -681,14 +697,14 @@ impl Store {
         self.repo
             .write_object(tag_object(target, name, tagger, message, signature))
             .map(|id| id.detach())
-            .map_err(|e| StoreError::Other(format!("cannot write tag: {e}")))
+            .map_err(|e| StoreError::Other(format!("cannot write tag: {}", chain(&e))))
     }
 
     pub fn write_blob(&self, bytes: &[u8]) -> Result<Oid> {
         self.repo
             .write_blob(bytes)
             .map(|id| id.detach())
-            .map_err(|e| StoreError::Other(format!("cannot write blob: {e}")))
+            .map_err(|e| StoreError::Other(format!("cannot write blob: {}", chain(&e))))
     }
 
     /// A new tree: `base` (or the empty tree) with `files` (path, bytes) inserted or replaced.
@@ -707,7 +723,7 @@ impl Store {
         editor
             .write()
             .map(|id| id.detach())
-            .map_err(|e| StoreError::Other(format!("cannot write tree: {e}")))
+            .map_err(|e| StoreError::Other(format!("cannot write tree: {}", chain(&e))))
     }
 
     /// A new tree: `base` with the entries `(path, entry)` put in place (trees included), or
@@ -742,7 +758,7 @@ impl Store {
         editor
             .write()
             .map(|id| id.detach())
-            .map_err(|e| StoreError::Other(format!("cannot write tree: {e}")))
+            .map_err(|e| StoreError::Other(format!("cannot write tree: {}", chain(&e))))
     }
 
     /// Writes a commit object (no ref is moved).
@@ -766,7 +782,7 @@ impl Store {
         self.repo
             .write_object(&commit)
             .map(|id| id.detach())
-            .map_err(|e| StoreError::Other(format!("cannot write commit: {e}")))
+            .map_err(|e| StoreError::Other(format!("cannot write commit: {}", chain(&e))))
     }
 
     /// Moves `name` to `new` only if it currently points to `expected` (`None`: must not
@@ -809,7 +825,7 @@ impl Store {
             } else {
                 StoreError::Ref {
                     name: name.into(),
-                    message: e.to_string(),
+                    message: chain(&e),
                 }
             }
         })?;
@@ -833,7 +849,7 @@ impl Store {
             .edit_reference(edit)
             .map_err(|e| StoreError::Ref {
                 name: name.into(),
-                message: e.to_string(),
+                message: chain(&e),
             })?;
         Ok(())
     }

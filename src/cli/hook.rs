@@ -12,6 +12,9 @@ use std::path::PathBuf;
 const PRE_RECEIVE: &str = include_str!("../../hooks/pre-receive");
 /// Most input read from git (each line is ~100 bytes; a push of this size is refused).
 const MAX_STDIN: usize = 16 * 1024 * 1024;
+/// Most findings printed for one push: enough to fix a push, and a hostile one (a record that
+/// breaks a rule 30,000 times) cannot flood the pusher's terminal through git's side band.
+const MAX_SHOWN: usize = 100;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum HookCommand {
@@ -54,6 +57,12 @@ fn pre_receive() -> i32 {
         let text =
             std::str::from_utf8(&input).map_err(|_| "the hook's input is not UTF-8".to_string())?;
         let updates = parse_updates(text)?;
+        if updates.is_empty() {
+            // git runs pre-receive only for a push that updates at least one ref: empty input
+            // means the hook is not being run by git, and a hook never accepts what it cannot
+            // account for.
+            return Err("the hook's input names no ref update (git passes at least one)".into());
+        }
         let env = |k: &str| std::env::var(k).ok();
         let store = Store::open_for_hook(&env).map_err(|e| e.to_string())?;
         let now = super::util::now().map_err(|e| format!("{:#}", e.error))?;
@@ -72,8 +81,14 @@ fn pre_receive() -> i32 {
             return Ok(EXIT_OK);
         }
         eprintln!("aiaudit: push rejected, {} violation(s):", errors.len());
-        for d in &errors {
+        for d in errors.iter().take(MAX_SHOWN) {
             eprintln!("{d}");
+        }
+        if errors.len() > MAX_SHOWN {
+            eprintln!(
+                "aiaudit: {} more violation(s) not shown; run `aiaudit verify` on the pushed commits for all of them",
+                errors.len() - MAX_SHOWN
+            );
         }
         Ok(EXIT_VIOLATIONS)
     });
@@ -107,13 +122,28 @@ pub fn parse_updates(text: &str) -> Result<Vec<RefUpdate>, String> {
             ));
         };
         let oid = |s: &str| -> Result<Option<Oid>, String> {
-            let o = Oid::from_hex(s.as_bytes())
-                .map_err(|_| format!("input line {}: `{s}` is not an object id", n + 1))?;
+            let o = Oid::from_hex(s.as_bytes()).map_err(|_| {
+                let shown: String = s.chars().take(80).collect();
+                format!(
+                    "input line {}: `{}` is not an object id",
+                    n + 1,
+                    shown.escape_debug()
+                )
+            })?;
             Ok((!o.is_null()).then_some(o))
         };
+        let (old, new) = (oid(old)?, oid(new)?);
+        // git passes full, valid ref names only: anything else is not git talking.
+        if !name.starts_with("refs/") || gix::refs::FullName::try_from(name).is_err() {
+            return Err(format!(
+                "input line {}: `{}` is not a ref name",
+                n + 1,
+                name.chars().take(200).collect::<String>().escape_debug()
+            ));
+        }
         out.push(RefUpdate {
-            old: oid(old)?,
-            new: oid(new)?,
+            old,
+            new,
             name: name.to_owned(),
         });
     }

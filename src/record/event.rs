@@ -165,6 +165,9 @@ pub fn check_event(path: &str, bytes: &[u8]) -> (Option<Event>, Vec<Diagnostic>)
         Ok(t) => t,
         Err(d) => return (None, vec![d.at_path(path)]),
     };
+    if let Err(d) = super::check_aliases(text) {
+        return (None, vec![d.at_path(path)]);
+    }
     let event: Event = match serde_yaml::from_str(text) {
         Ok(e) => e,
         Err(e) => return (None, vec![yaml_error(e).at_path(path)]),

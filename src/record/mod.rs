@@ -8,6 +8,7 @@ pub mod canonical;
 pub mod decision;
 pub mod digest;
 pub mod event;
+pub mod expansion;
 
 pub use decision::*;
 pub use event::{check_event, event_path, path_for_id, Event, EventKind};
@@ -39,6 +40,9 @@ pub fn check_decision(path: &str, bytes: &[u8]) -> (Option<Decision>, Vec<Diagno
         Ok(t) => t,
         Err(d) => return (None, vec![d.at_path(path)]),
     };
+    if let Err(d) = check_aliases(text) {
+        return (None, vec![d.at_path(path)]);
+    }
     let decision: Decision = match serde_yaml::from_str(text) {
         Ok(d) => d,
         Err(e) => return (None, vec![yaml_error(e).at_path(path)]),
@@ -83,6 +87,18 @@ pub fn check_text(bytes: &[u8]) -> Result<&str, Diagnostic> {
         ));
     }
     Ok(text)
+}
+
+/// Refuses a record whose anchors and aliases expand it beyond twice its size, before the typed
+/// parse would build the expansion (see [`expansion`]). Records have no aliases at all (they are
+/// not canonical), so any budget only has to be generous to documents without them.
+fn check_aliases(text: &str) -> Result<(), Diagnostic> {
+    expansion::check(text, 2 * text.len() + 1024).map_err(|m| {
+        Diagnostic::new(
+            Code::RecordNotCanonical,
+            format!("{m}; records contain no anchors or aliases"),
+        )
+    })
 }
 
 /// The canonical-bytes rule: `value` written canonically must be exactly `bytes`.

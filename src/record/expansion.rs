@@ -1,0 +1,152 @@
+//! A bound on YAML alias expansion ("billion laughs"), checked before any typed parsing.
+//!
+//! The YAML library caps how often aliases are followed relative to the document's size, but
+//! not what they expand to: one 16 KiB string aliased 12,000 times fits in a 256 KiB record and
+//! expands into a list of 190 MiB of strings before any check of ours runs. [`check`] walks the
+//! document once with a visitor that borrows every scalar and builds nothing, counting the bytes
+//! the expanded document would hold, and stops as soon as they pass the budget.
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::cell::Cell;
+
+/// Fails when the document, with every alias expanded, holds more than `budget` bytes (each
+/// scalar counts its length plus one, each collection one). Text without `*` has no alias and
+/// costs nothing. YAML errors are not this check's business: the typed parse that follows
+/// reports them with their line.
+pub fn check(text: &str, budget: usize) -> Result<(), String> {
+    if !text.contains('*') {
+        return Ok(());
+    }
+    let left = Cell::new(budget);
+    let result = Budget(&left).deserialize(serde_yaml::Deserializer::from_str(text));
+    match result {
+        Err(_) if left.get() == 0 => Err(format!(
+            "anchors and aliases expand the file to more than {budget} bytes"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The bytes left to spend; zero once exhausted.
+struct Budget<'a>(&'a Cell<usize>);
+
+impl Budget<'_> {
+    fn spend<E: de::Error>(&self, n: usize) -> Result<(), E> {
+        match self.0.get().checked_sub(n.saturating_add(1)) {
+            Some(left) => {
+                self.0.set(left);
+                Ok(())
+            }
+            None => {
+                self.0.set(0);
+                Err(E::custom("alias expansion budget exhausted"))
+            }
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Budget<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Budget<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.spend(1)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.spend(8)
+    }
+    fn visit_i128<E: de::Error>(self, _: i128) -> Result<(), E> {
+        self.spend(16)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.spend(8)
+    }
+    fn visit_u128<E: de::Error>(self, _: u128) -> Result<(), E> {
+        self.spend(16)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.spend(8)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.spend(v.len())
+    }
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<(), E> {
+        self.spend(v.len())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.spend(0)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.spend(0)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.spend(0)?;
+        Budget(self.0).deserialize(d)
+    }
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.spend(0)?;
+        Budget(self.0).deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.spend(0)?;
+        while seq.next_element_seed(Budget(self.0))?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.spend(0)?;
+        while map.next_key_seed(Budget(self.0))?.is_some() {
+            map.next_value_seed(Budget(self.0))?;
+        }
+        Ok(())
+    }
+    /// A tagged node (`!tag value`): the tag, then the value.
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<(), A::Error> {
+        use de::VariantAccess as _;
+        let ((), variant) = data.variant_seed(Budget(self.0))?;
+        variant.newtype_variant_seed(Budget(self.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check;
+
+    #[test]
+    fn plain_documents_pass_and_aliases_within_the_budget_pass() {
+        assert!(check("a: 1\nb: [\"x\", \"y\"]\n", 10).is_ok());
+        assert!(check("a: &x \"abc\"\nb: *x\n", 64).is_ok());
+        // Not this check's business: the typed parse reports the syntax error.
+        assert!(check("a: *undefined\n", 64).is_ok());
+    }
+
+    #[test]
+    fn expansion_beyond_the_budget_fails() {
+        let big = "x".repeat(1024);
+        let doc = format!("a: [&s \"{big}\"{}]\n", ", *s".repeat(100));
+        let err = check(&doc, 2 * doc.len()).unwrap_err();
+        assert!(err.contains("anchors and aliases"), "{err}");
+
+        let mut laughs = String::from("l0: &l0 [\"lol\", \"lol\", \"lol\", \"lol\"]\n");
+        for n in 1..12 {
+            let m = n - 1;
+            laughs.push_str(&format!("l{n}: &l{n} [*l{m}, *l{m}, *l{m}, *l{m}]\n"));
+        }
+        assert!(check(&laughs, 2 * laughs.len()).is_err());
+    }
+
+    #[test]
+    fn tagged_and_deep_documents_do_not_trip_it() {
+        assert!(check("a: !t [*x]\n", 64).is_ok());
+        let deep = format!("a: {}*x{}\n", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(check(&deep, 2 * deep.len()).is_ok());
+    }
+}
