@@ -757,6 +757,18 @@ impl<'s> Checker<'s> {
             return (None, diags);
         };
         diags.extend(self.duplicate_id(parent.tree, &d.id, path));
+        if c.tree == parent.tree {
+            // Only `approve` can get here (a pushed commit that adds a file changes its tree):
+            // the decision's file is on main already, byte for byte, because an interrupted
+            // approval landed it and left its proposal ref behind.
+            diags.push(
+                Diagnostic::new(
+                    Code::DuplicateId,
+                    format!("decision {} is already on main at {path}", d.id),
+                )
+                .at_path(path),
+            );
+        }
         let policy = match self.policy_at(parent.tree) {
             Ok(p) => p,
             Err(e) => {
@@ -832,17 +844,10 @@ impl<'s> Checker<'s> {
             let Some(other) = record::path_for_id(dir, id) else {
                 continue;
             };
-            // The record's own path counts too: a commit that *adds* it never finds it in its
-            // parent, but `approve` re-landing a decision already on main (its proposal ref
-            // left behind by an interrupted run) must.
+            if other == path {
+                continue;
+            }
             match self.store.lookup(tree, &other) {
-                Ok(Some(_)) if other == path => out.push(
-                    Diagnostic::new(
-                        Code::DuplicateId,
-                        format!("decision {id} is already on main at {other}"),
-                    )
-                    .at_path(path),
-                ),
                 Ok(Some(_)) => out.push(
                     Diagnostic::new(
                         Code::DuplicateId,
@@ -1405,11 +1410,22 @@ impl<'s> Checker<'s> {
             .read_blob_capped(entry.oid, policy::MAX_POLICY_BYTES as u64)
             .map_err(|e| e.to_string())
             .and_then(|b| {
-                // A pushed policy is parsed before its signatures are checked: bound what its
-                // aliases may expand to before the typed parse builds it. Policies may use
-                // aliases, so the budget is generous; a "billion laughs" is not.
+                // A pushed policy is parsed before its signatures are checked: bound what it
+                // may cost the YAML parser first (see `record::yaml_bounds`). Policies may use
+                // flow lists and aliases, so the bounds are generous: flow brackets × size at
+                // most 2^28 (a policy written in block style, as aiaudit writes it, has none;
+                // the worst case parses in well under a second), aliases expanding to 16 times
+                // the file.
                 if let Ok(text) = std::str::from_utf8(&b) {
-                    record::expansion::check(text, 16 * text.len() + 64 * 1024)
+                    let bounded = |m: String| {
+                        format!(
+                            "{}: {m}; write lists in block style (`- item`)",
+                            policy::POLICY_PATH
+                        )
+                    };
+                    let max_brackets = (1usize << 28) / text.len().max(1);
+                    record::yaml_bounds::check_flow(text, max_brackets).map_err(bounded)?;
+                    record::yaml_bounds::check_aliases(text, 16 * text.len() + 64 * 1024)
                         .map_err(|m| format!("{}: {m}", policy::POLICY_PATH))?;
                 }
                 Policy::parse(&b).map_err(|e| format!("{}: {e}", policy::POLICY_PATH))

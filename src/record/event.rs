@@ -165,7 +165,7 @@ pub fn check_event(path: &str, bytes: &[u8]) -> (Option<Event>, Vec<Diagnostic>)
         Ok(t) => t,
         Err(d) => return (None, vec![d.at_path(path)]),
     };
-    if let Err(d) = super::check_aliases(text) {
+    if let Err(d) = super::check_yaml_bounds(text) {
         return (None, vec![d.at_path(path)]);
     }
     let event: Event = match serde_yaml::from_str(text) {

@@ -8,7 +8,7 @@ pub mod canonical;
 pub mod decision;
 pub mod digest;
 pub mod event;
-pub mod expansion;
+pub mod yaml_bounds;
 
 pub use decision::*;
 pub use event::{check_event, event_path, path_for_id, Event, EventKind};
@@ -40,7 +40,7 @@ pub fn check_decision(path: &str, bytes: &[u8]) -> (Option<Decision>, Vec<Diagno
         Ok(t) => t,
         Err(d) => return (None, vec![d.at_path(path)]),
     };
-    if let Err(d) = check_aliases(text) {
+    if let Err(d) = check_yaml_bounds(text) {
         return (None, vec![d.at_path(path)]);
     }
     let decision: Decision = match serde_yaml::from_str(text) {
@@ -89,11 +89,18 @@ pub fn check_text(bytes: &[u8]) -> Result<&str, Diagnostic> {
     Ok(text)
 }
 
-/// Refuses a record whose anchors and aliases expand it beyond twice its size, before the typed
-/// parse would build the expansion (see [`expansion`]). Records have no aliases at all (they are
-/// not canonical), so any budget only has to be generous to documents without them.
-fn check_aliases(text: &str) -> Result<(), Diagnostic> {
-    expansion::check(text, 2 * text.len() + 1024).map_err(|m| {
+/// Most `[`/`{` characters in a record (see [`yaml_bounds::check_flow`]). Records are block
+/// style: canonical ones hold flow brackets only in `[]` and in text.
+pub const MAX_RECORD_FLOW_BRACKETS: usize = 256;
+
+/// Refuses, before the YAML parser runs, a record it could not parse in bounded time (deep
+/// flow nesting) or whose anchors and aliases expand it beyond twice its size (see
+/// [`yaml_bounds`]). Records have no aliases at all (they are not canonical), so the budget only
+/// has to be generous to documents without them.
+fn check_yaml_bounds(text: &str) -> Result<(), Diagnostic> {
+    yaml_bounds::check_flow(text, MAX_RECORD_FLOW_BRACKETS)
+        .map_err(|m| Diagnostic::new(Code::RecordMalformed, m))?;
+    yaml_bounds::check_aliases(text, 2 * text.len() + 1024).map_err(|m| {
         Diagnostic::new(
             Code::RecordNotCanonical,
             format!("{m}; records contain no anchors or aliases"),

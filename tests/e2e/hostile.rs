@@ -1,12 +1,12 @@
 //! Hostile inputs: pushes built to exhaust, confuse or crash the hook. Each goes through a real
-//! `git push` into the World's server (or, for what git itself refuses to send, the hook binary
-//! run the way git runs it) and must end in a clear rejection — a stable code naming the commit
-//! and file, never a panic — with no server ref moved, in bounded time and memory.
+//! `git push` into the World's server and must end in a clear rejection — a stable code naming
+//! the commit and file, never a panic or an internal error — with no server ref moved, in
+//! bounded time and memory.
 //!
 //! Every push here runs under a watchdog ([`push_bounded`]): a hook that hangs is killed and
 //! the test fails instead of hanging the suite. Where a test needs the hook's own time and
-//! peak memory, it runs the hook directly with git's quarantine environment
-//! ([`hook_direct`]): the clone's object directory plays the quarantine.
+//! peak memory, or feeds it input git never writes, it runs the hook directly with git's
+//! quarantine environment ([`hook_direct`]): the clone's object directory plays the quarantine.
 
 use crate::harness::*;
 use std::io::{Read as _, Write as _};
@@ -457,7 +457,10 @@ fn rejects_yaml_alias_bomb() {
     hook_rejects_within_bounds(&w, &c, "record-not-canonical");
 }
 
-/// 10,000 nested flow sequences, and 10,000 nested flow mappings, in a typed field.
+/// Deep flow nesting costs the YAML scanner depth × tokens (40,000 `[` took it 4 s, a whole
+/// 256 KiB record of them would take over a minute): 10,000 nested flow sequences and flow
+/// mappings in a typed field, a record that is nothing but `[` up to the size cap, and the
+/// worst the bound still lets through (256 levels, then 250 KB of tokens at that depth).
 #[test]
 fn rejects_deeply_nested_yaml() {
     let w = World::new();
@@ -469,24 +472,42 @@ fn rejects_deeply_nested_yaml() {
         rejected(
             &w,
             &[&onto_main(&c)],
-            want("record-malformed").commit(&c).path(&p.path),
+            want("record-malformed")
+                .commit(&c)
+                .path(&p.path)
+                .mentions("10000 `[`/`{` characters, more than the 256"),
         );
         hook_rejects_within_bounds(&w, &c, "record-malformed");
     }
-    // The same depth as the whole document.
-    let c = w.decision_commit(&p, &"[".repeat(10_000), &[CAROL]);
+    let c = w.decision_commit(&p, &"[".repeat(256 * 1024 - 1), &[CAROL]);
     rejected(
         &w,
         &[&onto_main(&c)],
         want("record-malformed").commit(&c).path(&p.path),
     );
+    hook_rejects_within_bounds(&w, &c, "record-malformed");
+
+    let mut worst = format!("  summary: {}", "[".repeat(256));
+    while worst.len() < 250_000 {
+        worst.push_str("1,");
+    }
+    worst.push_str(&format!("1{}\n", "]".repeat(256)));
+    let text = with_line(&p, SUMMARY, &worst);
+    let c = w.decision_commit(&p, &text, &[CAROL]);
+    rejected(
+        &w,
+        &[&onto_main(&c)],
+        want("record-malformed").commit(&c).path(&p.path),
+    );
+    hook_rejects_within_bounds(&w, &c, "record-malformed");
 }
 
-/// The same bomb in an unsigned governance change: the hook parses the pushed policy (to name
-/// what is wrong with it) before it looks for admin signatures, so the bound must hold there
-/// too.
+/// The same attacks on an unsigned governance change: the hook parses the pushed policy (to
+/// name what is wrong with it) before it looks for admin signatures, so the bounds must hold
+/// there too. An alias bomb, and 1 MiB of flow nesting (which the YAML scanner would take tens
+/// of minutes over).
 #[test]
-fn rejects_yaml_alias_bomb_in_policy() {
+fn rejects_hostile_yaml_in_policy() {
     let w = World::new();
     let main = w.server_ref(MAIN).expect("main");
     let policy = w.file_at(&main, ".aiaudit/policy.yaml");
@@ -496,20 +517,26 @@ fn rejects_yaml_alias_bomb_in_policy() {
         "{first}    forge_logins: [&s \"{big}\"{}]\n",
         ", *s".repeat(12_000)
     );
-    let text = replace_once(&policy, first, &bomb);
-    let c = w.commit(
-        &main,
-        &[Edit::File(".aiaudit/policy.yaml", text.as_bytes())],
-        "policy: hostile\n",
-    );
-    rejected(
-        &w,
-        &[&onto_main(&c)],
-        want("policy-invalid")
-            .commit(&c)
-            .mentions("anchors and aliases"),
-    );
-    hook_rejects_within_bounds(&w, &c, "policy-invalid");
+    let deep = format!("{first}    forge_logins: {}\n", "[".repeat(1000 * 1000));
+    for (text, says) in [
+        (replace_once(&policy, first, &bomb), "anchors and aliases"),
+        (
+            replace_once(&policy, first, &deep),
+            "write lists in block style",
+        ),
+    ] {
+        let c = w.commit(
+            &main,
+            &[Edit::File(".aiaudit/policy.yaml", text.as_bytes())],
+            "policy: hostile\n",
+        );
+        rejected(
+            &w,
+            &[&onto_main(&c)],
+            want("policy-invalid").commit(&c).mentions(says),
+        );
+        hook_rejects_within_bounds(&w, &c, "policy-invalid");
+    }
 }
 
 /// A record that breaks one rule 25,000 times (25,000 empty `identities`): the push is
@@ -891,9 +918,8 @@ fn rejects_tag_objects() {
     );
 }
 
-/// A blob and a tree as main. git's client refuses to push either to a branch ("cannot update
-/// ref ... with a non-commit object" / "is not a commit"), so where it refuses, the hook is run
-/// the way receive-pack would run it for such an update.
+/// A blob and a tree pushed as main (git 2.47's client sends them with `+`, so they reach the
+/// hook through a real push), to a proposal ref, and to a governance proposal ref.
 #[test]
 fn rejects_blob_and_tree_as_main() {
     let w = World::new();
@@ -901,37 +927,27 @@ fn rejects_blob_and_tree_as_main() {
     let b = blob(&w, b"not a commit\n");
     let t = w.rev_parse(&format!("{main}^{{tree}}"));
     for (oid, kind) in [(&b, "Blob"), (&t, "Tree")] {
-        let before = w.server_refs();
-        let ran = push_bounded(&w, &[&format!("+{oid}:{MAIN}")]);
-        eprintln!("{}", ran.out);
-        assert!(!ran.out.status.success(), "{}", ran.out);
-        assert_eq!(w.server_refs(), before);
-        if ran.out.stderr.contains("pre-receive hook declined") {
-            let f = parse_findings(&ran.out.stderr);
-            let w = want("ref-not-allowed").commit(oid);
-            assert!(f.iter().any(|f| w.matches(f)), "{}", ran.out);
-        }
-        let ran = hook_direct(&w, format!("{main} {oid} {MAIN}\n").as_bytes());
-        eprintln!("{}", ran.out);
-        assert_eq!(ran.out.status.code(), Some(1), "{}", ran.out);
-        assert_no_panic(&ran.out);
-        let f = parse_hook_findings(&ran.out.stderr);
-        let expect = want("ref-not-allowed")
-            .commit(oid)
-            .mentions(&format!("main must point to a commit, not a {kind}"));
-        assert!(f.iter().any(|f| expect.matches(f)), "{}", ran.out);
-
-        // And as a proposal.
-        let p = format!("{}01ARZ3NDEKTSV4RRFFQ69G5FAV", "refs/heads/proposals/");
-        let zero = "0".repeat(40);
-        let ran = hook_direct(&w, format!("{zero} {oid} {p}\n").as_bytes());
-        assert_eq!(ran.out.status.code(), Some(1), "{}", ran.out);
-        let f = parse_hook_findings(&ran.out.stderr);
-        assert!(
-            f.iter()
-                .any(|f| want("proposal-invalid").commit(oid).matches(f)),
-            "{}",
-            ran.out
+        rejected(
+            &w,
+            &[&format!("+{oid}:{MAIN}")],
+            want("ref-not-allowed")
+                .commit(oid)
+                .mentions(&format!("main must point to a commit, not a {kind}")),
+        );
+        let proposal = proposal_ref("01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        rejected(
+            &w,
+            &[&format!("{oid}:{proposal}")],
+            want("proposal-invalid")
+                .commit(oid)
+                .mentions("a proposal ref must point to a commit"),
+        );
+        rejected(
+            &w,
+            &[&format!("{oid}:refs/heads/governance/x")],
+            want("proposal-invalid")
+                .commit(oid)
+                .mentions("must point to a commit"),
         );
     }
 }

@@ -1,19 +1,40 @@
-//! A bound on YAML alias expansion ("billion laughs"), checked before any typed parsing.
+//! Bounds on what a YAML document may cost, checked before the YAML library sees it.
 //!
-//! The YAML library caps how often aliases are followed relative to the document's size, but
-//! not what they expand to: one 16 KiB string aliased 12,000 times fits in a 256 KiB record and
-//! expands into a list of 190 MiB of strings before any check of ours runs. [`check`] walks the
-//! document once with a visitor that borrows every scalar and builds nothing, counting the bytes
-//! the expanded document would hold, and stops as soon as they pass the budget.
+//! Two shapes of hostile input stay inside a file's size cap and still cost the parser far more
+//! than their size:
+//!
+//! - **Deep flow nesting.** The YAML scanner walks its whole stack of open flow collections for
+//!   every token, so `[[[[…` costs depth × tokens: 40,000 `[` take 4 s, a 256 KiB record of them
+//!   over a minute, a 1 MiB policy tens of minutes. Every open flow collection starts with a `[`
+//!   or `{` character, so counting those characters (in strings too: never undercounting)
+//!   bounds the depth before anything is parsed ([`check_flow`]).
+//! - **Alias expansion** ("billion laughs"). The YAML library caps how often aliases are
+//!   followed relative to the document's size, but not what they expand to: one 16 KiB string
+//!   aliased 12,000 times fits in a 256 KiB record and expands into a list of 190 MiB of strings
+//!   before any check of ours runs. [`check_aliases`] walks the document once with a visitor
+//!   that borrows every scalar and builds nothing, counting the bytes the expanded document
+//!   would hold, and stops as soon as they pass the budget.
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::cell::Cell;
+
+/// Fails when `text` holds more than `max` `[` and `{` characters, an upper bound on how deep
+/// its flow collections nest. Run it before [`check_aliases`], which parses.
+pub fn check_flow(text: &str, max: usize) -> Result<(), String> {
+    let n = text.bytes().filter(|b| matches!(b, b'[' | b'{')).count();
+    if n > max {
+        return Err(format!(
+            "{n} `[`/`{{` characters, more than the {max} the YAML parser is allowed here (flow collections nest too deep for it to finish in bounded time)"
+        ));
+    }
+    Ok(())
+}
 
 /// Fails when the document, with every alias expanded, holds more than `budget` bytes (each
 /// scalar counts its length plus one, each collection one). Text without `*` has no alias and
 /// costs nothing. YAML errors are not this check's business: the typed parse that follows
 /// reports them with their line.
-pub fn check(text: &str, budget: usize) -> Result<(), String> {
+pub fn check_aliases(text: &str, budget: usize) -> Result<(), String> {
     if !text.contains('*') {
         return Ok(());
     }
@@ -118,7 +139,7 @@ impl<'de> Visitor<'de> for Budget<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::check;
+    use super::{check_aliases as check, check_flow};
 
     #[test]
     fn plain_documents_pass_and_aliases_within_the_budget_pass() {
@@ -141,6 +162,14 @@ mod tests {
             laughs.push_str(&format!("l{n}: &l{n} [*l{m}, *l{m}, *l{m}, *l{m}]\n"));
         }
         assert!(check(&laughs, 2 * laughs.len()).is_err());
+    }
+
+    #[test]
+    fn flow_nesting_is_bounded_by_the_bracket_count() {
+        assert!(check_flow("a: [1, {b: 2}]\n", 2).is_ok());
+        assert!(check_flow("a: [1, {b: 2}]\n", 1).is_err());
+        // Brackets in strings count too: the bound never undercounts.
+        assert!(check_flow("a: \"[[[\"\n", 2).is_err());
     }
 
     #[test]
