@@ -28,18 +28,19 @@ fn accepts_outcome_and_review_and_verify_counts_them() {
         "--push",
     ])
     .ok();
-    let mut review = vec![
-        "review",
-        d.id.as_str(),
-        "--verdict",
-        "accepted",
-        "--summary",
-        "fine",
-        "--push",
-    ];
-    let signer = w.signer_args(CAROL);
-    review.extend(signer.iter().map(String::as_str));
-    w.aiaudit(&review).ok();
+    w.aiaudit_signed(
+        CAROL,
+        &[
+            "review",
+            &d.id,
+            "--verdict",
+            "accepted",
+            "--summary",
+            "fine",
+            "--push",
+        ],
+    )
+    .ok();
 
     let clone = w.fresh_clone();
     let out = w.aiaudit_in(&clone, &["verify"]);
@@ -78,17 +79,18 @@ fn rejects_review_by_the_initiator() {
     let w = World::new();
     let d = w.land(BOB, CAROL);
     // aiaudit refuses locally; craft the review commit as a hostile client would.
-    let mut review = vec![
-        "review",
-        d.id.as_str(),
-        "--verdict",
-        "accepted",
-        "--summary",
-        "mine",
-    ];
-    let signer = w.signer_args(CAROL);
-    review.extend(signer.iter().map(String::as_str));
-    w.aiaudit(&review).ok();
+    w.aiaudit_signed(
+        CAROL,
+        &[
+            "review",
+            &d.id,
+            "--verdict",
+            "accepted",
+            "--summary",
+            "mine",
+        ],
+    )
+    .ok();
     let (commit, path, text) = local_event(&w);
     let text = text.replace("id: \"carol\"", "id: \"bob\"");
     let message = w
@@ -173,18 +175,19 @@ fn post_review_deadline_is_enforced_by_verify() {
     assert!(late.stderr.contains("error[review-overdue]"), "{late}");
     assert!(late.stderr.contains(&id), "{late}");
 
-    let mut review = vec![
-        "review",
-        id.as_str(),
-        "--verdict",
-        "accepted",
-        "--summary",
-        "fine",
-        "--push",
-    ];
-    let signer = w.signer_args(CAROL);
-    review.extend(signer.iter().map(String::as_str));
-    w.aiaudit(&review).ok();
+    w.aiaudit_signed(
+        CAROL,
+        &[
+            "review",
+            &id,
+            "--verdict",
+            "accepted",
+            "--summary",
+            "fine",
+            "--push",
+        ],
+    )
+    .ok();
     let reviewed = verify_later(&w);
     assert_eq!(reviewed.status.code(), Some(0), "{reviewed}");
 }
