@@ -65,7 +65,7 @@ codes! {
         "a commit renames or moves an existing record";
         "records are immutable: never move one";
     PathNotAllowed = "path-not-allowed":
-        "a commit adds a file outside decisions/YYYY/MM/ and events/YYYY/MM/ (or an unsigned governance file)";
+        "a commit adds a file outside decisions/YYYY/MM/, events/YYYY/MM/ and context/<xx>/<sha256> (or an unsigned governance file)";
         "only records go into the audit repo; policy and keys change through admin-signed commits (`aiaudit principal add`)";
     SymlinkNotAllowed = "symlink-not-allowed":
         "a commit adds a symbolic link";
@@ -100,6 +100,15 @@ codes! {
     ContextDigestMismatch = "context-digest-mismatch":
         "the context digest does not recompute from the context entries";
         "recompute it with the rule in docs/context-digest.md, or re-record";
+    StoredContextMismatch = "stored-context-mismatch":
+        "a stored context file's content does not hash to its name (context/<xx>/<sha256>)";
+        "store context with `aiaudit record --store-context`, which names each file by the SHA-256 of its content";
+    StoredContextUnreferenced = "stored-context-unreferenced":
+        "a stored context file is not the content of an input, tool call or model output of the decision its commit adds";
+        "store only a decision's own inputs, in the commit that adds the decision (`aiaudit record --store-context`)";
+    StoredContextSecret = "stored-context-secret":
+        "stored context content looks like a credential";
+        "secrets never enter the audit repo: record that input by its digest only (`--digest-only NAME`)";
     IdInvalid = "id-invalid":
         "the id is not a ULID, or its timestamp disagrees with `created`";
         "let `aiaudit record` allocate the id";

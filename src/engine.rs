@@ -8,9 +8,10 @@
 //! Any error reading objects becomes an `internal-error` finding: callers fail closed.
 
 use crate::diag::{Code, Diagnostic};
+use crate::intake::secrets;
 use crate::pgp;
 use crate::policy::{self, Policy, Principal};
-use crate::record::{self, Decision, Event, EventKind, PrincipalKind, MAX_RECORD_BYTES};
+use crate::record::{self, digest, Decision, Event, EventKind, PrincipalKind, MAX_RECORD_BYTES};
 use crate::store::{BlobRead, Change, ChangeKind, CommitData, EntryKind, ObjectKind, Oid, Store};
 use crate::trailers::{self, Approval, Trailers};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -70,6 +71,14 @@ pub struct CheckedApproval {
     pub signed_at: SystemTime,
 }
 
+/// Told how far a history check has come, for progress displays. Called from several threads.
+pub trait HistoryProgress: Send + Sync {
+    /// The number of commits the check will judge.
+    fn total(&self, commits: u64);
+    /// `commits` more have been judged.
+    fn advance(&self, commits: u64);
+}
+
 /// The rule engine over one repository.
 pub struct Checker<'s> {
     store: &'s Store,
@@ -85,6 +94,8 @@ pub struct Checker<'s> {
     latest_tree: Option<Oid>,
     /// Certificates merged with their newest version, by the two cached certificates.
     merged: HashMap<(usize, usize), Arc<pgp::Cert>>,
+    /// Where history checks report how far they are.
+    progress: Option<Arc<dyn HistoryProgress>>,
 }
 
 /// Pushed text quoted in a finding, cut short: a megabyte trailer or author line is named, not
@@ -116,7 +127,14 @@ impl<'s> Checker<'s> {
             mode: pgp::VerifyMode::Landing,
             latest_tree: None,
             merged: HashMap::new(),
+            progress: None,
         }
+    }
+
+    /// Reports the progress of history checks to `p`.
+    pub fn with_progress(mut self, p: Arc<dyn HistoryProgress>) -> Self {
+        self.progress = Some(p);
+        self
     }
 
     /// Sets the forge login of the pusher, as the forge reported it to the hook.
@@ -451,6 +469,9 @@ impl<'s> Checker<'s> {
         // Every commit is judged against its parent alone, so the chain splits into chunks
         // that threads check independently (each with its own caches); results merge in order.
         drop(on_main);
+        if let Some(p) = &self.progress {
+            p.total(ids_chain.len() as u64);
+        }
         let results = self.check_chunks(&ids_chain);
         let mut gaps = Gaps::default();
         let mut seen: HashSet<String> = HashSet::new();
@@ -494,6 +515,7 @@ impl<'s> Checker<'s> {
         let ranges: Vec<std::ops::Range<usize>> =
             (0..n).step_by(size).map(|s| s..(s + size).min(n)).collect();
         let (now, mode, latest) = (self.now, self.mode, self.latest_tree);
+        let progress = self.progress.clone();
         match self.store.shared() {
             Some(shared) if ranges.len() > 1 => ranges
                 .into_par_iter()
@@ -502,6 +524,7 @@ impl<'s> Checker<'s> {
                     let mut checker = Checker::new(&store, now);
                     checker.mode = mode;
                     checker.latest_tree = latest;
+                    checker.progress = progress.clone();
                     checker.check_range(chain, r)
                 })
                 .collect(),
@@ -570,6 +593,14 @@ impl<'s> Checker<'s> {
             }
             per_commit.push((found.into_iter().map(|d| d.at_ref(MAIN_REF)).collect(), id));
             child = parent;
+            if per_commit.len() % 256 == 0 {
+                if let Some(p) = &self.progress {
+                    p.advance(256);
+                }
+            }
+        }
+        if let Some(p) = &self.progress {
+            p.advance((per_commit.len() % 256) as u64);
         }
         for (diags, id) in per_commit.into_iter().rev() {
             out.diagnostics.extend(diags);
@@ -620,6 +651,7 @@ impl<'s> Checker<'s> {
         };
         let mut diags = Vec::new();
         let mut records = Vec::new();
+        let mut stored = Vec::new();
         let mut governance = Vec::new();
         let added: HashMap<Oid, &str> = changes
             .iter()
@@ -670,12 +702,14 @@ impl<'s> Checker<'s> {
                         || is_record_path("events", &ch.path)
                     {
                         records.push(ch);
+                    } else if record::context_path_digest(&ch.path).is_some() {
+                        stored.push(ch);
                     } else {
                         diags.push(
                             Diagnostic::new(
                                 Code::PathNotAllowed,
                                 format!(
-                                    "{} is not a record path (decisions/YYYY/MM/<id>.yaml, events/YYYY/MM/<id>.yaml)",
+                                    "{} is not a record path (decisions/YYYY/MM/<id>.yaml, events/YYYY/MM/<id>.yaml, context/<xx>/<sha256>)",
                                     ch.path
                                 ),
                             )
@@ -684,6 +718,13 @@ impl<'s> Checker<'s> {
                     }
                 }
             }
+        }
+        let decision_added = records.len() == 1
+            && governance.is_empty()
+            && records[0].path.starts_with("decisions/");
+        if !decision_added {
+            // Stored context belongs to the decision its commit adds; there is none here.
+            diags.extend(self.check_stored_context(None, &stored));
         }
         let role = if !governance.is_empty() {
             if !records.is_empty() {
@@ -709,7 +750,7 @@ impl<'s> Checker<'s> {
             diags.extend(found);
             CommitRole::Event(e.map(Box::new))
         } else if let Some(ch) = records.first() {
-            let (d, found) = self.check_decision_commit(c, parent, ch, true);
+            let (d, found) = self.check_decision_commit(c, parent, ch, &stored, true);
             diags.extend(found);
             CommitRole::Decision(d.map(Box::new))
         } else {
@@ -724,10 +765,106 @@ impl<'s> Checker<'s> {
         (role, diags.into_iter().map(at).collect())
     }
 
-    /// Checks a commit that adds one decision. `landing`: the commit goes onto main, so the
-    /// policy's approval requirement applies; otherwise (a proposal) present approvals must
-    /// verify but need not be complete.
+    /// Checks a commit that adds one decision, and the context content it stores (`stored`:
+    /// the commit's added `context/<xx>/<sha256>` files). `landing`: the commit goes onto
+    /// main, so the policy's approval requirement applies; otherwise (a proposal) present
+    /// approvals must verify but need not be complete.
     pub fn check_decision_commit(
+        &mut self,
+        c: &CommitData,
+        parent: &CommitData,
+        change: &Change,
+        stored: &[&Change],
+        landing: bool,
+    ) -> (Option<Decision>, Vec<Diagnostic>) {
+        let (d, mut diags) = self.check_decision_only(c, parent, change, landing);
+        diags.extend(self.check_stored_context(d.as_ref(), stored));
+        (d, diags)
+    }
+
+    /// Stored context files: each named by the SHA-256 of its content, UTF-8 text within the
+    /// size cap, free of anything that looks like a credential, and the content of an input,
+    /// tool call or model output of `decision` (None: the commit adds no decision, so nothing
+    /// may be stored).
+    fn check_stored_context(
+        &self,
+        decision: Option<&Decision>,
+        stored: &[&Change],
+    ) -> Vec<Diagnostic> {
+        let mut diags = Vec::new();
+        let named: HashSet<&str> = decision
+            .map(|d| record::content_digests(d).into_iter().collect())
+            .unwrap_or_default();
+        for ch in stored {
+            let path = ch.path.as_str();
+            let (Some(entry), Some(name)) = (ch.new, record::context_path_digest(path)) else {
+                continue;
+            };
+            let bytes = match self
+                .store
+                .read_blob(entry.oid, record::MAX_STORED_CONTEXT_BYTES as u64)
+            {
+                Ok(BlobRead::Data(b)) => b,
+                Ok(BlobRead::TooLarge(n)) => {
+                    diags.push(
+                        Diagnostic::new(
+                            Code::FileTooLarge,
+                            format!(
+                                "{n} bytes, more than the {}-byte cap for stored context",
+                                record::MAX_STORED_CONTEXT_BYTES
+                            ),
+                        )
+                        .at_path(path),
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    diags.push(internal(e).at_path(path));
+                    continue;
+                }
+            };
+            let actual = digest::sha256_hex(&bytes);
+            if actual != name {
+                diags.push(
+                    Diagnostic::new(
+                        Code::StoredContextMismatch,
+                        format!("the content's SHA-256 is {actual}, not the {name} its path names"),
+                    )
+                    .at_path(path),
+                );
+            }
+            if std::str::from_utf8(&bytes).is_err() || bytes.contains(&0) {
+                diags.push(
+                    Diagnostic::new(
+                        Code::NotUtf8,
+                        "stored context is UTF-8 text without NUL bytes; binary inputs are recorded by digest only",
+                    )
+                    .at_path(path),
+                );
+            } else if let Some(hit) = secrets::scan(&bytes).first() {
+                diags.push(
+                    Diagnostic::new(
+                        Code::StoredContextSecret,
+                        format!("line {}: {}", hit.line, hit.describe()),
+                    )
+                    .at_path(path),
+                );
+            }
+            if !named.contains(name) {
+                let why = match decision {
+                    Some(d) => format!(
+                        "no input, tool call or model output of decision {} has SHA-256 {name}",
+                        d.id
+                    ),
+                    None => "the commit adds no decision for it to belong to".to_owned(),
+                };
+                diags.push(Diagnostic::new(Code::StoredContextUnreferenced, why).at_path(path));
+            }
+        }
+        diags
+    }
+
+    fn check_decision_only(
         &mut self,
         c: &CommitData,
         parent: &CommitData,
@@ -1573,6 +1710,7 @@ impl<'s> Checker<'s> {
         let at = |d: Diagnostic| d.at_commit(new.to_string());
         let mut diags: Vec<Diagnostic> = Vec::new();
         let mut decision_change = None;
+        let mut stored = Vec::new();
         for ch in &changes {
             if let Some(d) = entry_kind_problem(ch) {
                 diags.push(d);
@@ -1581,6 +1719,10 @@ impl<'s> Checker<'s> {
                 && decision_change.is_none()
             {
                 decision_change = Some(ch);
+            } else if ch.kind == ChangeKind::Added
+                && record::context_path_digest(&ch.path).is_some()
+            {
+                stored.push(ch);
             } else {
                 diags.push(
                     Diagnostic::new(
@@ -1595,12 +1737,15 @@ impl<'s> Checker<'s> {
             }
         }
         match decision_change {
-            None => diags.push(Diagnostic::new(
-                Code::ProposalInvalid,
-                "the proposal adds no decision",
-            )),
+            None => {
+                diags.push(Diagnostic::new(
+                    Code::ProposalInvalid,
+                    "the proposal adds no decision",
+                ));
+                diags.extend(self.check_stored_context(None, &stored));
+            }
             Some(ch) => {
-                let (d, found) = self.check_decision_commit(&c, &parent, ch, false);
+                let (d, found) = self.check_decision_commit(&c, &parent, ch, &stored, false);
                 diags.extend(found);
                 if let Some(d) = d {
                     if d.id != id {

@@ -94,8 +94,13 @@ pub fn read_ledger(
         if !is_decision {
             continue;
         }
-        let changes = store.diff_trees(Some(parent), c.tree, 8)?;
-        let Some(ch) = changes.iter().find(|ch| ch.kind == ChangeKind::Added) else {
+        // The record, not the stored context (`context/…`) that may come with a decision.
+        let changes = store.diff_trees(Some(parent), c.tree, crate::engine::MAX_CHANGES)?;
+        let Some(ch) = changes.iter().find(|ch| {
+            ch.kind == ChangeKind::Added
+                && (crate::engine::is_record_path("decisions", &ch.path)
+                    || crate::engine::is_record_path("events", &ch.path))
+        }) else {
             continue;
         };
         let Some(entry) = ch.new else { continue };

@@ -76,6 +76,17 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
     // Build the landing commit on today's main and judge it with the server's rules.
     let tree =
         store.tree_with_files(Some(base.tree), &[(prop.path.clone(), prop.bytes.clone())])?;
+    // The proposal's stored context goes along, blob for blob.
+    let tree = if prop.stored.is_empty() {
+        tree
+    } else {
+        let entries: Vec<_> = prop
+            .stored
+            .iter()
+            .map(|c| (c.path.clone(), c.new))
+            .collect();
+        store.tree_with_entries(tree, &entries)?
+    };
     let message = trailers::decision_message(&d, &approvals);
     let author = prop.commit.author.clone();
     let committer = committer(
@@ -100,7 +111,9 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
             oid: blob,
         }),
     };
-    let (_, diags) = checker.check_decision_commit(&store.commit(landing)?, &base, &change, true);
+    let stored: Vec<&Change> = prop.stored.iter().collect();
+    let (_, diags) =
+        checker.check_decision_commit(&store.commit(landing)?, &base, &change, &stored, true);
     let blocking: Vec<_> = diags
         .iter()
         .filter(|x| x.code != Code::ApprovalMissing && x.is_error())

@@ -48,7 +48,7 @@ use anyhow::anyhow;
 use serde_json::{json, Value};
 use sha2::Digest as _;
 use std::collections::HashMap;
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// The in-toto predicate type of an exported decision.
@@ -322,39 +322,6 @@ fn statement(store: &Store, ld: &LedgerDecision) -> CliResult<Value> {
     }))
 }
 
-/// Progress on standard error while reading a long history, only when it is a terminal.
-pub struct Progress {
-    on: bool,
-    shown: bool,
-    what: &'static str,
-}
-
-impl Progress {
-    pub fn new(what: &'static str) -> Self {
-        Progress {
-            on: std::io::stderr().is_terminal(),
-            shown: false,
-            what,
-        }
-    }
-
-    pub fn tick(&mut self, n: usize) {
-        if self.on && n % 1000 == 0 {
-            eprint!("\r{}: {n} commits", self.what);
-            let _ = std::io::stderr().flush();
-            self.shown = true;
-        }
-    }
-
-    pub fn done(&mut self) {
-        if self.shown {
-            eprint!("\r\x1b[2K");
-            let _ = std::io::stderr().flush();
-            self.shown = false;
-        }
-    }
-}
-
 pub fn run(cwd: &Path, a: Args) -> CliResult {
     let bound = |s: &Option<String>, flag: &str| -> CliResult<Option<i64>> {
         s.as_deref()
@@ -368,9 +335,9 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
     let (since, until) = (bound(&a.since, "--since")?, bound(&a.until, "--until")?);
     let store = util::open(cwd)?;
     let base = main_base(&store)?;
-    let mut progress = Progress::new("reading main");
-    let ledger = read_ledger(&store, base.id, &mut |n| progress.tick(n));
-    progress.done();
+    let progress = super::progress::Progress::counter("export: reading main", "commits");
+    let ledger = read_ledger(&store, base.id, &mut |n| progress.set(n as u64));
+    drop(progress);
     let ledger = ledger?;
     let keep = |created: &str| {
         let t = record::parse_created(created)

@@ -25,7 +25,34 @@ pub enum HookCommand {
 /// Run as git's pre-receive hook: read `<old> <new> <ref>` lines on standard input and reject
 /// the whole push (exit 1) on any violation. Fails closed: any internal error rejects (exit 3).
 #[derive(Debug, clap::Args)]
-pub struct PreReceiveArgs {}
+pub struct PreReceiveArgs {
+    /// Reject the push when the check takes longer than this many seconds (a deadline, not a
+    /// budget: a normal push takes milliseconds). Keep it under the forge's own hook limit
+    /// (GitHub Enterprise Server: 5 s).
+    #[arg(long, value_name = "SECONDS", env = "AIAUDIT_HOOK_TIMEOUT", default_value_t = 60.0,
+          value_parser = parse_timeout)]
+    pub timeout: f64,
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err("a number of seconds greater than 0 (at most 86400)".into()),
+    }
+}
+
+/// Fails the push closed when the check overruns `seconds`: the process exits from another
+/// thread, rejecting whatever it was doing (the hook writes nothing, so nothing is left half
+/// done).
+fn watchdog(seconds: f64) {
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs_f64(seconds));
+        eprintln!(
+            "aiaudit: push rejected: error[internal-error]: the check did not finish within {seconds} s; failing closed"
+        );
+        std::process::exit(EXIT_INTERNAL);
+    });
+}
 
 /// Install the pre-receive hook into a (bare) repository on the git server.
 #[derive(Debug, clap::Args)]
@@ -39,7 +66,10 @@ pub struct InstallArgs {
 
 pub fn run(cmd: HookCommand) -> CliResult {
     match cmd {
-        HookCommand::PreReceive(_) => Ok(pre_receive()),
+        HookCommand::PreReceive(a) => {
+            watchdog(a.timeout);
+            Ok(pre_receive())
+        }
         HookCommand::Install(a) => install(a),
     }
 }

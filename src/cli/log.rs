@@ -17,11 +17,12 @@ pub struct LogArgs {
     /// Only decisions approved by this principal.
     #[arg(long, value_name = "ID")]
     pub approver: Option<String>,
-    /// Only this action kind (e.g. access-change).
-    #[arg(long, value_name = "KIND")]
+    /// Only this action kind.
+    #[arg(long, value_name = "KIND", value_parser = clap::builder::PossibleValuesParser::new(
+        ["code-merge", "access-change", "secret-retrieval", "production-change", "config-change", "data-access", "other"]))]
     pub action: Option<String>,
-    /// Only this risk (low, medium, high, critical).
-    #[arg(long, value_name = "RISK")]
+    /// Only this risk.
+    #[arg(long, value_name = "RISK", value_parser = ["low", "medium", "high", "critical"])]
     pub risk: Option<String>,
     /// Only decisions whose model (provider/name@version) contains this text.
     #[arg(long, value_name = "TEXT")]
@@ -32,9 +33,8 @@ pub struct LogArgs {
     /// Only decisions created before this time (RFC 3339 or YYYY-MM-DD).
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
-    /// Only decisions with this status: awaiting-outcome, executed, failed, aborted,
-    /// rolled-back.
-    #[arg(long, value_name = "STATUS")]
+    /// Only decisions with this status.
+    #[arg(long, value_name = "STATUS", value_parser = ["awaiting-outcome", "executed", "failed", "aborted", "rolled-back"])]
     pub status: Option<String>,
     /// At most this many lines.
     #[arg(long, short = 'n', value_name = "N")]
@@ -161,4 +161,28 @@ pub fn run(cwd: &Path, a: LogArgs) -> CliResult {
         eprintln!("no decisions match");
     }
     Ok(EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::record::ActionKind;
+    use clap::CommandFactory as _;
+
+    /// The `--action` filter offers exactly the schema's action kinds.
+    #[test]
+    fn action_filter_knows_every_action_kind() {
+        let cmd = crate::cli::Cli::command();
+        let log = cmd.find_subcommand("log").expect("log");
+        let arg = log
+            .get_arguments()
+            .find(|a| a.get_id() == "action")
+            .expect("--action");
+        let values: Vec<String> = arg
+            .get_possible_values()
+            .iter()
+            .map(|v| v.get_name().to_owned())
+            .collect();
+        let kinds: Vec<&str> = ActionKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(values, kinds);
+    }
 }

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 /// Record an AI-assisted decision as a proposal awaiting approval.
 ///
-/// Every context input is hashed into the record (content is not stored); the context digest,
+/// Every context input is hashed into the record (content is kept only with --store-context); the context digest,
 /// the id, the creation time and the risk (from the policy) are filled in. Before anything is
 /// written, every stored text and every hashed content is scanned for credentials: a hit
 /// refuses the record (exit 1) unless the input is marked --digest-only (docs/intake.md). The decision is
@@ -120,6 +120,13 @@ pub struct RecordArgs {
     #[arg(long, value_name = "TEXT")]
     pub recommendation: Option<String>,
 
+    /// Keep the content of the context inputs, tool calls and model output in the audit
+    /// repository, content-addressed at context/<xx>/<sha256>, so auditors can read what
+    /// informed the model. Only UTF-8 text up to 1 MiB that passed the credential check is
+    /// kept; digest-only inputs (--digest-only, `digest_only: true`) and inputs given only as
+    /// digests never are. See docs/record.md.
+    #[arg(long = "store-context")]
+    pub store_context: bool,
     /// The creation time (RFC 3339, UTC); defaults to now.
     #[arg(long, value_name = "TIME")]
     pub created: Option<String>,
@@ -196,6 +203,9 @@ pub fn run(cwd: &Path, a: RecordArgs) -> CliResult {
     let mut checker = Checker::new(&store, now);
     let policy = util::policy_at(&mut checker, base.tree)?;
     let mut scan = Scan::new(a.digest_only.iter().cloned());
+    if a.store_context {
+        scan.keep_content();
+    }
     scan_flags(&a, &mut scan);
     let mut d = match (&a.from, &a.from_otel) {
         (Some(path), _) => from_document(&a, path, &policy, now, &mut scan)?,
@@ -229,25 +239,37 @@ pub fn run(cwd: &Path, a: RecordArgs) -> CliResult {
         unix(now),
     );
     let committer = committer(&store, &author);
-    let tree = store.tree_with_files(
-        Some(base.tree),
-        &[(path.clone(), text.clone().into_bytes())],
-    )?;
+    let stored = if a.store_context {
+        stored_context(&d, &scan)
+    } else {
+        Vec::new()
+    };
+    let mut files = vec![(path.clone(), text.clone().into_bytes())];
+    files.extend(stored.iter().cloned());
+    let tree = store.tree_with_files(Some(base.tree), &files)?;
     let message = trailers::decision_message(&d, &[]);
     let commit = store.write_commit(tree, &[base.id], &author, &committer, &message)?;
 
     // Judge the proposal with the server's rules before any ref moves.
-    let blob = store.write_blob(text.as_bytes())?;
-    let change = Change {
-        path: path.clone(),
-        kind: ChangeKind::Added,
-        old: None,
-        new: Some(Entry {
-            kind: EntryKind::Blob,
-            oid: blob,
-        }),
+    let added = |path: &str, bytes: &[u8]| -> CliResult<Change> {
+        Ok(Change {
+            path: path.to_owned(),
+            kind: ChangeKind::Added,
+            old: None,
+            new: Some(Entry {
+                kind: EntryKind::Blob,
+                oid: store.write_blob(bytes)?,
+            }),
+        })
     };
-    let (_, diags) = checker.check_decision_commit(&store.commit(commit)?, &base, &change, false);
+    let change = added(&path, text.as_bytes())?;
+    let stored_changes = stored
+        .iter()
+        .map(|(p, b)| added(p, b))
+        .collect::<CliResult<Vec<_>>>()?;
+    let stored_refs: Vec<&Change> = stored_changes.iter().collect();
+    let (_, diags) =
+        checker.check_decision_commit(&store.commit(commit)?, &base, &change, &stored_refs, false);
     util::refuse_on_errors(
         &diags,
         CliError::violations(anyhow!("the decision is not valid; nothing was recorded")),
@@ -288,6 +310,7 @@ pub fn run(cwd: &Path, a: RecordArgs) -> CliResult {
             "rule": verdict.rule,
             "approval": verdict.approval.as_str(),
             "requires": needs,
+            "stored_context": stored.iter().map(|(p, _)| p).collect::<Vec<_>>(),
             "pushed": a.push,
         });
         println!("{out}");
@@ -300,6 +323,9 @@ pub fn run(cwd: &Path, a: RecordArgs) -> CliResult {
             d.action.target.system
         );
         eprintln!("  file:   {path}");
+        if a.store_context {
+            eprintln!("  stored: {} context file(s) under context/", stored.len());
+        }
         eprintln!(
             "  ref:    {refname}{}",
             a.push
@@ -328,6 +354,38 @@ pub fn run(cwd: &Path, a: RecordArgs) -> CliResult {
         }
     }
     Ok(EXIT_OK)
+}
+
+/// `--store-context`: the files to add, `context/<xx>/<sha256>` with the content, for every
+/// content digest the decision names whose content was read, is not digest-only and passed the
+/// credential check. Binary or oversized content is left out with a note.
+fn stored_context(d: &Decision, scan: &Scan) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+    for sha in record::content_digests(d) {
+        let path = record::context_path(sha);
+        if out.iter().any(|(p, _)| *p == path) {
+            continue;
+        }
+        let Some((label, data)) = scan.kept(sha) else {
+            continue;
+        };
+        let why = if data.len() > record::MAX_STORED_CONTEXT_BYTES {
+            Some(format!(
+                "{} bytes, more than the {}-byte cap",
+                data.len(),
+                record::MAX_STORED_CONTEXT_BYTES
+            ))
+        } else if std::str::from_utf8(data).is_err() || data.contains(&0) {
+            Some("not UTF-8 text".to_owned())
+        } else {
+            None
+        };
+        match why {
+            Some(why) => eprintln!("note: {label} is not stored ({why}); its digest is recorded"),
+            None => out.push((path, data.to_vec())),
+        }
+    }
+    out
 }
 
 fn new_id(now: std::time::SystemTime, created: &Option<String>) -> CliResult<(String, String)> {

@@ -3,6 +3,7 @@
 //! [`crate::report`]; this file reads the repository and renders.
 
 use super::log::parse_time;
+use super::progress::Progress;
 use super::util::{self, main_base};
 use super::{CliError, CliResult, EXIT_OK};
 use crate::engine::Checker;
@@ -13,7 +14,7 @@ use crate::report::{
 };
 use anyhow::anyhow;
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -72,25 +73,13 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
     let base = main_base(&store)?;
     let now = util::unix(util::now()?);
 
-    let progress = std::io::stderr().is_terminal();
-    let mut shown = 0usize;
-    let ledger = read_ledger(&store, base.id, &mut |n| {
-        if progress && (n - shown >= 500 || n == 1) {
-            shown = n;
-            eprint!("\rreport: reading main: {n} commits");
-        }
-    })?;
-    if progress {
-        eprint!(
-            "\rreport: checking {} decisions with the rules of verify…          ",
-            ledger.decisions.len()
-        );
-    }
-    let mut checker = Checker::new(&store, util::now()?);
+    let reading = Progress::counter("report: reading main", "commits");
+    let ledger = read_ledger(&store, base.id, &mut |n| reading.set(n as u64))?;
+    drop(reading);
+    let checking = Progress::history("report: checking with the rules of verify");
+    let mut checker = Checker::new(&store, util::now()?).with_progress(checking.for_engine());
     let history = checker.check_history(base.id, None);
-    if progress {
-        eprint!("\r{:70}\r", "");
-    }
+    drop(checking);
 
     let opts = report::Options { since, until, now };
     let mut verdict_of = |d: &crate::history::LedgerDecision| {

@@ -16,9 +16,55 @@ use std::path::Path;
 pub struct ShowArgs {
     /// The decision id (or a unique prefix of a pending one).
     pub id: String,
+    /// Print stored context content in full (by default the first lines of each).
+    #[arg(long)]
+    pub full: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Lines of stored content shown per input without --full.
+const PREVIEW_LINES: usize = 6;
+
+/// Stored context (`record --store-context`) of one digest: its path and text.
+struct Stored {
+    path: String,
+    text: String,
+}
+
+/// The stored content with this digest in `tree`, if any.
+fn stored(store: &Store, tree: crate::store::Oid, sha256: &str) -> CliResult<Option<Stored>> {
+    let path = record::context_path(sha256);
+    let Some(entry) = store.lookup(tree, &path)? else {
+        return Ok(None);
+    };
+    let bytes = store.read_blob_capped(entry.oid, record::MAX_STORED_CONTEXT_BYTES as u64)?;
+    Ok(Some(Stored {
+        path,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+    }))
+}
+
+/// `text` indented, at most `max` lines (None: all), with a note on what was left out.
+fn print_block(text: &str, max: Option<usize>, indent: &str, path: &str) {
+    let lines: Vec<&str> = text.lines().collect();
+    let shown = max.unwrap_or(lines.len()).min(lines.len());
+    for l in &lines[..shown] {
+        println!("{indent}│ {l}");
+    }
+    if shown < lines.len() {
+        println!(
+            "{indent}│ … {} more line(s): --full, or git show main:{path}",
+            lines.len() - shown
+        );
+    }
+}
+
+fn signed_at(ap: &Approval) -> Option<String> {
+    let t = crate::pgp::signature_time(&ap.signature)?;
+    let ts = jiff::Timestamp::try_from(t).ok()?;
+    Some(record::format_created(ts))
 }
 
 pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
@@ -50,19 +96,47 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
                     Ok(_) => "valid".to_owned(),
                     Err(e) => format!("INVALID [{}]: {}", e.code, e.message),
                 };
-                approvals.push(json!({"principal": ap.principal, "key": ap.key, "status": status}));
+                approvals.push(json!({
+                    "principal": ap.principal,
+                    "email": ap.email,
+                    "key": ap.key,
+                    "signed_at": signed_at(&ap),
+                    "status": status,
+                }));
             }
             Err(e) => {
                 approvals.push(json!({"principal": null, "status": format!("malformed: {e}")}))
             }
         }
     }
+    // Stored context is read from the tree that carries the decision.
+    let mut context = Vec::new();
+    for e in &d.context.entries {
+        let content = stored(&store, commit.tree, &e.sha256)?;
+        let arguments = match &e.arguments_sha256 {
+            Some(a) => stored(&store, commit.tree, a)?,
+            None => None,
+        };
+        context.push((e, content, arguments));
+    }
+    let output = stored(&store, commit.tree, &d.recommendation.sha256)?;
+    let stored_json = |s: &Option<Stored>| {
+        s.as_ref()
+            .map(|s| json!({"path": s.path, "content": s.text}))
+    };
     if a.json {
         let out = json!({
             "status": status,
             "path": path,
             "commit": commit.id.to_string(),
             "decision": serde_json::to_value(&d).map_err(CliError::internal)?,
+            "stored_context": {
+                "entries": context.iter().map(|(_, c, a)| json!({
+                    "content": stored_json(c),
+                    "arguments": stored_json(a),
+                })).collect::<Vec<_>>(),
+                "output": stored_json(&output),
+            },
             "approvals": approvals,
             "events": events.iter().map(|(c, e)| json!({"commit": c, "event": e})).collect::<Vec<_>>(),
             "findings": diags,
@@ -96,19 +170,40 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
         d.context.digest,
         d.context.entries.len()
     );
-    for e in &d.context.entries {
+    let max = (!a.full).then_some(PREVIEW_LINES);
+    for (e, content, arguments) in &context {
         println!(
             "               {:<20} {:<24} {:>8} B  sha256:{}",
             e.kind.as_str(),
             e.name,
             e.size,
-            &e.sha256[..16]
+            &e.sha256[..16.min(e.sha256.len())]
         );
+        if let Some(u) = &e.uri {
+            println!("                 uri {u}");
+        }
+        if let Some(s) = arguments {
+            println!("                 arguments, stored at {}", s.path);
+            print_block(&s.text, max, "                 ", &s.path);
+        }
+        if let Some(s) = content {
+            let what = if e.arguments_sha256.is_some() {
+                "result"
+            } else {
+                "content"
+            };
+            println!("                 {what}, stored at {}", s.path);
+            print_block(&s.text, max, "                 ", &s.path);
+        }
     }
     println!(
-        "3 model      {} — AI {} the action",
+        "3 model      {} — AI {} the action{}",
         d.ai.model.trailer(),
-        d.ai.role.as_str()
+        d.ai.role.as_str(),
+        d.ai.framework
+            .as_ref()
+            .map(|f| format!(" (framework {f})"))
+            .unwrap_or_default()
     );
     for ag in &d.ai.agents {
         println!(
@@ -126,23 +221,68 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
         d.recommendation.summary.lines().next().unwrap_or("")
     );
     println!(
+        "  output     {} B  sha256:{}",
+        d.recommendation.size,
+        &d.recommendation.sha256[..16.min(d.recommendation.sha256.len())]
+    );
+    if let Some(s) = &output {
+        println!("                 stored at {}", s.path);
+        print_block(&s.text, max, "                 ", &s.path);
+    }
+    println!(
         "  action     {} on {}: {}",
         d.action.kind.as_str(),
         d.action.target.system,
         d.action.summary.lines().next().unwrap_or("")
     );
-    println!("  risk       {}", d.risk.as_str());
+    let t = &d.action.target;
+    for (label, v) in [
+        ("repo", &t.repo),
+        ("change", &t.change),
+        ("resource", &t.resource),
+    ] {
+        if let Some(v) = v {
+            println!("  {label:<10} {v}");
+        }
+    }
+    for (label, list) in [
+        ("identity", &d.action.identities),
+        ("secret ref", &d.action.secrets),
+        ("dataset", &d.action.datasets),
+    ] {
+        for v in list {
+            println!("  {label:<10} {v}");
+        }
+    }
+    let verdict = policy.verdict(&d);
+    println!(
+        "  risk       {} (policy rule `{}`: {}-approval, {})",
+        d.risk.as_str(),
+        verdict.rule,
+        verdict.approval.as_str(),
+        verdict
+            .require
+            .iter()
+            .map(|q| q.describe())
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    );
     if approvals.is_empty() {
         println!("5 approvals  none yet");
     }
     for (i, ap) in approvals.iter().enumerate() {
         println!(
-            "{} approved   by {} key {} — {}",
+            "{} approved   by {}{} at {} — {}",
             if i == 0 { "5" } else { " " },
             ap["principal"].as_str().unwrap_or("?"),
-            ap["key"].as_str().unwrap_or("?"),
+            ap["email"]
+                .as_str()
+                .map(|e| format!(" <{e}>"))
+                .unwrap_or_default(),
+            ap["signed_at"].as_str().unwrap_or("?"),
             ap["status"].as_str().unwrap_or("?")
         );
+        println!("               key {}", ap["key"].as_str().unwrap_or("?"));
     }
     let mut any = false;
     for (c, e) in &events {
@@ -174,6 +314,9 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
                 e.created,
                 e.note.as_deref().unwrap_or("").lines().next().unwrap_or("")
             ),
+        }
+        if let (Some(n), true) = (&e.note, e.outcome.is_some() || e.review.is_some()) {
+            println!("               note: {}", n.lines().next().unwrap_or(""));
         }
     }
     if !any || !events.iter().any(|(_, e)| e.outcome.is_some()) {

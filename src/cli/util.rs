@@ -6,7 +6,7 @@ use crate::diag::Diagnostic;
 use crate::engine::{Checker, MAIN_REF, PROPOSALS_PREFIX};
 use crate::pgp::Signer;
 use crate::policy::Policy;
-use crate::store::{ChangeKind, CommitData, Oid, Person, Store};
+use crate::store::{Change, ChangeKind, CommitData, Oid, Person, Store};
 use anyhow::anyhow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -114,6 +114,8 @@ pub struct Proposal {
     pub parent: CommitData,
     pub path: String,
     pub bytes: Vec<u8>,
+    /// The context content it stores (`record --store-context`): `context/<xx>/<sha256>` files.
+    pub stored: Vec<Change>,
 }
 
 /// Every proposal ref, local and remote-tracking; a local ref wins over a remote one.
@@ -164,11 +166,14 @@ pub fn load_proposal(store: &Store, refname: &str, oid: Oid) -> CliResult<Propos
         return Err(bad("a proposal is one commit with one parent".into()));
     };
     let parent = store.commit(*p)?;
-    let changes = store.diff_trees(Some(parent.tree), commit.tree, 16)?;
-    let [ch] = changes.as_slice() else {
+    let changes = store.diff_trees(Some(parent.tree), commit.tree, crate::engine::MAX_CHANGES)?;
+    let (stored, rest): (Vec<Change>, Vec<Change>) = changes.into_iter().partition(|ch| {
+        ch.kind == ChangeKind::Added && crate::record::context_path_digest(&ch.path).is_some()
+    });
+    let [ch] = rest.as_slice() else {
         return Err(bad(format!(
-            "expected one added decision, found {} changes",
-            changes.len()
+            "expected one added decision (and stored context), found {} other changes",
+            rest.len()
         )));
     };
     let (Some(e), ChangeKind::Added) = (ch.new, ch.kind) else {
@@ -181,6 +186,7 @@ pub fn load_proposal(store: &Store, refname: &str, oid: Oid) -> CliResult<Propos
         commit,
         parent,
         bytes,
+        stored,
     })
 }
 

@@ -53,9 +53,11 @@ pub fn run(cwd: &Path, a: VerifyArgs) -> CliResult {
         .transpose()?;
     let remembered_file = store.git_dir().join("aiaudit").join("verified-heads");
     let mut remembered = read_remembered(&remembered_file);
-    let mut checker = Checker::new(&store, util::now()?);
+    let progress = super::progress::Progress::history("verify");
+    let mut checker = Checker::new(&store, util::now()?).with_progress(progress.for_engine());
     let mut report =
         checker.check_history_from(tip, trust_root, remembered.get(&a.refname).copied());
+    drop(progress);
     if !a.trust_admins.is_empty() {
         if let Some(d) = check_trust_admins(
             &store,

@@ -15,7 +15,7 @@
 
 use regex::bytes::{Regex, RegexBuilder};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -691,6 +691,11 @@ pub struct Scan {
     pub refused: Vec<Finding>,
     /// Findings in digest-only inputs: allowed, reported as notes.
     pub noted: Vec<Finding>,
+    /// `record --store-context`: hashed content that may be stored, by SHA-256, with the
+    /// input's label. None when content is not kept.
+    kept: Option<BTreeMap<String, (String, Vec<u8>)>>,
+    /// SHA-256 of content that is digest-only: never kept, whatever else shares it.
+    never: BTreeSet<String>,
 }
 
 impl Scan {
@@ -700,6 +705,20 @@ impl Scan {
             digest_only: digest_only.into_iter().collect(),
             ..Scan::default()
         }
+    }
+
+    /// Keep the content of hashed inputs that are not digest-only and hold nothing that looks
+    /// like a credential, for `record --store-context` ([`Scan::kept`]).
+    pub fn keep_content(&mut self) {
+        self.kept.get_or_insert_with(BTreeMap::new);
+    }
+
+    /// The kept content with this SHA-256 and the label of its input.
+    pub fn kept(&self, sha256: &str) -> Option<(&str, &[u8])> {
+        self.kept
+            .as_ref()?
+            .get(sha256)
+            .map(|(l, d)| (l.as_str(), d.as_slice()))
     }
 
     /// Scans a text the audit repository would store. A hit refuses the record.
@@ -746,10 +765,20 @@ impl Scan {
     ) {
         let digest_only = self.is_digest_only(selectors, marked);
         let hits = scan(data);
+        let input = input.into();
+        if let Some(kept) = &mut self.kept {
+            let sha = hex::encode(Sha256::digest(data));
+            if digest_only {
+                kept.remove(&sha);
+                self.never.insert(sha);
+            } else if hits.is_empty() && !self.never.contains(&sha) {
+                kept.entry(sha)
+                    .or_insert_with(|| (input.clone(), data.to_vec()));
+            }
+        }
         if hits.is_empty() {
             return;
         }
-        let input = input.into();
         let show_line = multi_line(data);
         for hit in hits {
             let finding = Finding {

@@ -163,6 +163,41 @@ pub fn decision_path(d: &Decision) -> Option<String> {
     event::record_path("decisions", &d.id, &d.created)
 }
 
+/// Size cap for one stored context file (`record --store-context`), checked before reading.
+pub const MAX_STORED_CONTEXT_BYTES: usize = 1024 * 1024;
+
+/// Where stored context content lives: `context/<first two hex digits>/<sha256>`, named by
+/// its own digest, so identical content is stored once and anyone can check it.
+pub fn context_path(sha256: &str) -> String {
+    format!("context/{}/{sha256}", &sha256[..2.min(sha256.len())])
+}
+
+/// The digest a stored context path names, when `path` has the shape
+/// `context/<xx>/<64 lowercase hex digits>` with `<xx>` the digest's first two digits.
+pub fn context_path_digest(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("context/")?;
+    let (fan, name) = rest.split_once('/')?;
+    let hex = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    (name.len() == 64 && hex(name) && name.starts_with(fan) && fan.len() == 2).then_some(name)
+}
+
+/// Every digest of content a decision names: context entries (content and tool-call
+/// arguments) and the model output. Stored context must be one of these.
+pub fn content_digests(d: &Decision) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for e in &d.context.entries {
+        out.push(&e.sha256);
+        if let Some(a) = &e.arguments_sha256 {
+            out.push(a);
+        }
+    }
+    out.push(&d.recommendation.sha256);
+    out
+}
+
 /// A ULID in canonical (uppercase Crockford base32) form.
 pub fn is_ulid(s: &str) -> bool {
     s.len() == 26

@@ -667,3 +667,40 @@ fn full_disk_gives_a_clear_error_and_changes_nothing() {
     w.aiaudit_in(&repo, &["verify"]).ok();
     assert_fsck_clean(&w, &repo);
 }
+
+/// The hook's own deadline (`--timeout`, `AIAUDIT_HOOK_TIMEOUT`): a check that overruns it is
+/// rejected, failing closed, and nothing on the server moves; a bad value is refused and the
+/// push too.
+#[test]
+fn hook_deadline_rejects_an_overrunning_check() {
+    let w = World::new();
+    let good = landing(&w, "Grant read access to billing-db");
+    let refs = w.server_refs();
+    for (timeout, says) in [
+        (
+            "0.001",
+            "the check did not finish within 0.001 s; failing closed",
+        ),
+        ("0", "--timeout"),
+        ("soon", "--timeout"),
+    ] {
+        replace_hook(
+            &w,
+            &format!(
+                "#!/bin/sh\nAIAUDIT_HOOK_TIMEOUT={timeout} exec '{AIAUDIT}' hook pre-receive\n"
+            ),
+        );
+        let out = w.push(&[&onto_main(&good.commit)]);
+        assert!(!out.status.success(), "{out}");
+        assert!(out.stderr.contains(says), "timeout {timeout}: {out}");
+        assert!(out.stderr.contains("pre-receive hook declined"), "{out}");
+        assert_no_panic(&out);
+        assert_server_untouched(&w, &refs);
+    }
+    // A generous deadline changes nothing.
+    replace_hook(
+        &w,
+        &format!("#!/bin/sh\nexec '{AIAUDIT}' hook pre-receive --timeout 30\n"),
+    );
+    w.push_accepted(&[&onto_main(&good.commit)]);
+}

@@ -444,6 +444,19 @@ impl World {
         self.run(c, None)
     }
 
+    /// `aiaudit ARGS` in `dir` on a pseudo-terminal (util-linux `script`), as a person at a
+    /// terminal runs it; stdout and stderr both arrive in `stdout`, with terminal control codes.
+    pub fn aiaudit_on_tty(&self, dir: &Path, args: &[&str]) -> Out {
+        let quote = |a: &str| format!("'{}'", a.replace('\'', r"'\''"));
+        let line = std::iter::once(AIAUDIT.to_owned())
+            .chain(args.iter().map(|a| quote(a)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut c = self.command("script", dir);
+        c.args(["-qefc", &line, "/dev/null"]).env("TERM", "xterm");
+        self.run(c, None)
+    }
+
     /// `git ARGS` in the work clone.
     pub fn git(&self, args: &[&str]) -> Out {
         self.git_in(&self.work, args)

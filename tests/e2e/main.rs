@@ -7,6 +7,7 @@
 //! plumbing and assert the hook's finding (code, commit, file, hint) and that no server ref
 //! moved.
 
+mod auditor_views;
 mod check;
 mod docs_cli;
 mod events;
@@ -27,5 +28,6 @@ mod report;
 mod requirements;
 mod revocation;
 mod roles;
+mod stored_context;
 mod trust;
 mod verify;

@@ -73,3 +73,39 @@ fn verify_pins_the_root_by_admin_keys() {
         "{wrong}"
     );
 }
+
+/// Long runs draw progress on a terminal (`verify`, `report`, `export`), and never when standard
+/// error is a pipe, so CI logs and `--json` readers see only the result.
+#[test]
+fn progress_is_drawn_on_a_terminal_only() {
+    let w = World::new();
+    w.land(BOB, CAROL);
+    let clone = w.fresh_clone();
+
+    let tty = w.aiaudit_on_tty(&clone, &["verify"]);
+    let text = tty.ok();
+    assert!(
+        text.contains("verify [") && text.contains("commits"),
+        "no progress bar on a terminal:\n{text:?}"
+    );
+    assert!(
+        text.contains("\x1b[2K"),
+        "the bar is not cleared:\n{text:?}"
+    );
+    assert!(text.contains("ok: 6 commits"), "{text:?}");
+
+    for (args, what) in [
+        (&["verify"][..], "verify ["),
+        (&["report"][..], "report: "),
+        (&["export", "--format", "jsonl"][..], "export: "),
+    ] {
+        let on_tty = w.aiaudit_on_tty(&clone, args).ok();
+        assert!(on_tty.contains(what), "{args:?} on a tty:\n{on_tty:?}");
+        let piped = w.aiaudit_in(&clone, args);
+        piped.ok();
+        assert!(
+            !piped.stderr.contains(what) && !piped.stderr.contains('\x1b'),
+            "{args:?} drew progress into a pipe:\n{piped}"
+        );
+    }
+}
