@@ -1075,6 +1075,7 @@ struct Row {
     verify_wall: Duration,
     verify_walls: Vec<Duration>,
     verify_rss_kb: u64,
+    verify_resumed: Duration,
     verify_anon_kb: u64,
     verify_file_kb: u64,
     /// 1-minute load average before and after this size's measurements (the machine may be
@@ -1207,7 +1208,7 @@ fn bench_size(n: u64, o: &Opts, scratch_root: &Path) -> Row {
             break;
         }
         let m = measure(
-            env.aiaudit(&auditor, &["verify", "--trust-root", &fx.root]),
+            env.aiaudit(&auditor, &["verify", "--full", "--trust-root", &fx.root]),
             &work,
         )
         .ok();
@@ -1239,6 +1240,20 @@ fn bench_size(n: u64, o: &Opts, scratch_root: &Path) -> Row {
         }
     }
     row.verify_wall = median(&row.verify_walls);
+    // A later verify of the same clone resumes from the state the clean run left: nothing new
+    // since, so this is the fixed cost of an incremental check (walk the ids, load the state).
+    let m = measure(
+        env.aiaudit(&auditor, &["verify", "--trust-root", &fx.root]),
+        &work,
+    )
+    .ok();
+    assert!(
+        m.stdout.contains("added since the last clean verify"),
+        "verify did not resume:\n{}",
+        m.stdout
+    );
+    row.verify_resumed = m.wall;
+    eprintln!("[N={n}] verify, resumed with nothing new: {:.2?}", m.wall);
 
     // --- git fsck on the same clone ---
     let m = measure(env.git(&auditor, &["fsck", "--no-progress"]), &work).ok();
@@ -1554,6 +1569,11 @@ fn table(rows: &[Row]) -> String {
         (
             "`verify`: wall time (runs)",
             |r, _| format!("{} ({})", ms(r.verify_wall), r.verify_walls.len()),
+            None,
+        ),
+        (
+            "`verify`, resumed from the last clean run (no new commits): wall",
+            |r, _| ms(r.verify_resumed),
             None,
         ),
         (

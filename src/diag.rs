@@ -23,6 +23,11 @@ macro_rules! codes {
                 match self { $( Code::$variant => $name, )* }
             }
 
+            /// The code with this kebab-case name.
+            pub fn from_name(name: &str) -> Option<Code> {
+                Self::ALL.iter().copied().find(|c| c.name() == name)
+            }
+
             /// One line saying what the code means.
             pub fn summary(self) -> &'static str {
                 match self { $( Code::$variant => $summary, )* }

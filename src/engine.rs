@@ -61,6 +61,54 @@ pub struct HistoryReport {
     pub events: usize,
     pub policy_changes: usize,
     pub diagnostics: Vec<Diagnostic>,
+    /// Whether every commit was checked, or only those after the remembered head.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
+    /// Commits checked in this run (all of them unless resumed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checked: Option<usize>,
+}
+
+/// What a clean `verify` of main remembers, so that the next one checks only the commits
+/// added since (`Checker::check_history_resume`): the head it verified, the counts, the
+/// warnings it reported, and what history-wide rules still wait for (post-action reviews,
+/// outcomes of high-risk decisions).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct VerifyState {
+    /// The format of this state; another value means "verify everything again".
+    pub version: u32,
+    pub root: String,
+    pub tip: String,
+    pub commits: usize,
+    pub decisions: usize,
+    pub events: usize,
+    pub policy_changes: usize,
+    warnings: Vec<StoredWarning>,
+    gaps: Gaps,
+}
+
+/// A warning of a verified commit, kept to be reported again.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct StoredWarning {
+    code: String,
+    refname: Option<String>,
+    commit: Option<String>,
+    path: Option<String>,
+    message: String,
+}
+
+impl VerifyState {
+    pub const VERSION: u32 = 1;
+}
+
+/// How a history check went about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Coverage {
+    /// Every commit from the root.
+    Full,
+    /// Only the commits after a remembered, clean head.
+    Resumed,
 }
 
 /// A valid approval, after signature and eligibility checks.
@@ -96,6 +144,8 @@ pub struct Checker<'s> {
     merged: HashMap<(usize, usize), Arc<pgp::Cert>>,
     /// Where history checks report how far they are.
     progress: Option<Arc<dyn HistoryProgress>>,
+    /// Judging a push (the hook): commits on main are also checked against who pushes them.
+    judging_push: bool,
 }
 
 /// Pushed text quoted in a finding, cut short: a megabyte trailer or author line is named, not
@@ -128,6 +178,7 @@ impl<'s> Checker<'s> {
             latest_tree: None,
             merged: HashMap::new(),
             progress: None,
+            judging_push: false,
         }
     }
 
@@ -151,6 +202,7 @@ impl<'s> Checker<'s> {
 
     /// Judges a whole push. Any finding rejects the push.
     pub fn check_push(&mut self, updates: &[RefUpdate]) -> Vec<Diagnostic> {
+        self.judging_push = true;
         let mut diags = Vec::new();
         // Checkpoints may tag commits this very push adds to main.
         let main_after = match updates.iter().find(|u| u.name == MAIN_REF) {
@@ -225,25 +277,19 @@ impl<'s> Checker<'s> {
                 }]
             }
         };
-        let mut diags = Vec::new();
-        let mut parent = match u.old {
-            Some(old) => match self.store.commit(old) {
-                Ok(c) => Some(c),
-                Err(e) => return vec![internal(e)],
-            },
-            None => None,
-        };
-        for c in &chain {
-            let (role, found) = self.check_main_commit(c, parent.as_ref());
-            diags.extend(found);
-            if let Some(p) = &parent {
-                if let Some(d) = self.check_pusher(c, p, &role) {
-                    diags.push(d.at_commit(c.id.to_string()));
-                }
-            }
-            parent = Some(c.clone());
-        }
-        diags
+        // Each commit is judged against its parent alone: the pushed commits are checked in
+        // parallel chunks, as `verify` checks history, and the findings come back in order.
+        let ids: Vec<Oid> = u
+            .old
+            .into_iter()
+            .chain(chain.iter().map(|c| c.id))
+            .collect();
+        let from = usize::from(u.old.is_some());
+        drop(chain);
+        self.check_chunks(&ids, from)
+            .into_iter()
+            .flat_map(|r| r.diagnostics)
+            .collect()
     }
 
     /// A checkpoint tag: created once, never moved or deleted; an annotated tag of a commit on
@@ -397,14 +443,31 @@ impl<'s> Checker<'s> {
         trust_root: Option<Oid>,
         remembered: Option<Oid>,
     ) -> HistoryReport {
+        self.check_history_resume(tip, trust_root, remembered, None)
+            .0
+    }
+
+    /// [`Self::check_history_from`], resuming from `state` (what the last clean run
+    /// remembered) when its head is on main: only the commits added since are checked, and
+    /// history-wide rules (overdue reviews, outcomes) are judged with what the state carried
+    /// over. A new policy change among them (it may revoke keys, retroactively) or a state
+    /// that does not fit this history means a full check. Returns the report and the state to
+    /// remember if the report is clean.
+    pub fn check_history_resume(
+        &mut self,
+        tip: Oid,
+        trust_root: Option<Oid>,
+        remembered: Option<Oid>,
+        state: Option<VerifyState>,
+    ) -> (HistoryReport, VerifyState) {
         // Approvals on history counted when they landed: judge them at their signing time,
         // with hard revocations retroactive (see `pgp::VerifyMode::History`).
         let mode = std::mem::replace(&mut self.mode, pgp::VerifyMode::History);
         self.latest_tree = self.store.commit(tip).ok().map(|c| c.tree);
-        let report = self.check_history_inner(tip, trust_root, remembered);
+        let out = self.check_history_inner(tip, trust_root, remembered, state);
         self.mode = mode;
         self.latest_tree = None;
-        report
+        out
     }
 
     fn check_history_inner(
@@ -412,17 +475,30 @@ impl<'s> Checker<'s> {
         tip: Oid,
         trust_root: Option<Oid>,
         remembered: Option<Oid>,
-    ) -> HistoryReport {
+        state: Option<VerifyState>,
+    ) -> (HistoryReport, VerifyState) {
         let mut report = HistoryReport {
             tip: Some(tip.to_string()),
             ..Default::default()
         };
         // Ids only: 20 bytes a commit, whatever the length of history.
+        let empty_state = |report: &HistoryReport| VerifyState {
+            version: VerifyState::VERSION,
+            root: report.root.clone().unwrap_or_default(),
+            tip: tip.to_string(),
+            commits: 0,
+            decisions: 0,
+            events: 0,
+            policy_changes: 0,
+            warnings: Vec::new(),
+            gaps: Gaps::default(),
+        };
         let ids_chain = match self.store.first_parent_ids(tip) {
             Ok(c) => c,
             Err(e) => {
                 report.diagnostics.push(internal(e).at_ref(MAIN_REF));
-                return report;
+                let st = empty_state(&report);
+                return (report, st);
             }
         };
         report.root = ids_chain.first().map(|c| c.to_string());
@@ -469,11 +545,49 @@ impl<'s> Checker<'s> {
         // Every commit is judged against its parent alone, so the chain splits into chunks
         // that threads check independently (each with its own caches); results merge in order.
         drop(on_main);
-        if let Some(p) = &self.progress {
-            p.total(ids_chain.len() as u64);
-        }
-        let results = self.check_chunks(&ids_chain);
+        // Where the last clean run stopped, if it fits this history.
+        let root = ids_chain.first().map(|c| c.to_string());
+        let resume = state
+            .filter(|st| st.version == VerifyState::VERSION && Some(&st.root) == root.as_ref())
+            .and_then(|st| {
+                let want = Oid::from_hex(st.tip.as_bytes()).ok()?;
+                let k = ids_chain.iter().rposition(|c| *c == want)?;
+                Some((k + 1, st))
+            });
+        let (results, base) = match resume {
+            Some((from, st)) => {
+                let results = self.check_chunks(&ids_chain, from);
+                if results.iter().any(|r| r.policy_changes > 0) {
+                    (self.check_chunks(&ids_chain, 0), None)
+                } else {
+                    (results, Some(st))
+                }
+            }
+            None => (self.check_chunks(&ids_chain, 0), None),
+        };
+        report.checked = Some(results.iter().map(|r| r.commits).sum());
+        report.coverage = Some(if base.is_some() {
+            Coverage::Resumed
+        } else {
+            Coverage::Full
+        });
         let mut gaps = Gaps::default();
+        if let Some(st) = base {
+            report.commits = st.commits;
+            report.decisions = st.decisions;
+            report.events = st.events;
+            report.policy_changes = st.policy_changes;
+            report
+                .diagnostics
+                .extend(st.warnings.into_iter().filter_map(|w| {
+                    let mut d = Diagnostic::new(Code::from_name(&w.code)?, w.message).warning();
+                    d.refname = w.refname;
+                    d.commit = w.commit;
+                    d.path = w.path;
+                    Some(d)
+                }));
+            gaps = st.gaps;
+        }
         let mut seen: HashSet<String> = HashSet::new();
         for r in results {
             report.commits += r.commits;
@@ -499,23 +613,57 @@ impl<'s> Checker<'s> {
             .last()
             .and_then(|t| self.store.commit(*t).ok())
             .and_then(|c| self.policy_at(c.tree).ok());
+        // What the next run resumes from: per-commit warnings (history-wide findings are
+        // recomputed from the gaps every time) and the gaps still open.
+        let mut kept = gaps.clone();
+        kept.high.retain(|(id, _, _)| !kept.outcomes.contains(id));
+        kept.outcomes.clear();
+        let next = VerifyState {
+            version: VerifyState::VERSION,
+            root: root.unwrap_or_default(),
+            tip: tip.to_string(),
+            commits: report.commits,
+            decisions: report.decisions,
+            events: report.events,
+            policy_changes: report.policy_changes,
+            warnings: report
+                .diagnostics
+                .iter()
+                .filter(|d| !d.is_error())
+                .map(|d| StoredWarning {
+                    code: d.code.name().to_owned(),
+                    refname: d.refname.clone(),
+                    commit: d.commit.clone(),
+                    path: d.path.clone(),
+                    message: d.message.clone(),
+                })
+                .collect(),
+            gaps: kept,
+        };
         report
             .diagnostics
             .extend(gaps.finish(policy.as_deref(), self.now));
-        report
+        (report, next)
     }
 
     /// Checks every commit of `chain` (oldest first), in parallel chunks when the store can be
     /// shared across threads.
-    fn check_chunks(&mut self, chain: &[Oid]) -> Vec<ChunkResult> {
+    fn check_chunks(&mut self, chain: &[Oid], from: usize) -> Vec<ChunkResult> {
         use rayon::prelude::*;
         let n = chain.len();
+        if let Some(p) = &self.progress {
+            p.total(n.saturating_sub(from) as u64);
+        }
         let threads = rayon::current_num_threads().max(1);
-        let size = (n / (threads * 8)).clamp(4, 8192);
-        let ranges: Vec<std::ops::Range<usize>> =
-            (0..n).step_by(size).map(|s| s..(s + size).min(n)).collect();
+        let size = (n.saturating_sub(from) / (threads * 8)).clamp(4, 8192);
+        let ranges: Vec<std::ops::Range<usize>> = (from..n)
+            .step_by(size)
+            .map(|s| s..(s + size).min(n))
+            .collect();
         let (now, mode, latest) = (self.now, self.mode, self.latest_tree);
         let progress = self.progress.clone();
+        let pusher = self.pusher.clone();
+        let judging_push = self.judging_push;
         match self.store.shared() {
             Some(shared) if ranges.len() > 1 => ranges
                 .into_par_iter()
@@ -525,6 +673,8 @@ impl<'s> Checker<'s> {
                     checker.mode = mode;
                     checker.latest_tree = latest;
                     checker.progress = progress.clone();
+                    checker.pusher = pusher.clone();
+                    checker.judging_push = judging_push;
                     checker.check_range(chain, r)
                 })
                 .collect(),
@@ -565,7 +715,12 @@ impl<'s> Checker<'s> {
                     }
                 },
             };
-            let (role, found) = self.check_main_commit(&c, parent.as_ref());
+            let (role, mut found) = self.check_main_commit(&c, parent.as_ref());
+            if let (Some(p), true) = (&parent, self.judging_push) {
+                if let Some(d) = self.check_pusher(&c, p, &role) {
+                    found.push(d.at_commit(c.id.to_string()));
+                }
+            }
             out.commits += 1;
             let clean = !found.iter().any(Diagnostic::is_error);
             let mut id = None;
@@ -1974,7 +2129,7 @@ struct ChunkResult {
 
 /// What `verify` learns across history: decisions awaiting post-action review, and high-risk
 /// decisions awaiting an outcome.
-#[derive(Default)]
+#[derive(Default, Clone, serde::Serialize, serde::Deserialize)]
 struct Gaps {
     /// Decision id → (deadline, requirements, commit, path).
     post: HashMap<String, (Option<i64>, policy::Verdict, String, String)>,

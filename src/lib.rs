@@ -27,3 +27,6 @@ pub mod record;
 pub mod report;
 pub mod store;
 pub mod trailers;
+
+#[cfg(test)]
+mod proptests;

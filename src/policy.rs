@@ -161,7 +161,7 @@ impl Requirement {
 }
 
 /// What the policy says about one decision.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
     /// The rule's name, `default` when none matched.
     pub rule: String,

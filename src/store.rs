@@ -150,13 +150,16 @@ pub enum ObjectKind {
 
 /// A repository handle that can be sent to other threads (see [`Store::shared`]).
 #[derive(Clone)]
-pub struct SharedStore(gix::ThreadSafeRepository);
+pub struct SharedStore(
+    gix::ThreadSafeRepository,
+    Option<std::sync::Arc<tempfile::TempDir>>,
+);
 
 /// A git repository opened for aiaudit.
 pub struct Store {
     repo: gix::Repository,
     // Keeps the hook's private object store (alternates to the quarantine) alive.
-    _hook_objects: Option<tempfile::TempDir>,
+    _hook_objects: Option<std::sync::Arc<tempfile::TempDir>>,
     /// Decoded trees by id. Trees are immutable, and walking a linear history reads each one
     /// twice (as a commit's tree, then as its child's parent tree) besides the policy and key
     /// lookups: decoding and inflating them once matters most for large month folders.
@@ -252,24 +255,25 @@ impl Store {
             message: e.to_string(),
         })?;
         store.repo.objects = gix::odb::memory::Proxy::new(handle, hash);
-        store._hook_objects = Some(tmp);
+        store._hook_objects = Some(std::sync::Arc::new(tmp));
         Ok(store)
     }
 
     /// A handle other threads can open their own [`Store`] from (for parallel verification).
     /// `None` for the hook's store, whose object database is private to it.
     pub fn shared(&self) -> Option<SharedStore> {
-        if self._hook_objects.is_some() {
-            return None;
-        }
-        Some(SharedStore(self.repo.clone().into_sync()))
+        // The hook's private object store goes along, so it lives as long as any thread's view.
+        Some(SharedStore(
+            self.repo.clone().into_sync(),
+            self._hook_objects.clone(),
+        ))
     }
 
     /// Opens this thread's store from a [`SharedStore`].
     pub fn from_shared(shared: &SharedStore) -> Store {
         Store {
             repo: shared.0.to_thread_local(),
-            _hook_objects: None,
+            _hook_objects: shared.1.clone(),
             trees: Default::default(),
         }
     }

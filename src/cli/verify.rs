@@ -3,7 +3,7 @@
 use super::util;
 use super::{CliError, CliResult, EXIT_OK, EXIT_VIOLATIONS};
 use crate::diag::{Code, Diagnostic};
-use crate::engine::{Checker, MAIN_REF};
+use crate::engine::{Checker, Coverage, VerifyState, MAIN_REF};
 use anyhow::anyhow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
@@ -24,6 +24,10 @@ pub struct VerifyArgs {
     /// (comma-separated): pins the root of trust by keys instead of by commit.
     #[arg(long, value_name = "FPR,...", value_delimiter = ',')]
     pub trust_admins: Vec<String>,
+    /// Check every commit from the root, not only those added since the last clean verify
+    /// of this clone (which it remembers in .git/aiaudit/verify-state.json).
+    #[arg(long)]
+    pub full: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -53,10 +57,17 @@ pub fn run(cwd: &Path, a: VerifyArgs) -> CliResult {
         .transpose()?;
     let remembered_file = store.git_dir().join("aiaudit").join("verified-heads");
     let mut remembered = read_remembered(&remembered_file);
+    let state_file = store.git_dir().join("aiaudit").join("verify-state.json");
+    let mut states = read_states(&state_file);
+    let resume = if a.full {
+        None
+    } else {
+        states.get(&a.refname).cloned()
+    };
     let progress = super::progress::Progress::history("verify");
     let mut checker = Checker::new(&store, util::now()?).with_progress(progress.for_engine());
-    let mut report =
-        checker.check_history_from(tip, trust_root, remembered.get(&a.refname).copied());
+    let (mut report, state) =
+        checker.check_history_resume(tip, trust_root, remembered.get(&a.refname).copied(), resume);
     drop(progress);
     if !a.trust_admins.is_empty() {
         if let Some(d) = check_trust_admins(
@@ -88,6 +99,12 @@ pub fn run(cwd: &Path, a: VerifyArgs) -> CliResult {
             report.root.as_deref().map(short).unwrap_or("?"),
             report.tip.as_deref().map(short).unwrap_or("?"),
         );
+        if report.coverage == Some(Coverage::Resumed) {
+            println!(
+                "   checked the {} commit(s) added since the last clean verify of this clone; `--full` checks all",
+                report.checked.unwrap_or(0)
+            );
+        }
     }
     if clean {
         // Remember what was verified: a later verify fails loudly if it is rewritten away.
@@ -96,6 +113,13 @@ pub fn run(cwd: &Path, a: VerifyArgs) -> CliResult {
             eprintln!(
                 "warning: cannot remember the verified head in {}: {e}",
                 remembered_file.display()
+            );
+        }
+        states.insert(a.refname.clone(), state);
+        if let Err(e) = write_states(&state_file, &states) {
+            eprintln!(
+                "warning: cannot remember the verify state in {}: {e}",
+                state_file.display()
             );
         }
     }
@@ -124,6 +148,23 @@ fn write_remembered(path: &Path, heads: &BTreeMap<String, gix::ObjectId>) -> std
     for (name, oid) in heads {
         writeln!(tmp, "{name} {oid}")?;
     }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// The remembered states by ref; an unreadable file is ignored (the next verify is full).
+fn read_states(path: &Path) -> BTreeMap<String, VerifyState> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+fn write_states(path: &Path, states: &BTreeMap<String, VerifyState>) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    serde_json::to_writer(std::io::BufWriter::new(&mut tmp), states)?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

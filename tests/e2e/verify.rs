@@ -109,3 +109,129 @@ fn progress_is_drawn_on_a_terminal_only() {
         );
     }
 }
+
+/// `verify` resumes from the last clean run of the same clone: only commits added since are
+/// checked, the counts and warnings carry over, history-wide rules still see everything (a
+/// post-action review that falls overdue later is reported without new commits), and a new
+/// policy change, `--full`, or a history that no longer contains the remembered head mean a
+/// full check.
+#[test]
+fn verify_resumes_from_the_last_clean_head() {
+    let w = World::new();
+    // Config changes on app:* are reviewed after the fact, within a day.
+    let policy = w.aiaudit(&["policy", "show"]).ok().replace(
+        "rules:\n",
+        "rules:\n  - name: \"post-app-config\"\n    match:\n      actions: [\"config-change\"]\n      systems: [\"app:*\"]\n    risk: \"low\"\n    approval: \"post\"\n    require:\n      - count: 1\n    review_within: \"1d\"\n",
+    );
+    let file = w.server.with_file_name("policy.yaml");
+    std::fs::write(&file, policy).unwrap();
+    w.aiaudit_signed(ALICE, &["policy", "set", s(&file), "--push"])
+        .ok();
+    // A service account that executes its own decision: a per-commit warning to carry over.
+    let svc = w.land(SVC, BOB);
+    w.aiaudit(&[
+        "outcome",
+        &svc.id,
+        "--actor",
+        SVC,
+        "--action",
+        "raised it",
+        "--push",
+    ])
+    .ok();
+    let clone = w.fresh_clone();
+    let verify = |args: &[&str], env: &[(&str, &str)]| -> serde_json::Value {
+        let mut all = vec!["verify", "--json"];
+        all.extend_from_slice(args);
+        let out = w.aiaudit_in_env(&clone, &all, env);
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    let codes = |v: &serde_json::Value| -> Vec<String> {
+        v["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["code"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let first = verify(&[], &[]);
+    assert_eq!(first["coverage"], "full", "{first}");
+    assert_eq!(codes(&first), ["shared-account"], "{first}");
+    let total = first["commits"].as_u64().unwrap();
+    assert_eq!(first["checked"], total);
+
+    // Two more commits: a post-rule decision landed without approval, and its neighbour.
+    let prompt = w.server.with_file_name("p.txt");
+    std::fs::write(&prompt, "tune the cache\n").unwrap();
+    let post = w
+        .aiaudit(&[
+            "record",
+            "--initiator",
+            BOB,
+            "--action",
+            "config-change",
+            "--system",
+            "app:cache",
+            "--summary",
+            "Tune the cache TTL",
+            "--ai-role",
+            "suggested",
+            "--model",
+            MODEL,
+            "--prompt",
+            s(&prompt),
+            "--output",
+            s(&prompt),
+            "--recommendation",
+            "300s",
+            "--land",
+            "--push",
+        ])
+        .ok();
+    w.land(BOB, CAROL);
+    w.git_in(&clone, &["pull", "-q", "--ff-only"]).ok();
+
+    let resumed = verify(&[], &[]);
+    assert_eq!(resumed["coverage"], "resumed", "{resumed}");
+    assert_eq!(resumed["checked"], 2, "{resumed}");
+    assert_eq!(resumed["commits"].as_u64(), Some(total + 2));
+    assert_eq!(resumed["decisions"], 3, "{resumed}");
+    assert_eq!(resumed["events"], 1, "{resumed}");
+    assert_eq!(codes(&resumed), ["shared-account"], "{resumed}");
+    assert_eq!(resumed["diagnostics"], first["diagnostics"]);
+
+    // Nothing new, but two days later the post-action review is overdue: reported from the
+    // remembered state, exit 1, and nothing is remembered from a failed run.
+    let later = jiff::Timestamp::now().as_second() + 2 * 86400;
+    let later = jiff::Timestamp::from_second(later).unwrap().to_string();
+    let overdue = verify(&[], &[("AIAUDIT_NOW", &later)]);
+    assert_eq!(overdue["coverage"], "resumed", "{overdue}");
+    assert_eq!(overdue["checked"], 0, "{overdue}");
+    assert!(
+        codes(&overdue).contains(&"review-overdue".to_owned()),
+        "{overdue}"
+    );
+    assert!(overdue.to_string().contains(&post), "{overdue}");
+    // The same judgement as a full run.
+    let full = verify(&["--full"], &[("AIAUDIT_NOW", &later)]);
+    assert_eq!(full["coverage"], "full");
+    let (mut a, mut b) = (codes(&overdue), codes(&full));
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "resumed and full runs disagree:\n{overdue}\n{full}");
+
+    // A policy change since the remembered head: everything is checked again.
+    let policy = w.aiaudit(&["policy", "show"]).ok() + "\n# reviewed\n";
+    std::fs::write(&file, policy).unwrap();
+    w.aiaudit_signed(ALICE, &["policy", "set", s(&file), "--push"])
+        .ok();
+    w.git_in(&clone, &["pull", "-q", "--ff-only"]).ok();
+    let after_policy = verify(&[], &[]);
+    assert_eq!(after_policy["coverage"], "full", "{after_policy}");
+
+    // A garbled state file is ignored: a full check, then a fresh state.
+    std::fs::write(clone.join(".git/aiaudit/verify-state.json"), "{not json").unwrap();
+    assert_eq!(verify(&[], &[])["coverage"], "full");
+    assert_eq!(verify(&[], &[])["coverage"], "resumed");
+}
