@@ -132,6 +132,33 @@ fn maps_ai_assisted_commits_to_approved_decisions_for_this_repo() {
     let out = w.aiaudit_in(&p, &["check", "--audit-repo", s(&w.server), &range]);
     eprintln!("{out}");
     assert_eq!(out.status.code(), Some(1), "{out}");
+    let names = [
+        (approved.as_str(), "<approved>"),
+        (by_system.id.as_str(), "<by-system>"),
+        (proposal.id.as_str(), "<proposal>"),
+        (other.as_str(), "<other>"),
+        (ok.as_str(), "<ok>"),
+        (no_decision.as_str(), "<no-decision>"),
+        (proposed.as_str(), "<proposed>"),
+        (elsewhere.as_str(), "<elsewhere>"),
+        (ok_by_system.as_str(), "<ok-by-system>"),
+        (base.as_str(), "<base>"),
+        (s(&w.server), "<server>"),
+    ];
+    let shorts: Vec<(String, String)> = names
+        .iter()
+        .filter(|(v, _)| v.len() == 40 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(|(v, n)| (v[..12].to_owned(), n.replace('>', "-short>")))
+        .collect();
+    let mut all: Vec<(&str, &str)> = names.to_vec();
+    all.extend(shorts.iter().map(|(v, n)| (v.as_str(), n.as_str())));
+    insta::assert_snapshot!(
+        "check_human",
+        redact(
+            &format!("--- stdout\n{}--- stderr\n{}", out.stdout, out.stderr),
+            &all
+        )
+    );
     let short = |c: &str| c[..12].to_owned();
     for (code, c, mention) in [
         (
@@ -188,6 +215,7 @@ fn maps_ai_assisted_commits_to_approved_decisions_for_this_repo() {
         &["check", "--json", "--audit-repo", s(&w.server), &range],
     );
     assert_eq!(out.status.code(), Some(1), "{out}");
+    insta::assert_snapshot!("check_json", redact(&out.stdout, &all));
     let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_eq!(v["ok"], false);
     assert_eq!(v["repository"], PRODUCT);

@@ -99,6 +99,18 @@ fn jsonl_has_one_line_per_decision_and_event() {
         ev["sha256"].as_str().unwrap(),
         sha256_at(&w, &clone, commit, path)
     );
+    // The whole export, one pretty-printed object per line, for review of its shape.
+    let pretty: Vec<String> = rows
+        .iter()
+        .map(|r| serde_json::to_string_pretty(r).unwrap())
+        .collect();
+    insta::assert_snapshot!(
+        "export_jsonl",
+        redact(
+            &pretty.join("\n"),
+            &[(d1.id.as_str(), "<d1>"), (d2.id.as_str(), "<d2>")]
+        )
+    );
     // Every line of a type has the same keys (optional ones as null).
     let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(&rows[0]), keys(&rows[1]));

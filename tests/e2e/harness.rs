@@ -1025,3 +1025,30 @@ pub fn drop_line(text: &str, needle: &str) -> String {
         .map(|l| format!("{l}\n"))
         .collect()
 }
+
+/// `text` with what differs between runs replaced by names, for snapshots: first the given
+/// (value, name) pairs, then any other ULID, 40-hex fingerprint or commit id, 12-hex short
+/// commit id, 64-hex digest, and RFC 3339 time.
+pub fn redact(text: &str, named: &[(&str, &str)]) -> String {
+    let mut t = text.to_owned();
+    for (value, name) in named {
+        t = t.replace(value, name);
+    }
+    for (re, to) in [
+        (r"\b01[0-9A-HJKMNP-TV-Z]{24}\b", "<ulid>"),
+        (r"\b[0-9A-F]{40}\b", "<fingerprint>"),
+        (r"\b[0-9a-f]{64}\b", "<sha256>"),
+        (r"\b[0-9a-f]{40}\b", "<commit>"),
+        (r"\b[0-9a-f]{12}\b", "<short>"),
+        (
+            r"\b20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z",
+            "<time>",
+        ),
+    ] {
+        t = regex::Regex::new(re)
+            .expect("regex")
+            .replace_all(&t, to)
+            .into_owned();
+    }
+    t
+}
