@@ -836,6 +836,67 @@ impl Store {
         Ok(())
     }
 
+    /// Moves `name` to `new` (only if it points to `expected`) and deletes `delete` (only if
+    /// it points to its expected id) in one ref transaction: both refs are locked before
+    /// either changes, so an interrupted or refused run changes neither.
+    pub fn update_and_delete_ref(
+        &self,
+        name: &str,
+        new: Oid,
+        expected: Option<Oid>,
+        delete: (&str, Oid),
+        why: &str,
+    ) -> Result<()> {
+        use gix::refs::transaction::{
+            Change as RefChange, LogChange, PreviousValue, RefEdit, RefLog,
+        };
+        use gix::refs::Target;
+        let update = RefEdit {
+            change: RefChange::Update {
+                log: LogChange {
+                    mode: RefLog::AndReference,
+                    force_create_reflog: false,
+                    message: format!("aiaudit: {why}").into(),
+                },
+                expected: match expected {
+                    Some(o) => PreviousValue::MustExistAndMatch(Target::Object(o)),
+                    None => PreviousValue::MustNotExist,
+                },
+                new: Target::Object(new),
+            },
+            name: full_name(name)?,
+            deref: false,
+        };
+        let removal = RefEdit {
+            change: RefChange::Delete {
+                expected: PreviousValue::MustExistAndMatch(Target::Object(delete.1)),
+                log: RefLog::AndReference,
+            },
+            name: full_name(delete.0)?,
+            deref: false,
+        };
+        self.repo.edit_references([update, removal]).map_err(|e| {
+            let found = self.ref_target(name).ok().flatten();
+            if found != expected {
+                StoreError::RefRace {
+                    name: name.into(),
+                    expected: expected
+                        .map(|o| o.to_string())
+                        .unwrap_or_else(|| "nothing".into()),
+                    found: found
+                        .map(|o| o.to_string())
+                        .unwrap_or_else(|| "nothing".into()),
+                }
+            } else {
+                StoreError::Ref {
+                    name: format!("{name} and {}", delete.0),
+                    message: chain(&e),
+                }
+            }
+        })?;
+        Ok(())
+    }
+
     /// Deletes `name` if it points to `expected`.
     pub fn delete_ref(&self, name: &str, expected: Oid) -> Result<()> {
         use gix::refs::transaction::{Change as RefChange, PreviousValue, RefEdit, RefLog};

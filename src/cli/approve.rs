@@ -129,10 +129,17 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
     if !diags.iter().any(|x| x.code == Code::ApprovalMissing) {
         util::print_diagnostics(&diags);
         let local = store.ref_target(MAIN_REF)?;
-        store.update_ref(MAIN_REF, landing, local, "approve and land")?;
         let proposal_before = store.ref_target(&local_proposal)?;
-        if let Some(p) = proposal_before {
-            store.delete_ref(&local_proposal, p)?;
+        // main moves and the proposal ref goes in one ref transaction.
+        match proposal_before {
+            Some(p) => store.update_and_delete_ref(
+                MAIN_REF,
+                landing,
+                local,
+                (&local_proposal, p),
+                "approve and land",
+            )?,
+            None => store.update_ref(MAIN_REF, landing, local, "approve and land")?,
         }
         println!("{landing}");
         eprintln!(

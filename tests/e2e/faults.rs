@@ -421,7 +421,8 @@ fn approve_interrupted_leaves_no_half_written_state() {
             assert_eq!(trailer(&landed, "Decision-Id"), id);
             assert!(landed.contains("Approved-by: carol"), "{landed}");
             if proposal_after.status.success() {
-                // Killed between landing and deleting the proposal ref: both refs are
+                // Killed inside the ref transaction (main renamed into place, the proposal
+                // ref not yet deleted): both refs are
                 // complete, the leftover proposal names a decision already on main.
                 stray += 1;
                 // Approving it again refuses, naming the decision already on main.
