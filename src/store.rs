@@ -792,47 +792,10 @@ impl Store {
     /// Moves `name` to `new` only if it currently points to `expected` (`None`: must not
     /// exist). The update is atomic (lock file + rename) and logged in the reflog.
     pub fn update_ref(&self, name: &str, new: Oid, expected: Option<Oid>, why: &str) -> Result<()> {
-        use gix::refs::transaction::{
-            Change as RefChange, LogChange, PreviousValue, RefEdit, RefLog,
-        };
-        use gix::refs::Target;
-        let full = full_name(name)?;
-        let expected_v = match expected {
-            Some(o) => PreviousValue::MustExistAndMatch(Target::Object(o)),
-            None => PreviousValue::MustNotExist,
-        };
-        let edit = RefEdit {
-            change: RefChange::Update {
-                log: LogChange {
-                    mode: RefLog::AndReference,
-                    force_create_reflog: false,
-                    message: format!("aiaudit: {why}").into(),
-                },
-                expected: expected_v,
-                new: Target::Object(new),
-            },
-            name: full,
-            deref: false,
-        };
-        self.repo.edit_reference(edit).map_err(|e| {
-            let found = self.ref_target(name).ok().flatten();
-            if found != expected {
-                StoreError::RefRace {
-                    name: name.into(),
-                    expected: expected
-                        .map(|o| o.to_string())
-                        .unwrap_or_else(|| "nothing".into()),
-                    found: found
-                        .map(|o| o.to_string())
-                        .unwrap_or_else(|| "nothing".into()),
-                }
-            } else {
-                StoreError::Ref {
-                    name: name.into(),
-                    message: chain(&e),
-                }
-            }
-        })?;
+        let edit = update_edit(name, new, expected, why)?;
+        self.repo
+            .edit_reference(edit)
+            .map_err(|e| self.ref_error(name, expected, name, e))?;
         Ok(())
     }
 
@@ -847,76 +810,50 @@ impl Store {
         delete: (&str, Oid),
         why: &str,
     ) -> Result<()> {
-        use gix::refs::transaction::{
-            Change as RefChange, LogChange, PreviousValue, RefEdit, RefLog,
-        };
-        use gix::refs::Target;
-        let update = RefEdit {
-            change: RefChange::Update {
-                log: LogChange {
-                    mode: RefLog::AndReference,
-                    force_create_reflog: false,
-                    message: format!("aiaudit: {why}").into(),
-                },
-                expected: match expected {
-                    Some(o) => PreviousValue::MustExistAndMatch(Target::Object(o)),
-                    None => PreviousValue::MustNotExist,
-                },
-                new: Target::Object(new),
-            },
-            name: full_name(name)?,
-            deref: false,
-        };
-        let removal = RefEdit {
-            change: RefChange::Delete {
-                expected: PreviousValue::MustExistAndMatch(Target::Object(delete.1)),
-                log: RefLog::AndReference,
-            },
-            name: full_name(delete.0)?,
-            deref: false,
-        };
-        self.repo.edit_references([update, removal]).map_err(|e| {
-            let found = self.ref_target(name).ok().flatten();
-            if found != expected {
-                StoreError::RefRace {
-                    name: name.into(),
-                    expected: expected
-                        .map(|o| o.to_string())
-                        .unwrap_or_else(|| "nothing".into()),
-                    found: found
-                        .map(|o| o.to_string())
-                        .unwrap_or_else(|| "nothing".into()),
-                }
-            } else {
-                StoreError::Ref {
-                    name: format!("{name} and {}", delete.0),
-                    message: chain(&e),
-                }
-            }
-        })?;
+        let edits = [
+            update_edit(name, new, expected, why)?,
+            delete_edit(delete.0, delete.1)?,
+        ];
+        self.repo
+            .edit_references(edits)
+            .map_err(|e| self.ref_error(name, expected, &format!("{name} and {}", delete.0), e))?;
         Ok(())
     }
 
     /// Deletes `name` if it points to `expected`.
     pub fn delete_ref(&self, name: &str, expected: Oid) -> Result<()> {
-        use gix::refs::transaction::{Change as RefChange, PreviousValue, RefEdit, RefLog};
-        use gix::refs::Target;
-        let full = full_name(name)?;
-        let edit = RefEdit {
-            change: RefChange::Delete {
-                expected: PreviousValue::MustExistAndMatch(Target::Object(expected)),
-                log: RefLog::AndReference,
-            },
-            name: full,
-            deref: false,
-        };
         self.repo
-            .edit_reference(edit)
+            .edit_reference(delete_edit(name, expected)?)
             .map_err(|e| StoreError::Ref {
                 name: name.into(),
                 message: chain(&e),
             })?;
         Ok(())
+    }
+
+    /// A failed ref edit: a race when `name` no longer points to `expected`, else the error
+    /// (about `what`).
+    fn ref_error(
+        &self,
+        name: &str,
+        expected: Option<Oid>,
+        what: &str,
+        e: impl std::error::Error + 'static,
+    ) -> StoreError {
+        let found = self.ref_target(name).ok().flatten();
+        let show = |o: Option<Oid>| o.map(|o| o.to_string()).unwrap_or_else(|| "nothing".into());
+        if found != expected {
+            StoreError::RefRace {
+                name: name.into(),
+                expected: show(expected),
+                found: show(found),
+            }
+        } else {
+            StoreError::Ref {
+                name: what.into(),
+                message: chain(&e),
+            }
+        }
     }
 
     /// The committer identity from configuration and `GIT_COMMITTER_*`, with its time
@@ -975,6 +912,47 @@ fn tag_object(
         message: message.into(),
         signature: signature.map(Into::into),
     }
+}
+
+/// The edit moving `name` to `new` if it points to `expected` (`None`: must not exist).
+fn update_edit(
+    name: &str,
+    new: Oid,
+    expected: Option<Oid>,
+    why: &str,
+) -> Result<gix::refs::transaction::RefEdit> {
+    use gix::refs::transaction::{Change as RefChange, LogChange, PreviousValue, RefEdit, RefLog};
+    use gix::refs::Target;
+    Ok(RefEdit {
+        change: RefChange::Update {
+            log: LogChange {
+                mode: RefLog::AndReference,
+                force_create_reflog: false,
+                message: format!("aiaudit: {why}").into(),
+            },
+            expected: match expected {
+                Some(o) => PreviousValue::MustExistAndMatch(Target::Object(o)),
+                None => PreviousValue::MustNotExist,
+            },
+            new: Target::Object(new),
+        },
+        name: full_name(name)?,
+        deref: false,
+    })
+}
+
+/// The edit deleting `name` if it points to `expected`.
+fn delete_edit(name: &str, expected: Oid) -> Result<gix::refs::transaction::RefEdit> {
+    use gix::refs::transaction::{Change as RefChange, PreviousValue, RefEdit, RefLog};
+    use gix::refs::Target;
+    Ok(RefEdit {
+        change: RefChange::Delete {
+            expected: PreviousValue::MustExistAndMatch(Target::Object(expected)),
+            log: RefLog::AndReference,
+        },
+        name: full_name(name)?,
+        deref: false,
+    })
 }
 
 fn full_name(name: &str) -> Result<gix::refs::FullName> {

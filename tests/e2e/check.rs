@@ -359,15 +359,7 @@ fn usage_errors_exit_2() {
 #[test]
 fn post_rule_decisions_and_late_landing() {
     let w = World::new();
-    let policy = w.aiaudit(&["policy", "show"]).ok();
-    let policy = policy.replace(
-        "rules:\n",
-        "rules:\n  - name: \"post-merge\"\n    match:\n      actions: [\"code-merge\"]\n    risk: \"low\"\n    approval: \"post\"\n    require:\n      - count: 1\n    review_within: \"1d\"\n",
-    );
-    let file = w.server.with_file_name("policy.yaml");
-    std::fs::write(&file, policy).unwrap();
-    w.aiaudit_signed(ALICE, &["policy", "set", s(&file), "--push"])
-        .ok();
+    w.add_post_rule("post-merge", "code-merge", None);
     let files = scratch_files(&w);
     let id = w
         .aiaudit(&[

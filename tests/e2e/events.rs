@@ -124,15 +124,7 @@ fn rejects_review_by_the_initiator() {
 #[test]
 fn post_review_deadline_is_enforced_by_verify() {
     let w = World::new();
-    let policy = w.aiaudit(&["policy", "show"]).ok();
-    let policy = policy.replace(
-        "rules:\n",
-        "rules:\n  - name: \"post-config\"\n    match:\n      actions: [\"config-change\"]\n    risk: \"low\"\n    approval: \"post\"\n    require:\n      - count: 1\n    review_within: \"1d\"\n",
-    );
-    let file = w.server.with_file_name("policy.yaml");
-    std::fs::write(&file, policy).unwrap();
-    w.aiaudit_signed(ALICE, &["policy", "set", s(&file), "--push"])
-        .ok();
+    w.add_post_rule("post-config", "config-change", None);
 
     let prompt = w.server.with_file_name("p.txt");
     std::fs::write(&prompt, "rotate the log level").unwrap();

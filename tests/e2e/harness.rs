@@ -457,6 +457,24 @@ impl World {
         self.run(c, None)
     }
 
+    /// Puts a rule first in the policy, as alice's signed and pushed policy change: decisions
+    /// of `action` (on `systems`, when given) are low risk, land at once, and need one
+    /// post-action review within a day.
+    pub fn add_post_rule(&self, name: &str, action: &str, systems: Option<&str>) {
+        let systems = systems
+            .map(|g| format!("      systems: [\"{g}\"]\n"))
+            .unwrap_or_default();
+        let rule = format!(
+            "rules:\n  - name: \"{name}\"\n    match:\n      actions: [\"{action}\"]\n{systems}    risk: \"low\"\n    approval: \"post\"\n    require:\n      - count: 1\n    review_within: \"1d\"\n"
+        );
+        let policy = self.aiaudit(&["policy", "show"]).ok();
+        assert!(policy.contains("rules:\n"), "{policy}");
+        let file = self.server.with_file_name("policy-with-post-rule.yaml");
+        std::fs::write(&file, policy.replacen("rules:\n", &rule, 1)).expect("write policy");
+        self.aiaudit_signed(ALICE, &["policy", "set", s(&file), "--push"])
+            .ok();
+    }
+
     /// `git ARGS` in the work clone.
     pub fn git(&self, args: &[&str]) -> Out {
         self.git_in(&self.work, args)

@@ -90,15 +90,7 @@ fn approve(w: &World, id: &str, approver: &str) {
 fn scenario() -> Scenario {
     let w = World::new();
     // Config changes on app:* systems are low risk and reviewed after the fact, within a day.
-    let policy = w.aiaudit(&["policy", "show"]).ok();
-    let policy = policy.replace(
-        "rules:\n",
-        "rules:\n  - name: \"post-app-config\"\n    match:\n      actions: [\"config-change\"]\n      systems: [\"app:*\"]\n    risk: \"low\"\n    approval: \"post\"\n    require:\n      - count: 1\n    review_within: \"1d\"\n",
-    );
-    let file = w.server.with_file_name("policy.yaml");
-    std::fs::write(&file, policy).unwrap();
-    w.aiaudit_signed(ALICE, &["policy", "set", s(&file), "--push"])
-        .ok();
+    w.add_post_rule("post-app-config", "config-change", Some("app:*"));
 
     let t0 = jiff::Timestamp::now().as_second();
     let time = |secs: i64| jiff::Timestamp::from_second(secs).unwrap().to_string();

@@ -119,14 +119,7 @@ fn progress_is_drawn_on_a_terminal_only() {
 fn verify_resumes_from_the_last_clean_head() {
     let w = World::new();
     // Config changes on app:* are reviewed after the fact, within a day.
-    let policy = w.aiaudit(&["policy", "show"]).ok().replace(
-        "rules:\n",
-        "rules:\n  - name: \"post-app-config\"\n    match:\n      actions: [\"config-change\"]\n      systems: [\"app:*\"]\n    risk: \"low\"\n    approval: \"post\"\n    require:\n      - count: 1\n    review_within: \"1d\"\n",
-    );
-    let file = w.server.with_file_name("policy.yaml");
-    std::fs::write(&file, policy).unwrap();
-    w.aiaudit_signed(ALICE, &["policy", "set", s(&file), "--push"])
-        .ok();
+    w.add_post_rule("post-app-config", "config-change", Some("app:*"));
     // A service account that executes its own decision: a per-commit warning to carry over.
     let svc = w.land(SVC, BOB);
     w.aiaudit(&[
@@ -223,6 +216,7 @@ fn verify_resumes_from_the_last_clean_head() {
 
     // A policy change since the remembered head: everything is checked again.
     let policy = w.aiaudit(&["policy", "show"]).ok() + "\n# reviewed\n";
+    let file = w.server.with_file_name("policy.yaml");
     std::fs::write(&file, policy).unwrap();
     w.aiaudit_signed(ALICE, &["policy", "set", s(&file), "--push"])
         .ok();
