@@ -126,33 +126,7 @@ fn post_review_deadline_is_enforced_by_verify() {
     let w = World::new();
     w.add_post_rule("post-config", "config-change", None);
 
-    let prompt = w.server.with_file_name("p.txt");
-    std::fs::write(&prompt, "rotate the log level").unwrap();
-    let id = w
-        .aiaudit(&[
-            "record",
-            "--initiator",
-            BOB,
-            "--action",
-            "config-change",
-            "--system",
-            "app:prod",
-            "--summary",
-            "log level to debug",
-            "--ai-role",
-            "suggested",
-            "--model",
-            MODEL,
-            "--prompt",
-            s(&prompt),
-            "--output",
-            s(&prompt),
-            "--recommendation",
-            "do it",
-            "--land",
-            "--push",
-        ])
-        .ok();
+    let id = w.land_post(BOB, "config-change", "app:prod", "log level to debug");
 
     let in_two_days = jiff::Timestamp::now()
         .checked_add(jiff::SignedDuration::from_hours(48))

@@ -457,6 +457,37 @@ impl World {
         self.run(c, None)
     }
 
+    /// `aiaudit record --land --push` of a post-rule decision by `initiator` (see
+    /// [`World::add_post_rule`]): lands on main at once; returns its id.
+    pub fn land_post(&self, initiator: &str, action: &str, system: &str, summary: &str) -> String {
+        let prompt = self.files.join("post-prompt.txt");
+        std::fs::write(&prompt, format!("{summary}\n")).expect("write prompt");
+        self.aiaudit(&[
+            "record",
+            "--initiator",
+            initiator,
+            "--action",
+            action,
+            "--system",
+            system,
+            "--summary",
+            summary,
+            "--ai-role",
+            "suggested",
+            "--model",
+            MODEL,
+            "--prompt",
+            s(&prompt),
+            "--output",
+            s(&prompt),
+            "--recommendation",
+            "do it",
+            "--land",
+            "--push",
+        ])
+        .ok()
+    }
+
     /// Puts a rule first in the policy, as alice's signed and pushed policy change: decisions
     /// of `action` (on `systems`, when given) are low risk, land at once, and need one
     /// post-action review within a day.

@@ -155,33 +155,7 @@ fn verify_resumes_from_the_last_clean_head() {
     assert_eq!(first["checked"], total);
 
     // Two more commits: a post-rule decision landed without approval, and its neighbour.
-    let prompt = w.server.with_file_name("p.txt");
-    std::fs::write(&prompt, "tune the cache\n").unwrap();
-    let post = w
-        .aiaudit(&[
-            "record",
-            "--initiator",
-            BOB,
-            "--action",
-            "config-change",
-            "--system",
-            "app:cache",
-            "--summary",
-            "Tune the cache TTL",
-            "--ai-role",
-            "suggested",
-            "--model",
-            MODEL,
-            "--prompt",
-            s(&prompt),
-            "--output",
-            s(&prompt),
-            "--recommendation",
-            "300s",
-            "--land",
-            "--push",
-        ])
-        .ok();
+    let post = w.land_post(BOB, "config-change", "app:cache", "Tune the cache TTL");
     w.land(BOB, CAROL);
     w.git_in(&clone, &["pull", "-q", "--ff-only"]).ok();
 
