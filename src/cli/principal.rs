@@ -6,6 +6,7 @@ use crate::engine::Checker;
 use crate::pgp;
 use crate::policy::{is_fingerprint, key_path, Policy, Principal, POLICY_PATH};
 use crate::record::{canonical::to_canonical_yaml, PrincipalKind};
+use crate::store::CommitData;
 use anyhow::anyhow;
 use std::path::{Path, PathBuf};
 
@@ -87,143 +88,145 @@ pub enum KindArg {
 }
 
 pub fn run(cwd: &Path, cmd: PrincipalCommand) -> CliResult {
-    let a = match cmd {
-        PrincipalCommand::Add(a) => a,
-        PrincipalCommand::UpdateKey(u) => return update_key(cwd, u),
-        PrincipalCommand::AddKey(k) => return add_key(cwd, k),
-    };
+    match cmd {
+        PrincipalCommand::Add(a) => add(cwd, a),
+        PrincipalCommand::UpdateKey(u) => update_key(cwd, u),
+        PrincipalCommand::AddKey(k) => add_key(cwd, k),
+    }
+}
+
+/// The files and the summary line of a governance change.
+type ChangeSet = (Vec<(String, Vec<u8>)>, String);
+
+/// A governance change against the local main: `build` sees the policy checker and main's
+/// tip and returns the files to write and the summary; the change is then signed (and pushed)
+/// by `sign_change`.
+fn governed(
+    cwd: &Path,
+    signer: &SignerArgs,
+    push: Option<&str>,
+    build: impl FnOnce(&mut Checker<'_>, &CommitData) -> CliResult<ChangeSet>,
+) -> CliResult {
     let store = util::open(cwd)?;
     let now = util::now()?;
     let base = main_base(&store)?;
     let mut checker = Checker::new(&store, now);
-    let old = util::policy_at(&mut checker, base.tree)?;
-    if old.principal(&a.id).is_some() {
-        return Err(CliError::usage(anyhow!(
-            "principal `{}` already exists",
-            a.id
-        )));
-    }
-    let mut files = Vec::new();
-    let mut keys = Vec::new();
-    for path in &a.certs {
-        let bytes = util::read_input(path)?;
-        let cert = pgp::parse_cert(&bytes)
-            .map_err(|e| CliError::usage(anyhow!("{}: {e}", path.display())))?;
-        let fpr = pgp::fingerprint(&cert);
-        debug_assert!(is_fingerprint(&fpr));
-        let armored = pgp::armor_cert(&cert).map_err(CliError::internal)?;
-        files.push((key_path(&fpr), armored.into_bytes()));
-        keys.push(fpr);
-    }
-    let mut policy: Policy = (*old).clone();
-    policy.principals.push(Principal {
-        id: a.id.clone(),
-        kind: match a.kind {
+    let (files, summary) = build(&mut checker, &base)?;
+    super::governance::sign_change(
+        &store,
+        &mut checker,
+        &base,
+        &files,
+        signer,
+        &summary,
+        push,
+        now,
+    )
+}
+
+/// A certificate file (as `gpg --export --armor` writes it): its fingerprint, and the file the
+/// policy keeps for it.
+fn read_cert(path: &Path) -> CliResult<(String, (String, Vec<u8>))> {
+    let bytes = util::read_input(path)?;
+    let cert =
+        pgp::parse_cert(&bytes).map_err(|e| CliError::usage(anyhow!("{}: {e}", path.display())))?;
+    let fpr = pgp::fingerprint(&cert);
+    debug_assert!(is_fingerprint(&fpr));
+    let armored = pgp::armor_cert(&cert).map_err(CliError::internal)?;
+    Ok((fpr.clone(), (key_path(&fpr), armored.into_bytes())))
+}
+
+/// The policy file after a change, canonical and checked to parse.
+fn policy_file(policy: &Policy) -> CliResult<(String, Vec<u8>)> {
+    let text = to_canonical_yaml(policy).map_err(CliError::internal)?;
+    Policy::parse(text.as_bytes())
+        .map_err(|e| CliError::usage(anyhow!("the new policy would be invalid: {e}")))?;
+    Ok((POLICY_PATH.to_owned(), text.into_bytes()))
+}
+
+fn add(cwd: &Path, a: AddArgs) -> CliResult {
+    governed(cwd, &a.signer, a.push.as_deref(), |checker, base| {
+        let old = util::policy_at(checker, base.tree)?;
+        if old.principal(&a.id).is_some() {
+            return Err(CliError::usage(anyhow!(
+                "principal `{}` already exists",
+                a.id
+            )));
+        }
+        let mut files = Vec::new();
+        let mut keys = Vec::new();
+        for path in &a.certs {
+            let (fpr, file) = read_cert(path)?;
+            if let Some(owner) = old.principal_by_key(&fpr) {
+                return Err(CliError::usage(anyhow!(
+                    "{}: key {fpr} already belongs to `{}`",
+                    path.display(),
+                    owner.id
+                )));
+            }
+            files.push(file);
+            keys.push(fpr);
+        }
+        let kind = match a.kind {
             KindArg::Human => PrincipalKind::Human,
             KindArg::Service => PrincipalKind::Service,
             KindArg::Workflow => PrincipalKind::Workflow,
-        },
-        name: a.name.clone(),
-        email: a.email.clone(),
-        owner: a.owner.clone(),
-        forge_logins: a.forge_logins.clone(),
-        groups: a.groups.clone(),
-        keys,
-    });
-    let text = to_canonical_yaml(&policy).map_err(CliError::internal)?;
-    Policy::parse(text.as_bytes())
-        .map_err(|e| CliError::usage(anyhow!("the new policy would be invalid: {e}")))?;
-    files.push((POLICY_PATH.to_owned(), text.into_bytes()));
-    let summary = format!(
-        "policy: add {} principal `{}`",
-        policy
-            .principals
-            .last()
-            .map(|p| p.kind.as_str())
-            .unwrap_or(""),
-        a.id
-    );
-    super::governance::sign_change(
-        &store,
-        &mut checker,
-        &base,
-        &files,
-        &a.signer,
-        &summary,
-        a.push.as_deref(),
-        now,
-    )
+        };
+        let mut policy: Policy = (*old).clone();
+        policy.principals.push(Principal {
+            id: a.id.clone(),
+            kind,
+            name: a.name.clone(),
+            email: a.email.clone(),
+            owner: a.owner.clone(),
+            forge_logins: a.forge_logins.clone(),
+            groups: a.groups.clone(),
+            keys,
+        });
+        files.push(policy_file(&policy)?);
+        let summary = format!("policy: add {} principal `{}`", kind.as_str(), a.id);
+        Ok((files, summary))
+    })
 }
 
 fn update_key(cwd: &Path, a: UpdateKeyArgs) -> CliResult {
-    let store = util::open(cwd)?;
-    let now = util::now()?;
-    let base = main_base(&store)?;
-    let mut checker = Checker::new(&store, now);
-    let fpr = a.fingerprint.to_ascii_uppercase();
-    let cert = checker
-        .cert_at(base.tree, &fpr)
-        .map_err(|e| CliError::usage(anyhow!("no certificate {fpr} in the policy: {e}")))?;
-    let update = util::read_input(&a.file)?;
-    let merged = pgp::merge_update(&cert, &update)
-        .map_err(|e| CliError::usage(anyhow!("{}: {e}", a.file.display())))?;
-    let armored = pgp::armor_cert(&merged).map_err(CliError::internal)?;
-    let owner = util::policy_at(&mut checker, base.tree)?
-        .principal_by_key(&fpr)
-        .map(|p| p.id.clone())
-        .unwrap_or_default();
-    let summary = format!("policy: update key {fpr} of `{owner}`");
-    super::governance::sign_change(
-        &store,
-        &mut checker,
-        &base,
-        &[(key_path(&fpr), armored.into_bytes())],
-        &a.signer,
-        &summary,
-        a.push.as_deref(),
-        now,
-    )
+    governed(cwd, &a.signer, a.push.as_deref(), |checker, base| {
+        let fpr = a.fingerprint.to_ascii_uppercase();
+        let cert = checker
+            .cert_at(base.tree, &fpr)
+            .map_err(|e| CliError::usage(anyhow!("no certificate {fpr} in the policy: {e}")))?;
+        let update = util::read_input(&a.file)?;
+        let merged = pgp::merge_update(&cert, &update)
+            .map_err(|e| CliError::usage(anyhow!("{}: {e}", a.file.display())))?;
+        let armored = pgp::armor_cert(&merged).map_err(CliError::internal)?;
+        let owner = util::policy_at(checker, base.tree)?
+            .principal_by_key(&fpr)
+            .map(|p| p.id.clone())
+            .unwrap_or_default();
+        Ok((
+            vec![(key_path(&fpr), armored.into_bytes())],
+            format!("policy: update key {fpr} of `{owner}`"),
+        ))
+    })
 }
 
 fn add_key(cwd: &Path, a: AddKeyArgs) -> CliResult {
-    let store = util::open(cwd)?;
-    let now = util::now()?;
-    let base = main_base(&store)?;
-    let mut checker = Checker::new(&store, now);
-    let mut policy: Policy = (*util::policy_at(&mut checker, base.tree)?).clone();
-    let bytes = util::read_input(&a.cert)?;
-    let cert = pgp::parse_cert(&bytes)
-        .map_err(|e| CliError::usage(anyhow!("{}: {e}", a.cert.display())))?;
-    let fpr = pgp::fingerprint(&cert);
-    if let Some(owner) = policy.principal_by_key(&fpr) {
-        return Err(CliError::usage(anyhow!(
-            "key {fpr} already belongs to `{}`",
-            owner.id
-        )));
-    }
-    let p = policy
-        .principals
-        .iter_mut()
-        .find(|p| p.id == a.id)
-        .ok_or_else(|| CliError::usage(anyhow!("no principal `{}` in the policy", a.id)))?;
-    p.keys.push(fpr.clone());
-    let text = to_canonical_yaml(&policy).map_err(CliError::internal)?;
-    Policy::parse(text.as_bytes())
-        .map_err(|e| CliError::usage(anyhow!("the new policy would be invalid: {e}")))?;
-    let armored = pgp::armor_cert(&cert).map_err(CliError::internal)?;
-    let files = vec![
-        (key_path(&fpr), armored.into_bytes()),
-        (POLICY_PATH.to_owned(), text.into_bytes()),
-    ];
-    let summary = format!("policy: add key {fpr} to `{}`", a.id);
-    super::governance::sign_change(
-        &store,
-        &mut checker,
-        &base,
-        &files,
-        &a.signer,
-        &summary,
-        a.push.as_deref(),
-        now,
-    )
+    governed(cwd, &a.signer, a.push.as_deref(), |checker, base| {
+        let mut policy: Policy = (*util::policy_at(checker, base.tree)?).clone();
+        let (fpr, file) = read_cert(&a.cert)?;
+        if let Some(owner) = policy.principal_by_key(&fpr) {
+            return Err(CliError::usage(anyhow!(
+                "key {fpr} already belongs to `{}`",
+                owner.id
+            )));
+        }
+        let p = policy
+            .principals
+            .iter_mut()
+            .find(|p| p.id == a.id)
+            .ok_or_else(|| CliError::usage(anyhow!("no principal `{}` in the policy", a.id)))?;
+        p.keys.push(fpr.clone());
+        let files = vec![file, policy_file(&policy)?];
+        Ok((files, format!("policy: add key {fpr} to `{}`", a.id)))
+    })
 }

@@ -123,3 +123,42 @@ fn a_signature_for_one_governance_state_cannot_be_replayed_onto_another() {
             .mentions("governance files changed after it"),
     );
 }
+
+/// A key belongs to one principal: adding it to a second one, with a new principal or as a
+/// second key, is refused before anything is written.
+#[test]
+fn a_key_cannot_belong_to_two_principals() {
+    let w = World::new();
+    let main = w.rev_parse(MAIN);
+    let bob = w.key(BOB).clone();
+    let alice_key = w.key(ALICE).secret.clone().expect("alice has a key file");
+    let out = w.aiaudit(&[
+        "principal",
+        "add",
+        "bob2",
+        "--kind",
+        "human",
+        "--cert",
+        s(&bob.cert),
+        "--key",
+        s(&alice_key),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(
+        out.stderr
+            .contains(&format!("key {} already belongs to `bob`", bob.fpr)),
+        "{out}"
+    );
+    let out = w.aiaudit(&[
+        "principal",
+        "add-key",
+        CAROL,
+        "--cert",
+        s(&bob.cert),
+        "--key",
+        s(&alice_key),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(out.stderr.contains("already belongs to `bob`"), "{out}");
+    assert_eq!(w.rev_parse(MAIN), main, "a refused change moved main");
+}
