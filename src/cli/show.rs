@@ -346,31 +346,46 @@ fn find_on_main(store: &Store, base: &CommitData, id: &str) -> CliResult<Option<
         return Ok(None);
     };
     let bytes = store.read_blob_capped(entry.oid, record::MAX_RECORD_BYTES as u64)?;
-    // Newest first: the commit whose parent lacks the file added it; events on the way.
-    let mut events = Vec::new();
-    let mut cur = Some(base.clone());
-    while let Some(c) = cur {
-        let Some(p) = c.parents.first().copied() else {
-            break;
-        };
-        let parent = store.commit(p)?;
-        if store.lookup(parent.tree, &path)?.is_none() {
-            events.reverse();
-            return Ok(Some((c, parent, bytes, events)));
+    // Records are never removed from main (the hook's rule), so the file is absent before the
+    // commit that adds it and present from it on: a binary search over the chain's ids finds
+    // that commit in a few tree lookups, however long the history.
+    let chain = store.first_parent_ids(base.id)?;
+    let present = |i: usize| -> CliResult<bool> {
+        Ok(store.lookup(store.commit(chain[i])?.tree, &path)?.is_some())
+    };
+    let (mut lo, mut hi) = (0usize, chain.len() - 1);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if present(mid)? {
+            hi = mid;
+        } else {
+            lo = mid + 1;
         }
+    }
+    if lo == 0 {
+        return Err(CliError::internal(anyhow!(
+            "{path} is on {MAIN_REF} but no commit adds it"
+        )));
+    }
+    let landing = store.commit(chain[lo])?;
+    let parent = store.commit(chain[lo - 1])?;
+    // Events come later; their commits name the decision in a trailer, so only the commit
+    // objects are read, not their trees.
+    let mut events = Vec::new();
+    let mut before = parent.clone();
+    for oid in &chain[lo..] {
+        let c = store.commit(*oid)?;
         let t = trailers::parse(&c.message);
         if t.all(trailers::EVENT_ID).next().is_some()
             && t.all(trailers::DECISION_ID).any(|d| d == id)
         {
-            if let Some(e) = event_of(store, &c, &parent)? {
+            if let Some(e) = event_of(store, &c, &before)? {
                 events.push((c.id.to_string(), e));
             }
         }
-        cur = Some(parent);
+        before = c;
     }
-    Err(CliError::internal(anyhow!(
-        "{path} is on {MAIN_REF} but no commit adds it"
-    )))
+    Ok(Some((landing, parent, bytes, events)))
 }
 
 fn event_of(store: &Store, c: &CommitData, parent: &CommitData) -> CliResult<Option<Event>> {
