@@ -85,6 +85,8 @@ pub struct VerifyState {
     pub policy_changes: usize,
     warnings: Vec<StoredWarning>,
     gaps: Gaps,
+    /// The checkpoint tags it saw (name, tagged commit): any change means a full run.
+    checkpoints: Vec<(String, String)>,
 }
 
 /// A warning of a verified commit, kept to be reported again.
@@ -98,7 +100,7 @@ struct StoredWarning {
 }
 
 impl VerifyState {
-    pub const VERSION: u32 = 1;
+    pub const VERSION: u32 = 2;
 }
 
 /// How a history check went about it.
@@ -492,7 +494,39 @@ impl<'s> Checker<'s> {
             policy_changes: 0,
             warnings: Vec::new(),
             gaps: Gaps::default(),
+            checkpoints: Vec::new(),
         };
+        let checkpoints = match self.checkpoint_targets() {
+            Ok(c) => c,
+            Err(e) => {
+                report.diagnostics.push(internal(e));
+                let st = empty_state(&report);
+                return (report, st);
+            }
+        };
+        // A clean earlier run of this clone whose head is still on main's first-parent line,
+        // with the same checkpoints and root of trust: only the commits since are read at all.
+        let state = state.filter(|st| st.version == VerifyState::VERSION);
+        let quick = state.as_ref().and_then(|st| {
+            let stop = Oid::from_hex(st.tip.as_bytes()).ok()?;
+            let fits = remembered.is_none_or(|r| r == stop)
+                && trust_root
+                    .is_none_or(|t| Oid::from_hex(st.root.as_bytes()).is_ok_and(|r| r == t))
+                && st.checkpoints == checkpoints;
+            if !fits {
+                return None;
+            }
+            let newer = self.store.first_parent_ids_until(tip, Some(stop)).ok()??;
+            Some(std::iter::once(stop).chain(newer).collect::<Vec<Oid>>())
+        });
+        if let (Some(chain), Some(st)) = (quick, state.as_ref()) {
+            let results = self.check_chunks(&chain, 1);
+            if !results.iter().any(|r| r.policy_changes > 0) {
+                report.root = Some(st.root.clone());
+                let st = state.expect("checked above");
+                return self.finish_history(report, &chain, results, Some(st), checkpoints);
+            }
+        }
         let ids_chain = match self.store.first_parent_ids(tip) {
             Ok(c) => c,
             Err(e) => {
@@ -524,23 +558,18 @@ impl<'s> Checker<'s> {
                 .at_ref(MAIN_REF),
             );
         }
-        match self.store.refs_with_prefix(CHECKPOINTS_PREFIX) {
-            Ok(tags) => {
-                for (name, oid) in tags {
-                    let target = self.store.tag(oid).map(|t| t.target).unwrap_or(oid);
-                    if !on_main.contains(&target) {
-                        report.diagnostics.push(
-                            Diagnostic::new(
-                                Code::HistoryRewritten,
-                                format!("checkpoint {name} tags {target}, which is not on main"),
-                            )
-                            .at_commit(target.to_string())
-                            .at_ref(name),
-                        );
-                    }
-                }
+        for (name, target) in &checkpoints {
+            let on = Oid::from_hex(target.as_bytes()).is_ok_and(|t| on_main.contains(&t));
+            if !on {
+                report.diagnostics.push(
+                    Diagnostic::new(
+                        Code::HistoryRewritten,
+                        format!("checkpoint {name} tags {target}, which is not on main"),
+                    )
+                    .at_commit(target.clone())
+                    .at_ref(name.clone()),
+                );
             }
-            Err(e) => report.diagnostics.push(internal(e)),
         }
         // Every commit is judged against its parent alone, so the chain splits into chunks
         // that threads check independently (each with its own caches); results merge in order.
@@ -565,6 +594,37 @@ impl<'s> Checker<'s> {
             }
             None => (self.check_chunks(&ids_chain, 0), None),
         };
+        self.finish_history(report, &ids_chain, results, base, checkpoints)
+    }
+
+    /// Every checkpoint tag with the commit it tags (hex), sorted by name.
+    fn checkpoint_targets(&self) -> Result<Vec<(String, String)>, crate::store::StoreError> {
+        let mut out: Vec<(String, String)> = self
+            .store
+            .refs_with_prefix(CHECKPOINTS_PREFIX)?
+            .into_iter()
+            .map(|(name, oid)| {
+                let target = self.store.tag(oid).map(|t| t.target).unwrap_or(oid);
+                (name, target.to_string())
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Merges the chunks' results (after what `base`, a remembered state, carries over),
+    /// applies the history-wide rules, and builds the state to remember. `chain` ends at the
+    /// tip.
+    fn finish_history(
+        &mut self,
+        mut report: HistoryReport,
+        chain: &[Oid],
+        results: Vec<ChunkResult>,
+        base: Option<VerifyState>,
+        checkpoints: Vec<(String, String)>,
+    ) -> (HistoryReport, VerifyState) {
+        let tip = chain.last().copied();
+        let root = report.root.clone();
         report.checked = Some(results.iter().map(|r| r.commits).sum());
         report.coverage = Some(if base.is_some() {
             Coverage::Resumed
@@ -609,9 +669,8 @@ impl<'s> Checker<'s> {
             report.diagnostics.extend(r.diagnostics);
             gaps.merge(r.gaps);
         }
-        let policy = ids_chain
-            .last()
-            .and_then(|t| self.store.commit(*t).ok())
+        let policy = tip
+            .and_then(|t| self.store.commit(t).ok())
             .and_then(|c| self.policy_at(c.tree).ok());
         // What the next run resumes from: per-commit warnings (history-wide findings are
         // recomputed from the gaps every time) and the gaps still open.
@@ -621,7 +680,7 @@ impl<'s> Checker<'s> {
         let next = VerifyState {
             version: VerifyState::VERSION,
             root: root.unwrap_or_default(),
-            tip: tip.to_string(),
+            tip: tip.map(|t| t.to_string()).unwrap_or_default(),
             commits: report.commits,
             decisions: report.decisions,
             events: report.events,
@@ -639,6 +698,7 @@ impl<'s> Checker<'s> {
                 })
                 .collect(),
             gaps: kept,
+            checkpoints,
         };
         report
             .diagnostics

@@ -281,9 +281,22 @@ impl Store {
     /// The ids of the first-parent chain ending at `tip`, oldest first (ids only, so a long
     /// history costs 20 bytes a commit).
     pub fn first_parent_ids(&self, tip: Oid) -> Result<Vec<Oid>> {
+        Ok(self
+            .first_parent_ids_until(tip, None)?
+            .expect("a walk with no stop reaches the root"))
+    }
+
+    /// The ids of the first-parent chain from `tip` back to (not including) `stop`, oldest
+    /// first; `None` when the walk reaches the root without meeting `stop` (it is not on the
+    /// chain). Without `stop`, the whole chain.
+    pub fn first_parent_ids_until(&self, tip: Oid, stop: Option<Oid>) -> Result<Option<Vec<Oid>>> {
         let mut out = Vec::new();
         let mut cur = Some(tip);
         while let Some(oid) = cur {
+            if Some(oid) == stop {
+                out.reverse();
+                return Ok(Some(out));
+            }
             out.push(oid);
             let obj = self.repo.find_object(oid).map_err(|e| obj_err(oid, e))?;
             if obj.kind != gix::object::Kind::Commit {
@@ -293,8 +306,11 @@ impl Store {
                 .parent_ids()
                 .next();
         }
+        if stop.is_some() {
+            return Ok(None);
+        }
         out.reverse();
-        Ok(out)
+        Ok(Some(out))
     }
 
     pub fn git_dir(&self) -> &Path {

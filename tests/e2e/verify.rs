@@ -202,4 +202,30 @@ fn verify_resumes_from_the_last_clean_head() {
     std::fs::write(clone.join(".git/aiaudit/verify-state.json"), "{not json").unwrap();
     assert_eq!(verify(&[], &[])["coverage"], "full");
     assert_eq!(verify(&[], &[])["coverage"], "resumed");
+
+    // A new checkpoint tag: checked against the whole first-parent line (a resumed run then
+    // still walks it), and remembered; one that tags a commit off main is named.
+    w.aiaudit_signed(ALICE, &["checkpoint", "q4", "--push"])
+        .ok();
+    w.git_in(&clone, &["fetch", "-q", "--tags"]).ok();
+    let tagged = verify(&[], &[]);
+    assert_eq!(codes(&tagged), ["shared-account"], "{tagged}");
+    let off_main = w
+        .git_in(&clone, &["commit-tree", "-m", "not on main", "main^{tree}"])
+        .ok();
+    w.git_in(&clone, &["tag", "checkpoint/rogue", &off_main])
+        .ok();
+    let rogue = verify(&[], &[]);
+    assert!(
+        codes(&rogue).contains(&"history-rewritten".to_owned()),
+        "{rogue}"
+    );
+    w.git_in(&clone, &["tag", "-d", "checkpoint/rogue"]).ok();
+    // A different pinned root of trust is checked against the real root, resumed or not.
+    let wrong = w.rev_parse(MAIN);
+    let pinned = verify(&["--trust-root", &wrong], &[]);
+    assert!(
+        codes(&pinned).contains(&"trust-root-mismatch".to_owned()),
+        "{pinned}"
+    );
 }
