@@ -584,7 +584,8 @@ fn flag_entries(a: &RecordArgs, scan: &mut Scan) -> CliResult<Vec<ContextEntry>>
     Ok(entries)
 }
 
-/// The model output given by `--output FILE`: hashed and scanned, never stored.
+/// The model output given by `--output FILE`: hashed and scanned (stored only with
+/// `--store-context`).
 fn flag_output(a: &RecordArgs, scan: &mut Scan) -> CliResult<Option<Digested>> {
     let Some(p) = &a.output else {
         return Ok(None);
