@@ -305,3 +305,70 @@ fn rejects_a_malformed_context_path() {
         finding("proposal-invalid").commit(&c).path(&path).alone(),
     );
 }
+
+/// `--store-context` with an intake document: inline content (prompt, tool-call arguments and
+/// result, model output) is stored; an input given by digest, and one marked `digest_only`,
+/// are not; the proposal passes the hook.
+#[test]
+fn intake_documents_store_their_inline_content() {
+    let w = World::new();
+    let prompt = "Grant svc-etl read access to the orders database.\n";
+    let (args, result) = ("{\"database\":\"orders\"}", "[\"orders_read\"]");
+    let env = "DB_PASSWORD=hunter2-Xk9vQ7mZ2pL4\n";
+    let output = "Attach orders_read to svc-etl for 24 hours.\n";
+    let doc = serde_json::json!({
+        "schema": "aiaudit/intake/v1",
+        "initiator": { "id": BOB },
+        "action": {
+            "kind": "access-change",
+            "target": { "system": "postgres:orders" },
+            "summary": "Grant svc-etl read access to orders"
+        },
+        "ai": {
+            "role": "suggested",
+            "model": { "provider": "anthropic", "name": "claude", "version": "2025-01-01" }
+        },
+        "context": [
+            { "kind": "prompt", "name": "prompt", "content": prompt },
+            { "kind": "tool-call", "name": "db.list_roles", "arguments": args, "content": result },
+            { "kind": "file", "name": ".env", "content": env, "digest_only": true },
+            { "kind": "ticket", "name": "SEC-42", "size": 1834,
+              "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" }
+        ],
+        "recommendation": { "summary": "attach orders_read", "output": output }
+    });
+    let file = scratch(&w, "intake.json", doc.to_string().as_bytes());
+    let out = w.aiaudit(&[
+        "record",
+        "--json",
+        "--from",
+        s(&file),
+        "--store-context",
+        "--push",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out.ok()).unwrap();
+    let mut got: Vec<&str> = v["stored_context"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    got.sort();
+    let mut want: Vec<String> = [prompt, args, result, output]
+        .iter()
+        .map(|c| context_path(c.as_bytes()))
+        .collect();
+    want.sort();
+    assert_eq!(got, want, "{out}");
+    let commit = v["commit"].as_str().unwrap();
+    let files = w
+        .git(&["ls-tree", "-r", "--name-only", commit, "context"])
+        .ok();
+    assert!(!files.contains(&sha(env.as_bytes())), "{files}");
+    assert_eq!(files.lines().count(), 4, "{files}");
+    assert!(
+        w.server_ref(&proposal_ref(v["id"].as_str().unwrap()))
+            .is_some(),
+        "the hook did not take the proposal"
+    );
+}
