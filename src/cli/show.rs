@@ -4,7 +4,7 @@ use super::util::{self, main_base};
 use super::{CliError, CliResult, EXIT_OK};
 use crate::engine::{Checker, MAIN_REF};
 use crate::record::{self, Decision, Event};
-use crate::store::{CommitData, Store};
+use crate::store::{CommitData, Oid, Store};
 use crate::trailers::{self, Approval};
 use anyhow::anyhow;
 use serde_json::json;
@@ -34,7 +34,7 @@ struct Stored {
 }
 
 /// The stored content with this digest in `tree`, if any.
-fn stored(store: &Store, tree: crate::store::Oid, sha256: &str) -> CliResult<Option<Stored>> {
+fn stored(store: &Store, tree: Oid, sha256: &str) -> CliResult<Option<Stored>> {
     let path = record::context_path(sha256);
     let Some(entry) = store.lookup(tree, &path)? else {
         return Ok(None);
@@ -347,43 +347,60 @@ fn find_on_main(store: &Store, base: &CommitData, id: &str) -> CliResult<Option<
     };
     let bytes = store.read_blob_capped(entry.oid, record::MAX_RECORD_BYTES as u64)?;
     // Records are never removed from main (the hook's rule), so the file is absent before the
-    // commit that adds it and present from it on: a binary search over the chain's ids finds
-    // that commit in a few tree lookups, however long the history.
-    let chain = store.first_parent_ids(base.id)?;
-    let present = |i: usize| -> CliResult<bool> {
-        Ok(store.lookup(store.commit(chain[i])?.tree, &path)?.is_some())
-    };
-    let (mut lo, mut hi) = (0usize, chain.len() - 1);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if present(mid)? {
-            hi = mid;
-        } else {
-            lo = mid + 1;
+    // commit that adds it and present from it on. Walking back from the tip, probing at 1, 2,
+    // 4, 8, … commits back until a probe lacks the file, then a binary search between the last
+    // two probes, finds that commit with a few tree lookups and reads only the commits since:
+    // a recent decision costs little, however long the history.
+    // Newest first: (commit, its tree, whether it is an event about this decision); 60 bytes a
+    // commit, so an old decision in a long history costs time, not memory.
+    let mut back: Vec<(Oid, Oid, bool)> = Vec::new();
+    let mut cur = Some(base.id);
+    let mut probe = 1usize;
+    let mut present_upto = 0usize; // back[..=present_upto] are known to hold the file
+    let mut absent_at = None;
+    while let Some(oid) = cur {
+        let c = store.commit(oid)?;
+        cur = c.parents.first().copied();
+        let t = trailers::parse(&c.message);
+        let event = t.all(trailers::EVENT_ID).next().is_some()
+            && t.all(trailers::DECISION_ID).any(|d| d == id);
+        back.push((c.id, c.tree, event));
+        let i = back.len() - 1;
+        if back.len() == probe || cur.is_none() {
+            if store.lookup(back[i].1, &path)?.is_some() {
+                present_upto = i;
+                probe *= 2;
+            } else {
+                absent_at = Some(i);
+                break;
+            }
         }
     }
-    if lo == 0 {
+    let Some(mut hi) = absent_at else {
         return Err(CliError::internal(anyhow!(
             "{path} is on {MAIN_REF} but no commit adds it"
         )));
-    }
-    let landing = store.commit(chain[lo])?;
-    let parent = store.commit(chain[lo - 1])?;
-    // Events come later; their commits name the decision in a trailer, so only the commit
-    // objects are read, not their trees.
-    let mut events = Vec::new();
-    let mut before = parent.clone();
-    for oid in &chain[lo..] {
-        let c = store.commit(*oid)?;
-        let t = trailers::parse(&c.message);
-        if t.all(trailers::EVENT_ID).next().is_some()
-            && t.all(trailers::DECISION_ID).any(|d| d == id)
-        {
-            if let Some(e) = event_of(store, &c, &before)? {
-                events.push((c.id.to_string(), e));
-            }
+    };
+    // Invariant: back[present_upto] holds the file, back[hi] does not.
+    let mut lo = present_upto;
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if store.lookup(back[mid].1, &path)?.is_some() {
+            lo = mid;
+        } else {
+            hi = mid;
         }
-        before = c;
+    }
+    let landing = store.commit(back[lo].0)?;
+    let parent = store.commit(back[hi].0)?;
+    // Events come later; their commits name the decision in a trailer (read during the walk),
+    // and only those commits' trees are diffed.
+    let mut events = Vec::new();
+    for k in (0..lo).rev().filter(|k| back[*k].2) {
+        let c = store.commit(back[k].0)?;
+        if let Some(e) = event_of(store, &c, &store.commit(back[k + 1].0)?)? {
+            events.push((c.id.to_string(), e));
+        }
     }
     Ok(Some((landing, parent, bytes, events)))
 }
