@@ -148,6 +148,20 @@ impl LedgerDecision {
             .find(|e| e.event.kind == record::EventKind::Outcome)
     }
 
+    /// The decision's status from its events: the latest outcome's, else `awaiting-outcome`
+    /// (what `log --status` filters on).
+    pub fn status(&self) -> &'static str {
+        match self.outcome() {
+            Some(o) => o
+                .event
+                .outcome
+                .as_ref()
+                .map(|x| x.status.as_str())
+                .unwrap_or("executed"),
+            None => "awaiting-outcome",
+        }
+    }
+
     /// Seconds from the decision's creation to its last approval signature, when approved.
     pub fn approval_latency(&self) -> Option<i64> {
         let created = record::parse_created(&self.decision.created)?.as_second();

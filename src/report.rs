@@ -451,19 +451,6 @@ pub struct Options {
     pub now: i64,
 }
 
-/// A decision's status from its events, as `aiaudit log` shows it.
-pub fn status(d: &LedgerDecision) -> &'static str {
-    match d.outcome() {
-        Some(o) => o
-            .event
-            .outcome
-            .as_ref()
-            .map(|x| x.status.as_str())
-            .unwrap_or("executed"),
-        None => "awaiting-outcome",
-    }
-}
-
 /// Seconds since the epoch of an RFC 3339 time.
 fn seconds(s: &str) -> Option<i64> {
     record::parse_created(s)
@@ -643,7 +630,7 @@ fn counts(ds: &[&LedgerDecision]) -> Counts {
                     .collect(),
             )
         })),
-        status: tally(ds.iter().map(|d| status(d).to_owned())),
+        status: tally(ds.iter().map(|d| d.status().to_owned())),
         ai_role: tally(ds.iter().map(|d| d.decision.ai.role.as_str().to_owned())),
     }
 }

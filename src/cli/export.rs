@@ -37,7 +37,7 @@
 //!
 //! Export reads what is on main; it does not judge it. `aiaudit verify` does.
 
-use super::log::{parse_time, status};
+use super::log::time_bounds;
 use super::util::{self, main_base};
 use super::{CliError, CliResult, EXIT_OK};
 use crate::history::{read_ledger, LedgerDecision, LedgerEvent};
@@ -227,7 +227,7 @@ fn decision_line(store: &Store, ld: &LedgerDecision) -> CliResult<Value> {
                 }))
                 .collect::<Vec<_>>()),
         ),
-        ("status", json!(status(ld))),
+        ("status", json!(ld.status())),
         ("landed_at", json!(rfc3339(ld.landed_at))),
         ("landed_by", json!(ld.landed_by)),
         ("commit", json!(ld.commit)),
@@ -323,16 +323,7 @@ fn statement(store: &Store, ld: &LedgerDecision) -> CliResult<Value> {
 }
 
 pub fn run(cwd: &Path, a: Args) -> CliResult {
-    let bound = |s: &Option<String>, flag: &str| -> CliResult<Option<i64>> {
-        s.as_deref()
-            .map(|v| {
-                parse_time(v).ok_or_else(|| {
-                    CliError::usage(anyhow!("{flag} `{v}` is not RFC 3339 or YYYY-MM-DD"))
-                })
-            })
-            .transpose()
-    };
-    let (since, until) = (bound(&a.since, "--since")?, bound(&a.until, "--until")?);
+    let (since, until) = time_bounds(&a.since, &a.until)?;
     let store = util::open(cwd)?;
     let base = main_base(&store)?;
     let progress = super::progress::Progress::counter("export: reading main", "commits");

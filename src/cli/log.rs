@@ -44,19 +44,6 @@ pub struct LogArgs {
     pub json: bool,
 }
 
-/// A decision's status from its events.
-pub fn status(d: &LedgerDecision) -> &'static str {
-    match d.outcome() {
-        Some(o) => o
-            .event
-            .outcome
-            .as_ref()
-            .map(|x| x.status.as_str())
-            .unwrap_or("executed"),
-        None => "awaiting-outcome",
-    }
-}
-
 /// Parses RFC 3339 or a bare date (midnight UTC) to seconds.
 pub fn parse_time(s: &str) -> Option<i64> {
     if let Ok(t) = s.parse::<jiff::Timestamp>() {
@@ -69,9 +56,12 @@ pub fn parse_time(s: &str) -> Option<i64> {
         .map(|t| t.as_second())
 }
 
-pub fn run(cwd: &Path, a: LogArgs) -> CliResult {
-    let store = util::open(cwd)?;
-    let base = main_base(&store)?;
+/// `--since` / `--until` as seconds; a value that is not RFC 3339 or a date is a usage error
+/// naming the flag.
+pub fn time_bounds(
+    since: &Option<String>,
+    until: &Option<String>,
+) -> CliResult<(Option<i64>, Option<i64>)> {
     let bound = |s: &Option<String>, flag: &str| -> CliResult<Option<i64>> {
         s.as_deref()
             .map(|v| {
@@ -81,7 +71,13 @@ pub fn run(cwd: &Path, a: LogArgs) -> CliResult {
             })
             .transpose()
     };
-    let (since, until) = (bound(&a.since, "--since")?, bound(&a.until, "--until")?);
+    Ok((bound(since, "--since")?, bound(until, "--until")?))
+}
+
+pub fn run(cwd: &Path, a: LogArgs) -> CliResult {
+    let store = util::open(cwd)?;
+    let base = main_base(&store)?;
+    let (since, until) = time_bounds(&a.since, &a.until)?;
     let ledger = read_ledger(&store, base.id, &mut |_| {})?;
     let keep = |d: &LedgerDecision| {
         let x = &d.decision;
@@ -101,7 +97,7 @@ pub fn run(cwd: &Path, a: LogArgs) -> CliResult {
                 .is_none_or(|m| x.ai.model.trailer().contains(m.as_str()))
             && since.is_none_or(|s| created >= s)
             && until.is_none_or(|u| created < u)
-            && a.status.as_ref().is_none_or(|s| status(d) == s)
+            && a.status.as_ref().is_none_or(|s| d.status() == s)
     };
     let rows: Vec<&LedgerDecision> = ledger
         .decisions
@@ -125,7 +121,7 @@ pub fn run(cwd: &Path, a: LogArgs) -> CliResult {
                     "model": d.decision.ai.model.trailer(),
                     "ai_role": d.decision.ai.role.as_str(),
                     "approvers": d.approvals.iter().map(|s| s.principal.as_str()).collect::<Vec<_>>(),
-                    "status": status(d),
+                    "status": d.status(),
                     "commit": d.commit,
                     "path": d.path,
                 })
@@ -153,7 +149,7 @@ pub fn run(cwd: &Path, a: LogArgs) -> CliResult {
             } else {
                 approvers.join(", ")
             },
-            status(d),
+            d.status(),
             x.action.summary.lines().next().unwrap_or("")
         );
     }

@@ -2,7 +2,7 @@
 //! as Markdown, a self-contained HTML page, or JSON. The report itself is computed by
 //! [`crate::report`]; this file reads the repository and renders.
 
-use super::log::parse_time;
+use super::log::time_bounds;
 use super::progress::Progress;
 use super::util::{self, main_base};
 use super::{CliError, CliResult, EXIT_OK};
@@ -52,16 +52,7 @@ pub struct Args {
 }
 
 pub fn run(cwd: &Path, a: Args) -> CliResult {
-    let bound = |s: &Option<String>, flag: &str| -> CliResult<Option<i64>> {
-        s.as_deref()
-            .map(|v| {
-                parse_time(v).ok_or_else(|| {
-                    CliError::usage(anyhow!("{flag} `{v}` is not RFC 3339 or YYYY-MM-DD"))
-                })
-            })
-            .transpose()
-    };
-    let (since, until) = (bound(&a.since, "--since")?, bound(&a.until, "--until")?);
+    let (since, until) = time_bounds(&a.since, &a.until)?;
     if let (Some(s), Some(u)) = (since, until) {
         if u <= s {
             return Err(CliError::usage(anyhow!(
