@@ -483,7 +483,6 @@ impl<'s> Checker<'s> {
             tip: Some(tip.to_string()),
             ..Default::default()
         };
-        // Ids only: 20 bytes a commit, whatever the length of history.
         let empty_state = |report: &HistoryReport| VerifyState {
             version: VerifyState::VERSION,
             root: report.root.clone().unwrap_or_default(),
@@ -506,7 +505,7 @@ impl<'s> Checker<'s> {
         };
         // A clean earlier run of this clone whose head is still on main's first-parent line,
         // with the same checkpoints and root of trust: only the commits since are read at all.
-        let state = state.filter(|st| st.version == VerifyState::VERSION);
+        let mut state = state.filter(|st| st.version == VerifyState::VERSION);
         let quick = state.as_ref().and_then(|st| {
             let stop = Oid::from_hex(st.tip.as_bytes()).ok()?;
             let fits = remembered.is_none_or(|r| r == stop)
@@ -519,14 +518,16 @@ impl<'s> Checker<'s> {
             let newer = self.store.first_parent_ids_until(tip, Some(stop)).ok()??;
             Some(std::iter::once(stop).chain(newer).collect::<Vec<Oid>>())
         });
-        if let (Some(chain), Some(st)) = (quick, state.as_ref()) {
+        if let Some((chain, st)) = quick.and_then(|c| Some((c, state.take()?))) {
             let results = self.check_chunks(&chain, 1);
             if !results.iter().any(|r| r.policy_changes > 0) {
                 report.root = Some(st.root.clone());
-                let st = state.expect("checked above");
                 return self.finish_history(report, &chain, results, Some(st), checkpoints);
             }
+            // A new policy change may revoke keys retroactively: everything again, below,
+            // without the state (`take` above).
         }
+        // Ids only: 20 bytes a commit, whatever the length of history.
         let ids_chain = match self.store.first_parent_ids(tip) {
             Ok(c) => c,
             Err(e) => {
@@ -575,9 +576,8 @@ impl<'s> Checker<'s> {
         // that threads check independently (each with its own caches); results merge in order.
         drop(on_main);
         // Where the last clean run stopped, if it fits this history.
-        let root = ids_chain.first().map(|c| c.to_string());
         let resume = state
-            .filter(|st| st.version == VerifyState::VERSION && Some(&st.root) == root.as_ref())
+            .filter(|st| Some(&st.root) == report.root.as_ref())
             .and_then(|st| {
                 let want = Oid::from_hex(st.tip.as_bytes()).ok()?;
                 let k = ids_chain.iter().rposition(|c| *c == want)?;
@@ -1825,39 +1825,9 @@ impl<'s> Checker<'s> {
     fn check_governance_proposal(&mut self, new: Oid) -> Vec<Diagnostic> {
         let bad =
             |m: String| vec![Diagnostic::new(Code::ProposalInvalid, m).at_commit(new.to_string())];
-        let c = match self.store.object_kind(new) {
-            Ok(Some(ObjectKind::Commit)) => match self.store.commit(new) {
-                Ok(c) => c,
-                Err(e) => return vec![internal(e)],
-            },
-            Ok(_) => return bad("a governance proposal ref must point to a commit".into()),
-            Err(e) => return vec![internal(e)],
-        };
-        let [p] = c.parents.as_slice() else {
-            return bad("a governance proposal is one commit on top of main".into());
-        };
-        let main = match self.store.ref_target(MAIN_REF) {
-            Ok(Some(m)) => m,
-            Ok(None) => return bad("the server has no main yet".into()),
-            Err(e) => return vec![internal(e)],
-        };
-        if self
-            .store
-            .first_parent_chain(main, Some(*p), usize::MAX)
-            .is_err()
-        {
-            return bad(format!("its parent {p} is not a commit of main"));
-        }
-        let parent = match self.store.commit(*p) {
-            Ok(p) => p,
-            Err(e) => return vec![internal(e)],
-        };
-        let changes = match self
-            .store
-            .diff_trees(Some(parent.tree), c.tree, MAX_CHANGES)
-        {
-            Ok(ch) => ch,
-            Err(e) => return bad(e.to_string()),
+        let (c, parent, changes) = match self.proposal_commit(new, "governance proposal") {
+            Ok(x) => x,
+            Err(d) => return d,
         };
         if let Some(ch) = changes.iter().find(|ch| !is_governance(&ch.path)) {
             return bad(format!(
@@ -1875,52 +1845,57 @@ impl<'s> Checker<'s> {
             .collect()
     }
 
+    /// What every proposal ref must be: a commit with one parent, that parent a commit of
+    /// main. Returns the commit, its parent and what it changes; `what` names the proposal
+    /// kind in the findings.
+    fn proposal_commit(
+        &self,
+        new: Oid,
+        what: &str,
+    ) -> Result<(CommitData, CommitData, Vec<Change>), Vec<Diagnostic>> {
+        let bad =
+            |m: String| vec![Diagnostic::new(Code::ProposalInvalid, m).at_commit(new.to_string())];
+        match self.store.object_kind(new) {
+            Ok(Some(ObjectKind::Commit)) => {}
+            Ok(_) => return Err(bad(format!("a {what} ref must point to a commit"))),
+            Err(e) => return Err(vec![internal(e)]),
+        }
+        let c = self.store.commit(new).map_err(|e| vec![internal(e)])?;
+        let [p] = c.parents.as_slice() else {
+            return Err(bad(format!(
+                "a {what} is one commit on top of main; this one has {} parents",
+                c.parents.len()
+            )));
+        };
+        let main = match self.store.ref_target(MAIN_REF) {
+            Ok(Some(m)) => m,
+            Ok(None) => return Err(bad("the server has no main yet".into())),
+            Err(e) => return Err(vec![internal(e)]),
+        };
+        if self
+            .store
+            .first_parent_chain(main, Some(*p), usize::MAX)
+            .is_err()
+        {
+            return Err(bad(format!("its parent {p} is not a commit of main")));
+        }
+        let parent = self.store.commit(*p).map_err(|e| vec![internal(e)])?;
+        let changes = self
+            .store
+            .diff_trees(Some(parent.tree), c.tree, MAX_CHANGES)
+            .map_err(|e| bad(e.to_string()))?;
+        Ok((c, parent, changes))
+    }
+
     fn check_proposal(&mut self, id: &str, new: Oid) -> Vec<Diagnostic> {
         let bad =
             |m: String| vec![Diagnostic::new(Code::ProposalInvalid, m).at_commit(new.to_string())];
         if !record::is_ulid(id) {
             return bad(format!("proposal ref name `{id}` is not a decision id"));
         }
-        match self.store.object_kind(new) {
-            Ok(Some(ObjectKind::Commit)) => {}
-            Ok(_) => return bad("a proposal ref must point to a commit".into()),
-            Err(e) => return vec![internal(e)],
-        }
-        let c = match self.store.commit(new) {
-            Ok(c) => c,
-            Err(e) => return vec![internal(e)],
-        };
-        if c.parents.len() != 1 {
-            return bad(format!(
-                "a proposal is one commit on top of main; this one has {} parents",
-                c.parents.len()
-            ));
-        }
-        let main = match self.store.ref_target(MAIN_REF) {
-            Ok(Some(m)) => m,
-            Ok(None) => return bad("the server has no main yet".into()),
-            Err(e) => return vec![internal(e)],
-        };
-        if let Err(e) = self
-            .store
-            .first_parent_chain(main, Some(c.parents[0]), usize::MAX)
-        {
-            let _ = e;
-            return bad(format!(
-                "its parent {} is not a commit of main",
-                c.parents[0]
-            ));
-        }
-        let parent = match self.store.commit(c.parents[0]) {
-            Ok(p) => p,
-            Err(e) => return vec![internal(e)],
-        };
-        let changes = match self
-            .store
-            .diff_trees(Some(parent.tree), c.tree, MAX_CHANGES)
-        {
-            Ok(ch) => ch,
-            Err(e) => return bad(e.to_string()),
+        let (c, parent, changes) = match self.proposal_commit(new, "proposal") {
+            Ok(x) => x,
+            Err(d) => return d,
         };
         let at = |d: Diagnostic| d.at_commit(new.to_string());
         let mut diags: Vec<Diagnostic> = Vec::new();
