@@ -97,6 +97,21 @@ pub struct Change {
     pub new: Option<Entry>,
 }
 
+impl Change {
+    /// A regular file added at `path` with the blob `oid`.
+    pub fn added_blob(path: &str, oid: Oid) -> Change {
+        Change {
+            path: path.to_owned(),
+            kind: ChangeKind::Added,
+            old: None,
+            new: Some(Entry {
+                kind: EntryKind::Blob,
+                oid,
+            }),
+        }
+    }
+}
+
 /// A person and a time, as in a commit header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {

@@ -6,7 +6,7 @@ use crate::diag::Code;
 use crate::engine::{existing_approvals, Checker, MAIN_REF, PROPOSALS_PREFIX};
 use crate::pgp;
 use crate::record::{self, digest};
-use crate::store::{Change, ChangeKind, Entry, EntryKind};
+use crate::store::Change;
 use crate::trailers::{self, Approval};
 use anyhow::anyhow;
 use std::io::{BufRead, IsTerminal, Write};
@@ -73,20 +73,14 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
         .collect();
     approvals.push(new);
 
-    // Build the landing commit on today's main and judge it with the server's rules.
-    let tree =
-        store.tree_with_files(Some(base.tree), &[(prop.path.clone(), prop.bytes.clone())])?;
-    // The proposal's stored context goes along, blob for blob.
-    let tree = if prop.stored.is_empty() {
-        tree
-    } else {
-        let entries: Vec<_> = prop
-            .stored
-            .iter()
-            .map(|c| (c.path.clone(), c.new))
-            .collect();
-        store.tree_with_entries(tree, &entries)?
-    };
+    // Build the landing commit on today's main and judge it with the server's rules: the
+    // decision's blob and the proposal's stored context, blob for blob.
+    let change = Change::added_blob(&prop.path, store.write_blob(&prop.bytes)?);
+    let entries: Vec<_> = std::iter::once(&change)
+        .chain(&prop.stored)
+        .map(|c| (c.path.clone(), c.new))
+        .collect();
+    let tree = store.tree_with_entries(base.tree, &entries)?;
     let message = trailers::decision_message(&d, &approvals);
     let author = prop.commit.author.clone();
     let committer = committer(
@@ -101,16 +95,6 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
         ),
     );
     let landing = store.write_commit(tree, &[base.id], &author, &committer, &message)?;
-    let blob = store.write_blob(&prop.bytes)?;
-    let change = Change {
-        path: prop.path.clone(),
-        kind: ChangeKind::Added,
-        old: None,
-        new: Some(Entry {
-            kind: EntryKind::Blob,
-            oid: blob,
-        }),
-    };
     let stored: Vec<&Change> = prop.stored.iter().collect();
     let (_, diags) =
         checker.check_decision_commit(&store.commit(landing)?, &base, &change, &stored, true);

@@ -15,7 +15,7 @@ use crate::record::{
     self, canonical::to_canonical_yaml, digest, ActionKind, Agent, Ai, AiRole, Context,
     ContextEntry, ContextKind, Decision, Initiator, Model, Recommendation, Target, DECISION_SCHEMA,
 };
-use crate::store::{Change, ChangeKind, Entry, EntryKind};
+use crate::store::{Change, Entry};
 use crate::trailers;
 use anyhow::anyhow;
 use serde_json::{json, Value};
@@ -244,29 +244,24 @@ pub fn run(cwd: &Path, a: RecordArgs) -> CliResult {
     } else {
         Vec::new()
     };
-    let mut files = vec![(path.clone(), text.clone().into_bytes())];
-    files.extend(stored.iter().cloned());
-    let tree = store.tree_with_files(Some(base.tree), &files)?;
-    let message = trailers::decision_message(&d, &[]);
-    let commit = store.write_commit(tree, &[base.id], &author, &committer, &message)?;
-
-    // Judge the proposal with the server's rules before any ref moves.
+    // Each blob is written once; the same entries make the tree and what the check judges.
     let added = |path: &str, bytes: &[u8]| -> CliResult<Change> {
-        Ok(Change {
-            path: path.to_owned(),
-            kind: ChangeKind::Added,
-            old: None,
-            new: Some(Entry {
-                kind: EntryKind::Blob,
-                oid: store.write_blob(bytes)?,
-            }),
-        })
+        Ok(Change::added_blob(path, store.write_blob(bytes)?))
     };
     let change = added(&path, text.as_bytes())?;
     let stored_changes = stored
         .iter()
         .map(|(p, b)| added(p, b))
         .collect::<CliResult<Vec<_>>>()?;
+    let entries: Vec<(String, Option<Entry>)> = std::iter::once(&change)
+        .chain(&stored_changes)
+        .map(|c| (c.path.clone(), c.new))
+        .collect();
+    let tree = store.tree_with_entries(base.tree, &entries)?;
+    let message = trailers::decision_message(&d, &[]);
+    let commit = store.write_commit(tree, &[base.id], &author, &committer, &message)?;
+
+    // Judge the proposal with the server's rules before any ref moves.
     let stored_refs: Vec<&Change> = stored_changes.iter().collect();
     let (_, diags) =
         checker.check_decision_commit(&store.commit(commit)?, &base, &change, &stored_refs, false);
