@@ -6,7 +6,6 @@ use crate::diag::{Code, Diagnostic};
 use crate::engine::{Checker, Coverage, VerifyState, MAIN_REF};
 use anyhow::anyhow;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
 use std::path::Path;
 
 /// Verify the audit log: every commit on main from the root, with the same rules the server's
@@ -109,19 +108,16 @@ pub fn run(cwd: &Path, a: VerifyArgs) -> CliResult {
     if clean {
         // Remember what was verified: a later verify fails loudly if it is rewritten away.
         remembered.insert(a.refname.clone(), tip);
-        if let Err(e) = write_remembered(&remembered_file, &remembered) {
-            eprintln!(
-                "warning: cannot remember the verified head in {}: {e}",
-                remembered_file.display()
-            );
-        }
+        remember(&remembered_file, "the verified head", |w| {
+            for (name, oid) in &remembered {
+                writeln!(w, "{name} {oid}")?;
+            }
+            Ok(())
+        });
         states.insert(a.refname.clone(), state);
-        if let Err(e) = write_states(&state_file, &states) {
-            eprintln!(
-                "warning: cannot remember the verify state in {}: {e}",
-                state_file.display()
-            );
-        }
+        remember(&state_file, "the verify state", |w| {
+            serde_json::to_writer(w, &states).map_err(std::io::Error::from)
+        });
     }
     Ok(if clean { EXIT_OK } else { EXIT_VIOLATIONS })
 }
@@ -140,16 +136,26 @@ fn read_remembered(path: &Path) -> BTreeMap<String, gix::ObjectId> {
         .collect()
 }
 
-/// Written to a temporary file and renamed, so an interrupted verify leaves the old record.
-fn write_remembered(path: &Path, heads: &BTreeMap<String, gix::ObjectId>) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    for (name, oid) in heads {
-        writeln!(tmp, "{name} {oid}")?;
+/// Writes `path` through a temporary file renamed into place, so an interrupted verify leaves
+/// the old record; a failure is a warning (what is remembered only saves later work).
+fn remember(
+    path: &Path,
+    what: &str,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) {
+    let attempt = || -> std::io::Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let tmp = tempfile::NamedTempFile::new_in(dir)?;
+        let mut out = std::io::BufWriter::new(tmp);
+        write(&mut out)?;
+        let tmp = out.into_inner().map_err(|e| e.into_error())?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    };
+    if let Err(e) = attempt() {
+        eprintln!("warning: cannot remember {what} in {}: {e}", path.display());
     }
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 /// The remembered states by ref; an unreadable file is ignored (the next verify is full).
@@ -158,15 +164,6 @@ fn read_states(path: &Path) -> BTreeMap<String, VerifyState> {
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default()
-}
-
-fn write_states(path: &Path, states: &BTreeMap<String, VerifyState>) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    serde_json::to_writer(std::io::BufWriter::new(&mut tmp), states)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 fn short(s: &str) -> &str {
