@@ -4,7 +4,7 @@
 //! Every `log` filter is checked against the decisions it must keep.
 
 use crate::harness::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The repository every test here reads.
 struct Ledger {
@@ -49,32 +49,20 @@ fn record(
         &format!("output-{created}.txt"),
         &format!("Plan for: {summary}\nStep 1: check.\nStep 2: do it.\n"),
     );
-    let mut args = vec![
-        "record",
-        "--initiator",
+    let mut args = RecordFlags {
         initiator,
-        "--created",
-        created,
-        "--action",
         action,
-        "--system",
         system,
-        "--summary",
         summary,
-        "--ai-role",
-        "suggested",
-        "--model",
         model,
-        "--prompt",
-        &prompt,
-        "--output",
-        &output,
-        "--recommendation",
-        "go ahead, carefully",
-        "--push",
-    ];
-    args.extend_from_slice(extra);
-    w.aiaudit(&args).ok()
+        prompt: Path::new(&prompt),
+        output: Path::new(&output),
+        recommendation: "go ahead, carefully",
+    }
+    .args();
+    args.extend(["--created", created, "--push"].map(String::from));
+    args.extend(extra.iter().map(|a| a.to_string()));
+    w.aiaudit(&argv(&args)).ok()
 }
 
 fn approve(w: &World, id: &str, who: &str) {

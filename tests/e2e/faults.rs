@@ -229,30 +229,17 @@ fn killed(r: &Ran) -> bool {
 /// fixture's policy), not pushed.
 fn record_args(w: &World, summary: &str) -> Vec<String> {
     let files = w.work.parent().unwrap().join("files");
-    [
-        "record",
-        "--initiator",
-        BOB,
-        "--action",
-        "config-change",
-        "--system",
-        "github.com/acme/payments",
-        "--summary",
+    RecordFlags {
+        initiator: BOB,
+        action: "config-change",
+        system: "github.com/acme/payments",
         summary,
-        "--ai-role",
-        "suggested",
-        "--model",
-        MODEL,
-        "--prompt",
-        s(&files.join("prompt.txt")),
-        "--output",
-        s(&files.join("output.txt")),
-        "--recommendation",
-        "raise it to 200/s",
-    ]
-    .iter()
-    .map(|a| a.to_string())
-    .collect()
+        model: MODEL,
+        prompt: &files.join("prompt.txt"),
+        output: &files.join("output.txt"),
+        recommendation: "raise it to 200/s",
+    }
+    .args()
 }
 
 /// The proposal refs of the work clone, with their commits.

@@ -184,6 +184,55 @@ impl Expect {
     }
 }
 
+/// A decision recorded from flags: who asks for what, which model suggested it, and the files
+/// holding its prompt and full output. [`RecordFlags::args`] gives `aiaudit record` with these
+/// flags, for the caller to extend (`--push`, `--land`, context flags, …).
+pub struct RecordFlags<'a> {
+    pub initiator: &'a str,
+    pub action: &'a str,
+    pub system: &'a str,
+    pub summary: &'a str,
+    pub model: &'a str,
+    pub prompt: &'a Path,
+    pub output: &'a Path,
+    pub recommendation: &'a str,
+}
+
+impl RecordFlags<'_> {
+    /// `record` and the flags, the AI role `suggested`.
+    pub fn args(&self) -> Vec<String> {
+        [
+            "record",
+            "--initiator",
+            self.initiator,
+            "--action",
+            self.action,
+            "--system",
+            self.system,
+            "--summary",
+            self.summary,
+            "--ai-role",
+            "suggested",
+            "--model",
+            self.model,
+            "--prompt",
+            s(self.prompt),
+            "--output",
+            s(self.output),
+            "--recommendation",
+            self.recommendation,
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect()
+    }
+}
+
+/// `args` as the `&str`s the runners take.
+pub fn argv(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
 /// One test's world: keys, a server with the hook, and a clone of it.
 pub struct World {
     tmp: tempfile::TempDir,
@@ -462,30 +511,19 @@ impl World {
     pub fn land_post(&self, initiator: &str, action: &str, system: &str, summary: &str) -> String {
         let prompt = self.files.join("post-prompt.txt");
         std::fs::write(&prompt, format!("{summary}\n")).expect("write prompt");
-        self.aiaudit(&[
-            "record",
-            "--initiator",
+        let mut args = RecordFlags {
             initiator,
-            "--action",
             action,
-            "--system",
             system,
-            "--summary",
             summary,
-            "--ai-role",
-            "suggested",
-            "--model",
-            MODEL,
-            "--prompt",
-            s(&prompt),
-            "--output",
-            s(&prompt),
-            "--recommendation",
-            "do it",
-            "--land",
-            "--push",
-        ])
-        .ok()
+            model: MODEL,
+            prompt: &prompt,
+            output: &prompt,
+            recommendation: "do it",
+        }
+        .args();
+        args.extend(["--land".into(), "--push".into()]);
+        self.aiaudit(&argv(&args)).ok()
     }
 
     /// Puts a rule first in the policy, as alice's signed and pushed policy change: decisions
@@ -646,32 +684,19 @@ impl World {
 
     /// `record` with the given summary and recommendation.
     pub fn record_with(&self, initiator: &str, summary: &str, recommendation: &str) -> Decision {
-        let prompt = self.files.join("prompt.txt");
-        let output = self.files.join("output.txt");
-        let json = self
-            .aiaudit(&[
-                "record",
-                "--json",
-                "--initiator",
-                initiator,
-                "--action",
-                "access-change",
-                "--system",
-                "postgres:billing-db",
-                "--summary",
-                summary,
-                "--ai-role",
-                "suggested",
-                "--model",
-                MODEL,
-                "--prompt",
-                s(&prompt),
-                "--output",
-                s(&output),
-                "--recommendation",
-                recommendation,
-            ])
-            .ok();
+        let mut args = RecordFlags {
+            initiator,
+            action: "access-change",
+            system: "postgres:billing-db",
+            summary,
+            model: MODEL,
+            prompt: &self.files.join("prompt.txt"),
+            output: &self.files.join("output.txt"),
+            recommendation,
+        }
+        .args();
+        args.push("--json".into());
+        let json = self.aiaudit(&argv(&args)).ok();
         let v: serde_json::Value = serde_json::from_str(&json)
             .unwrap_or_else(|e| panic!("record --json printed {json:?}: {e}"));
         let field = |k: &str| {
@@ -724,30 +749,19 @@ impl World {
 
     /// Records (and pushes as a proposal) the config change `land` uses, unapproved.
     pub fn land_proposal(&self, initiator: &str) -> Decision {
-        let id = self
-            .aiaudit(&[
-                "record",
-                "--initiator",
-                initiator,
-                "--action",
-                "config-change",
-                "--system",
-                "github.com/acme/payments",
-                "--summary",
-                "Raise the rate limit",
-                "--ai-role",
-                "suggested",
-                "--model",
-                MODEL,
-                "--prompt",
-                s(&self.files.join("prompt.txt")),
-                "--output",
-                s(&self.files.join("output.txt")),
-                "--recommendation",
-                "raise it to 200/s",
-                "--push",
-            ])
-            .ok();
+        let mut args = RecordFlags {
+            initiator,
+            action: "config-change",
+            system: "github.com/acme/payments",
+            summary: "Raise the rate limit",
+            model: MODEL,
+            prompt: &self.files.join("prompt.txt"),
+            output: &self.files.join("output.txt"),
+            recommendation: "raise it to 200/s",
+        }
+        .args();
+        args.push("--push".into());
+        let id = self.aiaudit(&argv(&args)).ok();
         // Regression: git's push report used to land on stdout, after the id.
         assert_eq!(
             id.len(),

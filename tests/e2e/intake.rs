@@ -7,10 +7,6 @@ use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 use std::path::PathBuf;
 
-fn refs(a: &[String]) -> Vec<&str> {
-    a.iter().map(String::as_str).collect()
-}
-
 fn sha(data: &str) -> String {
     hex::encode(Sha256::digest(data.as_bytes()))
 }
@@ -435,32 +431,19 @@ fn credentials_are_refused_before_anything_is_written() {
     );
     let output = scratch(&w, "output.txt", "Rotate it.\n");
     let base = |summary: &'static str| -> Vec<String> {
-        [
-            "record",
-            "--initiator",
-            BOB,
-            "--action",
-            "secret-retrieval",
-            "--system",
-            "vault",
-            "--summary",
+        let mut args = RecordFlags {
+            initiator: BOB,
+            action: "secret-retrieval",
+            system: "vault",
             summary,
-            "--ai-role",
-            "suggested",
-            "--model",
-            MODEL,
-            "--prompt",
-            s(&prompt),
-            "--output",
-            s(&output),
-            "--recommendation",
-            "rotate",
-            "--secret-ref",
-            "vault:secret/data/deploy#key",
-        ]
-        .iter()
-        .map(|a| a.to_string())
-        .collect()
+            model: MODEL,
+            prompt: &prompt,
+            output: &output,
+            recommendation: "rotate",
+        }
+        .args();
+        args.extend(["--secret-ref", "vault:secret/data/deploy#key"].map(String::from));
+        args
     };
     let run = |extra: &[&str], summary: &'static str| -> Vec<String> {
         let mut a = base(summary);
@@ -472,7 +455,7 @@ fn credentials_are_refused_before_anything_is_written() {
     let args = run(&[], "Rotate the deploy key");
     let out = refused(
         &w,
-        &refs(&args),
+        &argv(&args),
         &[&format!(
             "refused: context file {}, line 3: looks like an AWS access key id (rule aws-access-key-id); record it as a digest only with --digest-only prompt.txt, or remove it",
             s(&prompt)
@@ -490,13 +473,13 @@ fn credentials_are_refused_before_anything_is_written() {
     );
     refused(
         &w,
-        &refs(&args),
+        &argv(&args),
         &["refused: --summary: looks like an AWS access key id (rule aws-access-key-id); remove it"],
     );
 
     // A typo in --digest-only is an error, not a silent exemption.
     let args = run(&["--digest-only", "promt.txt"], "Rotate the deploy key");
-    let out = w.aiaudit(&refs(&args));
+    let out = w.aiaudit(&argv(&args));
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -506,7 +489,7 @@ fn credentials_are_refused_before_anything_is_written() {
         &["--digest-only", "prompt.txt", "--digest-only", "nothing"],
         "Rotate the deploy key",
     );
-    let out = w.aiaudit(&refs(&fixed));
+    let out = w.aiaudit(&argv(&fixed));
     assert_eq!(out.status.code(), Some(2), "{out}");
     assert!(
         out.stderr
@@ -516,7 +499,7 @@ fn credentials_are_refused_before_anything_is_written() {
 
     // Digest-only: recorded, with a note; the secret reference is kept as a reference.
     fixed.truncate(fixed.len() - 2);
-    let out = w.aiaudit(&refs(&fixed));
+    let out = w.aiaudit(&argv(&fixed));
     let id = out.ok();
     assert!(out.stderr.contains("note: context file"), "{out}");
     let (d, _) = proposal(&w, &id);

@@ -36,32 +36,19 @@ fn concurrent_pushers_lose_nothing_and_let_nothing_bad_in() {
                 let (w, carol) = (&w, &carol);
                 scope.spawn(move || {
                     let record = |summary: &str| {
-                        w.aiaudit_in(
-                            dir,
-                            &[
-                                "record",
-                                "--initiator",
-                                BOB,
-                                "--action",
-                                "config-change",
-                                "--system",
-                                "app:prod",
-                                "--summary",
-                                summary,
-                                "--ai-role",
-                                "suggested",
-                                "--model",
-                                MODEL,
-                                "--prompt",
-                                s(&w.server.with_file_name("files/prompt.txt")),
-                                "--output",
-                                s(&w.server.with_file_name("files/output.txt")),
-                                "--recommendation",
-                                "ok",
-                                "--push",
-                            ],
-                        )
-                        .ok()
+                        let mut args = RecordFlags {
+                            initiator: BOB,
+                            action: "config-change",
+                            system: "app:prod",
+                            summary,
+                            model: MODEL,
+                            prompt: &w.server.with_file_name("files/prompt.txt"),
+                            output: &w.server.with_file_name("files/output.txt"),
+                            recommendation: "ok",
+                        }
+                        .args();
+                        args.push("--push".into());
+                        w.aiaudit_in(dir, &argv(&args)).ok()
                     };
                     let mut landed = Vec::new();
                     for n in 0..VALID_EACH {

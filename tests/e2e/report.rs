@@ -52,30 +52,20 @@ fn record(
         .server
         .with_file_name(format!("prompt-{summary}.txt").replace(' ', "-"));
     std::fs::write(&prompt, format!("AI, please: {summary}\n")).unwrap();
-    let mut args = vec![
-        "record",
-        "--initiator",
+    let mut args = RecordFlags {
         initiator,
-        "--action",
         action,
-        "--system",
         system,
-        "--summary",
         summary,
-        "--ai-role",
-        "suggested",
-        "--model",
-        MODEL,
-        "--prompt",
-        s(&prompt),
-        "--output",
-        s(&prompt),
-        "--recommendation",
-        "go ahead",
-        "--push",
-    ];
-    args.extend_from_slice(extra);
-    let id = w.aiaudit(&args).ok();
+        model: MODEL,
+        prompt: &prompt,
+        output: &prompt,
+        recommendation: "go ahead",
+    }
+    .args();
+    args.push("--push".into());
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let id = w.aiaudit(&argv(&args)).ok();
     assert_eq!(id.len(), 26, "record printed {id:?}");
     id
 }

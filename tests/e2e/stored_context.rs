@@ -36,30 +36,23 @@ const BINARY: &[u8] = &[0x89, b'P', b'N', b'G', 0, 0xff, 0xfe, 1, 2, 3];
 /// The record flags of the decision every test here starts from; `extra` adds flags.
 fn record_args(w: &World, extra: &[&str]) -> Vec<String> {
     let f = |n: &str, d: &[u8]| scratch(w, n, d).display().to_string();
-    let mut args: Vec<String> = [
-        "record",
-        "--json",
-        "--initiator",
-        BOB,
-        "--action",
-        "access-change",
-        "--system",
-        "postgres:billing-db",
-        "--summary",
-        "Grant db-read to svc-analytics",
-        "--ai-role",
-        "suggested",
-        "--model",
-        MODEL,
-        "--recommendation",
-        "grant it for 24 hours",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let (prompt, output) = (
+        scratch(w, "prompt.txt", PROMPT),
+        scratch(w, "output.txt", OUTPUT),
+    );
+    let mut args = RecordFlags {
+        initiator: BOB,
+        action: "access-change",
+        system: "postgres:billing-db",
+        summary: "Grant db-read to svc-analytics",
+        model: MODEL,
+        prompt: &prompt,
+        output: &output,
+        recommendation: "grant it for 24 hours",
+    }
+    .args();
     args.extend([
-        "--prompt".into(),
-        f("prompt.txt", PROMPT),
+        "--json".into(),
         "--context".into(),
         format!("retrieved-document={}", f("runbook.md", RUNBOOK)),
         "--context".into(),
@@ -74,8 +67,6 @@ fn record_args(w: &World, extra: &[&str]) -> Vec<String> {
             f("args.json", ARGS),
             f("result.txt", RESULT)
         ),
-        "--output".into(),
-        f("output.txt", OUTPUT),
     ]);
     args.extend(extra.iter().map(|s| s.to_string()));
     args
@@ -83,8 +74,7 @@ fn record_args(w: &World, extra: &[&str]) -> Vec<String> {
 
 fn record(w: &World, extra: &[&str]) -> (serde_json::Value, Out) {
     let args = record_args(w, extra);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = w.aiaudit(&args);
+    let out = w.aiaudit(&argv(&args));
     let v = serde_json::from_str(&out.ok()).expect("record --json");
     (v, out)
 }

@@ -210,6 +210,7 @@ fn verify_resumes_from_the_last_clean_head() {
     w.git_in(&clone, &["fetch", "-q", "--tags"]).ok();
     let tagged = verify(&[], &[]);
     assert_eq!(codes(&tagged), ["shared-account"], "{tagged}");
+    assert_eq!(tagged["coverage"], "resumed", "{tagged}");
     let off_main = w
         .git_in(&clone, &["commit-tree", "-m", "not on main", "main^{tree}"])
         .ok();
