@@ -33,7 +33,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use aiaudit::engine::{Checker, MAIN_REF};
+use aiaudit::ledger::governance::Governance;
+use aiaudit::ledger::trailers::{self, Approval};
+use aiaudit::ledger::write::{self, Draft, Expected, RefMove, TreeSpec};
+use aiaudit::ledger::MAIN_REF;
 use aiaudit::pgp::{self, LoadedSigner};
 use aiaudit::policy::Policy;
 use aiaudit::record::{
@@ -42,7 +45,6 @@ use aiaudit::record::{
     DECISION_SCHEMA,
 };
 use aiaudit::store::{Oid, Person, Store};
-use aiaudit::trailers::{self, Approval};
 
 const AIAUDIT: &str = env!("CARGO_BIN_EXE_aiaudit");
 /// `<target dir>/tmp`; the cache and scratch space live next to it.
@@ -611,8 +613,10 @@ impl Cast {
     fn load(store: &Store, keys: &Path, n: u64) -> Cast {
         let main = store.ref_target(MAIN_REF).expect("main").expect("main");
         let tree = store.commit(main).expect("main commit").tree;
-        let mut checker = Checker::new(store, SystemTime::now());
-        let policy = (*checker.policy_at(tree).expect("policy on main")).clone();
+        let policy = (*Governance::new(store)
+            .policy_at(tree)
+            .expect("policy on main"))
+        .clone();
         let who = |id: &str| {
             let p = policy.principal(id).expect("principal in policy");
             Person {
@@ -705,25 +709,36 @@ fn unix_time(secs: i64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(secs as u64)
 }
 
-/// Appends `prepared` to main of `store` as landing commits (the library's Store API, exactly
-/// the objects `aiaudit approve` writes) and moves main once at the end. Returns the new tip.
+/// Appends `prepared` to main of `store` as landing commits, through the library's one write
+/// path (exactly the objects `aiaudit approve` writes), and moves main once at the end. Returns
+/// the new tip.
 fn append_decisions(store: &Store, prepared: &[Prepared]) -> Oid {
     let old = store.ref_target(MAIN_REF).expect("main").expect("main");
     let mut tip = store.commit(old).expect("main commit");
+    let mut last = None;
     for p in prepared {
-        let tree = store
-            .tree_with_files(Some(tip.tree), &[(p.path.clone(), p.bytes.clone())])
-            .expect("write tree");
-        let id = store
-            .write_commit(tree, &[tip.id], &p.author, &p.committer, &p.message)
-            .expect("write commit");
-        tip.id = id;
-        tip.tree = tree;
+        let staged = write::stage(
+            store,
+            Draft {
+                parent: Some(tip),
+                tree: TreeSpec::files(vec![(p.path.clone(), p.bytes.clone())]),
+                author: p.author.clone(),
+                committer: p.committer.clone(),
+                message: p.message.clone(),
+            },
+        )
+        .expect("write the commit");
+        tip = staged.commit.data().clone();
+        last = Some(staged);
     }
-    store
-        .update_ref(MAIN_REF, tip.id, Some(old), "bench: append decisions")
-        .expect("move main");
-    tip.id
+    let Some(last) = last else { return old };
+    write::publish(
+        store,
+        &last,
+        &RefMove::new(MAIN_REF, Expected::At(old), "bench: append decisions"),
+    )
+    .expect("move main");
+    last.id()
 }
 
 /// Appends decisions `0..n` on top of `base` in one `git fast-import` stream (one process for the

@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::fmt;
 
 macro_rules! codes {
-    ($( $variant:ident = $name:literal : $summary:literal ; $remedy:literal ; )*) => {
+    ($( $variant:ident [$family:ident] = $name:literal : $summary:literal ; $remedy:literal ; )*) => {
         /// A stable diagnostic code.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Code { $( $variant, )* }
@@ -19,7 +19,7 @@ macro_rules! codes {
             pub const ALL: &'static [Code] = &[ $( Code::$variant, )* ];
 
             /// The stable kebab-case name.
-            pub fn name(self) -> &'static str {
+            pub const fn name(self) -> &'static str {
                 match self { $( Code::$variant => $name, )* }
             }
 
@@ -37,176 +37,270 @@ macro_rules! codes {
             pub fn remedy(self) -> &'static str {
                 match self { $( Code::$variant => $remedy, )* }
             }
+
+            /// The rule family (or front end) that reports it.
+            pub fn family(self) -> Family {
+                match self { $( Code::$variant => Family::$family, )* }
+            }
         }
     };
 }
 
 codes! {
-    MainDeleted = "main-deleted":
+    MainDeleted [Push] = "main-deleted":
         "the push deletes the ledger ref refs/heads/main";
         "the ledger is append-only: never delete main";
-    NonFastForward = "non-fast-forward":
+    NonFastForward [Push] = "non-fast-forward":
         "the push rewrites main: the old tip is not an ancestor of the new one";
         "fetch, rebuild your commit on top of the current main (aiaudit does this) and push again";
-    RefNotAllowed = "ref-not-allowed":
+    RefNotAllowed [Push] = "ref-not-allowed":
         "the push updates a ref outside refs/heads/main and refs/heads/proposals/<id>";
         "push decisions to refs/heads/proposals/<id> with `aiaudit record --push`, land them with `aiaudit approve`";
-    MergeCommit = "merge-commit":
+    MergeCommit [Layout] = "merge-commit":
         "a commit on main has more than one parent (the ledger is linear)";
         "land decisions with `aiaudit approve`, which builds one commit on top of main";
-    CommitEmpty = "commit-empty":
+    CommitEmpty [Layout] = "commit-empty":
         "a commit on main adds no record";
         "every commit on main adds exactly one decision, one event, or one signed policy change";
-    CommitMultipleRecords = "commit-multiple-records":
+    CommitMultipleRecords [Layout] = "commit-multiple-records":
         "a commit adds more than one record, or mixes records with a policy change";
         "split it: one record per commit, policy changes in commits of their own";
-    RecordModified = "record-modified":
+    RecordModified [Layout] = "record-modified":
         "a commit modifies an existing record";
         "records are immutable: add an event (outcome, review, annotation) instead of editing";
-    RecordDeleted = "record-deleted":
+    RecordDeleted [Layout] = "record-deleted":
         "a commit deletes an existing record";
         "records are immutable and kept for investigation: never delete one";
-    RecordRenamed = "record-renamed":
+    RecordRenamed [Layout] = "record-renamed":
         "a commit renames or moves an existing record";
         "records are immutable: never move one";
-    PathNotAllowed = "path-not-allowed":
+    PathNotAllowed [Layout] = "path-not-allowed":
         "a commit adds a file outside decisions/YYYY/MM/, events/YYYY/MM/ and context/<xx>/<sha256> (or an unsigned governance file)";
         "only records go into the audit repo; policy and keys change through admin-signed commits (`aiaudit principal add`)";
-    SymlinkNotAllowed = "symlink-not-allowed":
+    SymlinkNotAllowed [Layout] = "symlink-not-allowed":
         "a commit adds a symbolic link";
         "records are regular files: commit the file itself";
-    SubmoduleNotAllowed = "submodule-not-allowed":
+    SubmoduleNotAllowed [Layout] = "submodule-not-allowed":
         "a commit adds a submodule (gitlink)";
         "the audit repo holds no submodules: remove it";
-    FileModeNotAllowed = "file-mode-not-allowed":
+    FileModeNotAllowed [Layout] = "file-mode-not-allowed":
         "a record has a mode other than 100644 (for example executable)";
         "commit records as plain, non-executable files";
-    FileTooLarge = "file-too-large":
+    FileTooLarge [Layout] = "file-too-large":
         "a file exceeds the size cap for its kind";
         "keep records small: store digests of large inputs, not their content";
-    NotUtf8 = "not-utf8":
+    NotUtf8 [Record] = "not-utf8":
         "a file is not valid UTF-8 or contains a NUL byte";
         "records are UTF-8 text written by `aiaudit record`";
-    RecordMalformed = "record-malformed":
+    RecordMalformed [Record] = "record-malformed":
         "a record is not well-formed YAML of its schema (syntax error, unknown or duplicate field, wrong type)";
         "write records with `aiaudit record`; the message names the field and line";
-    FieldMissing = "field-missing":
+    FieldMissing [Record] = "field-missing":
         "a required field is absent";
         "supply the named field (see schemas/ and docs/record.md)";
-    FieldInvalid = "field-invalid":
+    FieldInvalid [Record] = "field-invalid":
         "a field's value breaks the schema (bad enum value, format, length, character)";
         "fix the named field (see schemas/ and docs/record.md)";
-    ModelVersionFloating = "model-version-floating":
+    ModelVersionFloating [Record] = "model-version-floating":
         "the model version is a floating alias such as `latest`";
         "pin the exact model version the provider reports (e.g. a dated snapshot)";
-    RecordNotCanonical = "record-not-canonical":
+    RecordNotCanonical [Record] = "record-not-canonical":
         "the file does not re-serialize to the same bytes (key order, quoting, comments, anchors, aliases, tags, duplicates)";
         "write records with `aiaudit record`; the canonical form is described in docs/record.md";
-    ContextDigestMismatch = "context-digest-mismatch":
+    ContextDigestMismatch [Record] = "context-digest-mismatch":
         "the context digest does not recompute from the context entries";
         "recompute it with the rule in docs/context-digest.md, or re-record";
-    StoredContextMismatch = "stored-context-mismatch":
+    StoredContextMismatch [StoredContext] = "stored-context-mismatch":
         "a stored context file's content does not hash to its name (context/<xx>/<sha256>)";
         "store context with `aiaudit record --store-context`, which names each file by the SHA-256 of its content";
-    StoredContextUnreferenced = "stored-context-unreferenced":
+    StoredContextUnreferenced [StoredContext] = "stored-context-unreferenced":
         "a stored context file is not the content of an input, tool call or model output of the decision its commit adds";
         "store only a decision's own inputs, in the commit that adds the decision (`aiaudit record --store-context`)";
-    StoredContextSecret = "stored-context-secret":
+    StoredContextSecret [StoredContext] = "stored-context-secret":
         "stored context content looks like a credential";
         "secrets never enter the audit repo: record that input by its digest only (`--digest-only NAME`)";
-    IdInvalid = "id-invalid":
+    IdInvalid [Record] = "id-invalid":
         "the id is not a ULID, or its timestamp disagrees with `created`";
         "let `aiaudit record` allocate the id";
-    PathMismatch = "path-mismatch":
+    PathMismatch [Record] = "path-mismatch":
         "the file's path does not match its id and creation date";
         "decisions live at decisions/YYYY/MM/<id>.yaml, events at events/YYYY/MM/<id>.yaml";
-    DuplicateId = "duplicate-id":
+    DuplicateId [Decision] = "duplicate-id":
         "the id is already used by another record";
         "ids are unique across history: re-record to get a fresh id";
-    TrailerMissing = "trailer-missing":
+    TrailerMissing [Decision] = "trailer-missing":
         "a commit lacks a required trailer";
         "commit through aiaudit, which writes Decision-Id, Initiator, Context-Digest, Model, AI-Role, Action and Risk";
-    TrailerMismatch = "trailer-mismatch":
+    TrailerMismatch [Decision] = "trailer-mismatch":
         "a trailer disagrees with the record it describes, or is malformed";
         "commit through aiaudit so trailers mirror the file";
-    AuthorMismatch = "author-mismatch":
+    AuthorMismatch [Decision] = "author-mismatch":
         "a decision commit's git author is not its initiator (the email the policy gives the initiator)";
         "the git author of a decision commit is its initiator: commit through `aiaudit record`";
-    InitiatorUnknown = "initiator-unknown":
+    InitiatorUnknown [Decision] = "initiator-unknown":
         "the initiator (or its owner) is not a principal of the policy, or its kind disagrees";
         "add the principal with `aiaudit principal add`, signed by an admin";
-    RiskMismatch = "risk-mismatch":
+    RiskMismatch [Decision] = "risk-mismatch":
         "the record's risk differs from the risk the policy derives for its action";
         "risk is derived from the policy: let `aiaudit record` fill it in";
-    ApprovalMissing = "approval-missing":
+    ApprovalMissing [Approvals] = "approval-missing":
         "the approvals on a decision landing on main fall short of the policy's requirement";
         "collect approvals with `aiaudit approve ID` from the groups the policy names";
-    SignatureInvalid = "signature-invalid":
+    SignatureInvalid [Approvals] = "signature-invalid":
         "an approval signature does not verify over this file (forged, corrupted, or copied from another decision)";
         "approve the exact file with `aiaudit approve ID`; signatures are never reusable";
-    KeyUnknown = "key-unknown":
+    KeyUnknown [Approvals] = "key-unknown":
         "a signature was made by a key that is not listed for any principal of the policy";
         "add the key to the signer's principal with an admin-signed policy change first";
-    KeyExpired = "key-expired":
+    KeyExpired [Approvals] = "key-expired":
         "the signing key was expired at signing time or is expired now";
         "extend the key's expiry, publish the updated certificate, and sign again";
-    KeyRevoked = "key-revoked":
+    KeyRevoked [Approvals] = "key-revoked":
         "the signing key or its certificate is revoked";
         "sign with a valid key; a compromised key's signatures do not count";
-    SelfApproval = "self-approval":
+    SelfApproval [Approvals] = "self-approval":
         "the approver is the initiator, the owner of the initiating account, or an agent in the chain";
         "separation of duties: another human principal must approve";
-    ApproverNotHuman = "approver-not-human":
+    ApproverNotHuman [Approvals] = "approver-not-human":
         "the approver is a service or workflow principal";
         "approvals come from human principals only";
-    ApproverMismatch = "approver-mismatch":
+    ApproverMismatch [Approvals] = "approver-mismatch":
         "an Approved-by trailer names a principal (or email) other than the owner of the signing key";
         "let `aiaudit approve` write the trailer";
-    RolesNotSeparated = "roles-not-separated":
+    RolesNotSeparated [Decision] = "roles-not-separated":
         "one identity holds two roles of a decision that the policy's separate_roles keeps apart";
         "give each role its own identity (a separate agent or service account)";
-    SharedAccount = "shared-account":
+    SharedAccount [Event] = "shared-account":
         "a service or workflow account is used as a shared identity (it initiated a decision and records its outcome)";
         "give the executor its own identity; the policy's shared_accounts decides whether this warns or rejects";
-    PusherMismatch = "pusher-mismatch":
+    PusherMismatch [Push] = "pusher-mismatch":
         "the policy binds pushers, and the forge login that pushed this commit onto main is not one of its approvers, signers or actor, nor a landing account";
         "let an approver (or a landing account named in the policy) push it; check the forge passes the pusher to the hook";
-    PolicyInvalid = "policy-invalid":
+    PolicyInvalid [Governance] = "policy-invalid":
         "the policy or a key file in .aiaudit/ is malformed";
         "fix .aiaudit/policy.yaml as the message says; the error names the line";
-    PolicyChangeUnsigned = "policy-change-unsigned":
+    PolicyChangeUnsigned [Governance] = "policy-change-unsigned":
         "a change to .aiaudit/ or README.md lacks enough valid signatures by admins of the previous policy";
         "change governance files with `aiaudit principal add`, signed by enough admins of the previous policy";
-    GenesisInvalid = "genesis-invalid":
+    GenesisInvalid [Governance] = "genesis-invalid":
         "the root commit of main is not a valid genesis (policy, keys and README only)";
         "create the audit repository with `aiaudit init`";
-    ProposalInvalid = "proposal-invalid":
+    ProposalInvalid [Proposal] = "proposal-invalid":
         "a proposal ref does not hold one decision commit on top of main with the id of the ref";
         "push proposals with `aiaudit record --push`";
-    EventUnknownDecision = "event-unknown-decision":
+    EventUnknownDecision [Event] = "event-unknown-decision":
         "an event refers to a decision that does not exist on main";
         "record the decision first; events only describe existing decisions";
-    ReviewOverdue = "review-overdue":
+    ReviewOverdue [History] = "review-overdue":
         "a decision landed for post-action review, and its deadline passed without the reviews its policy rule requires";
         "a reviewer eligible under the rule records `aiaudit review ID`; investigate why it is late";
-    OutcomeMissing = "outcome-missing":
+    OutcomeMissing [History] = "outcome-missing":
         "(warning) a high- or critical-risk decision has no recorded outcome";
         "the executor records the final system action with `aiaudit outcome ID`";
-    CheckpointMoved = "checkpoint-moved":
+    CheckpointMoved [Push] = "checkpoint-moved":
         "the push moves or deletes a checkpoint tag (refs/tags/checkpoint/*)";
         "checkpoints are permanent: create a new one with `aiaudit checkpoint`";
-    CheckpointInvalid = "checkpoint-invalid":
+    CheckpointInvalid [Push] = "checkpoint-invalid":
         "a new checkpoint is not an annotated tag of a commit on main signed by an admin";
         "create checkpoints with `aiaudit checkpoint --key ADMIN.key` (or --gpg-key)";
-    HistoryRewritten = "history-rewritten":
+    HistoryRewritten [History] = "history-rewritten":
         "a checkpoint, or the head this clone verified last, is no longer an ancestor of main";
         "the history was rewritten: do not trust it; compare with other clones and the server's reflog";
-    TrustRootMismatch = "trust-root-mismatch":
+    TrustRootMismatch [History] = "trust-root-mismatch":
         "the root commit of main is not the pinned trust root";
         "the history was replaced: investigate before trusting anything in it";
-    InternalError = "internal-error":
+    AiCommitWithoutDecision [Check] = "ai-commit-without-decision":
+        "`aiaudit check`: a product commit is AI-assisted (an AI-assistance trailer or co-author) but names no decision";
+        "record the decision in the audit repository, have it approved, and add `Decision-Id: <id>` to the commit message";
+    DecisionUnknown [Check] = "decision-unknown":
+        "`aiaudit check`: a product commit names a decision that is neither on the audit repository's main nor proposed";
+        "check the id (`aiaudit log` lists decisions) and that --audit-repo is the audit repository this product uses";
+    DecisionNotApproved [Check] = "decision-not-approved":
+        "`aiaudit check`: a product commit names a decision that is only proposed, not approved and landed";
+        "an approver runs `aiaudit approve ID`; re-run the check once it landed";
+    DecisionOtherTarget [Check] = "decision-other-target":
+        "`aiaudit check`: a product commit names a decision recorded for another repository or system";
+        "reference a decision recorded for this repository (`--target-repo`), or pass --target-repo if the repository's name differs";
+    DecisionUnapproved [Check] = "decision-unapproved":
+        "`aiaudit check`: the named decision is on main without any approval although its rule requires one";
+        "run `aiaudit verify` on the audit repository: its history breaks the policy";
+    DecisionReviewRejected [Check] = "decision-review-rejected":
+        "`aiaudit check`: a review of the named decision rejected it";
+        "revert the change, or record and approve a new decision for it";
+    DecisionReviewPending [Check] = "decision-review-pending":
+        "`aiaudit check`: the named decision landed under a post-action rule and its review is not recorded yet";
+        "a reviewer runs `aiaudit review ID`";
+    DecisionLandedAfterCommit [Check] = "decision-landed-after-commit":
+        "`aiaudit check`: the named decision landed after the product commit was made";
+        "record and approve decisions before the change they cover";
+    VerifyViolation [Report] = "verify-violation":
+        "`aiaudit report`: a rule of the hook is broken on main (aiaudit verify reports it as an error); the ledger cannot be relied on for the records named";
+        "run `aiaudit verify` and investigate each finding; compare with other clones and the server's reflog";
+    RecordedAfterAction [Report] = "recorded-after-action":
+        "`aiaudit report`: the recorded outcome says the action happened before the decision was created";
+        "record decisions before acting (`aiaudit record` in the pipeline that acts); investigate who acted without a record";
+    AwaitingOutcome [Report] = "awaiting-outcome":
+        "`aiaudit report`: no outcome event links the decision to the final system action";
+        "the executor records the final action with `aiaudit outcome ID` (or `--status aborted` if it never happened)";
+    Unapproved [Report] = "unapproved":
+        "`aiaudit report`: the decision landed without any approval signature (a post-action review rule)";
+        "keep post rules for low-risk actions only; make sure every such decision gets its signed review";
+    InternalError [Internal] = "internal-error":
         "the checker could not complete (unreadable object, I/O error); the hook fails closed";
         "retry; if it persists, report the message to the audit server's administrator";
+}
+
+/// Who reports a code: a rule family of the engine (the hook and `verify`), `aiaudit check`
+/// in a product repository, or `aiaudit report`'s gap kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Family {
+    /// What a push may do to which ref, and who may push it.
+    Push,
+    /// The tree of a commit: paths, entry kinds, immutability.
+    Layout,
+    /// A record file: well-formed, canonical, schema-valid.
+    Record,
+    /// A decision commit: ids, initiator, risk, trailers.
+    Decision,
+    /// An event commit: outcome, review, annotation.
+    Event,
+    /// Stored context content.
+    StoredContext,
+    /// Signatures and separation of duties.
+    Approvals,
+    /// The policy, keys and their changes.
+    Governance,
+    /// Proposal refs.
+    Proposal,
+    /// History-wide rules of `verify`.
+    History,
+    /// `aiaudit check` in a product repository.
+    Check,
+    /// `aiaudit report`'s gap kinds.
+    Report,
+    /// The checker could not complete.
+    Internal,
+}
+
+impl Family {
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Push => "push",
+            Family::Layout => "layout",
+            Family::Record => "record",
+            Family::Decision => "decision",
+            Family::Event => "event",
+            Family::StoredContext => "stored-context",
+            Family::Approvals => "approvals",
+            Family::Governance => "governance",
+            Family::Proposal => "proposal",
+            Family::History => "history",
+            Family::Check => "check",
+            Family::Report => "report",
+            Family::Internal => "internal",
+        }
+    }
 }
 
 impl fmt::Display for Code {
@@ -316,11 +410,12 @@ impl fmt::Display for Diagnostic {
 
 /// The diagnostic table of `docs/diagnostics.md`, generated from [`Code::ALL`].
 pub fn markdown_table() -> String {
-    let mut s = String::from("| code | meaning | what to do |\n|---|---|---|\n");
+    let mut s = String::from("| code | family | meaning | what to do |\n|---|---|---|---|\n");
     for c in Code::ALL {
         s.push_str(&format!(
-            "| `{}` | {} | {} |\n",
+            "| `{}` | {} | {} | {} |\n",
             c.name(),
+            c.family().name(),
             c.summary(),
             c.remedy()
         ));
@@ -347,13 +442,38 @@ mod tests {
         }
     }
 
+    /// `AIAUDIT_UPDATE_DOCS=1 cargo test --lib docs_table` regenerates the table in place.
     #[test]
     fn docs_table_matches_the_codes() {
-        let doc = include_str!("../docs/diagnostics.md");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/diagnostics.md");
+        let doc = std::fs::read_to_string(path).expect("docs/diagnostics.md");
         let table = markdown_table();
-        assert!(
-            doc.contains(&table),
-            "docs/diagnostics.md is out of date; its table must be exactly:\n{table}"
-        );
+        if doc.contains(&table) {
+            return;
+        }
+        let start = doc
+            .find("| code |")
+            .expect("a table in docs/diagnostics.md");
+        let end = doc[start..]
+            .find("\n\n")
+            .map(|i| start + i + 1)
+            .unwrap_or(doc.len());
+        if std::env::var_os("AIAUDIT_UPDATE_DOCS").is_some() {
+            let new = format!("{}{table}{}", &doc[..start], &doc[end..]);
+            std::fs::write(path, new).expect("write docs/diagnostics.md");
+            return;
+        }
+        panic!("docs/diagnostics.md is out of date (AIAUDIT_UPDATE_DOCS=1 regenerates it); its table must be exactly:\n{table}");
+    }
+
+    #[test]
+    fn every_report_gap_kind_is_a_code() {
+        for g in crate::report::GAP_KINDS {
+            assert!(
+                Code::from_name(g.kind).is_some(),
+                "{} is not in the catalog",
+                g.kind
+            );
+        }
     }
 }

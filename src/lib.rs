@@ -1,32 +1,36 @@
 //! aiaudit: the accountability chain of AI-assisted privileged work, kept in a git audit
 //! repository.
 //!
-//! Modules by domain, each with one reason to change:
-//! - [`record`]: the decision model, its canonical bytes, validation and context digest;
-//! - [`policy`]: principals, rules and what a decision needs to land;
-//! - [`pgp`]: OpenPGP signing and verification (the only module that touches sequoia);
-//! - [`trailers`]: the git trailers that mirror a record in its commit;
-//! - [`store`]: the git store (the only module that touches git, through gix);
-//! - [`engine`]: the rule engine, shared by the hook, `verify` and CI checks;
-//! - [`history`]: the ledger as data (decisions, approvals, events) for auditors' commands;
-//! - [`report`]: the audit report (gaps mapped to framework controls, statistics);
-//! - [`intake`]: decisions from automation (intake documents, OpenTelemetry traces) and the
-//!   credential rules that keep secrets out;
-//! - [`diag`]: diagnostics and their stable codes.
+//! The map — each module has one reason to change:
 //!
-//! The command-line front end lives in `cli` and is the only place that prints.
+//! | module | what it owns |
+//! |---|---|
+//! | [`record`] | the decision and event records: model, canonical bytes, validation, context digest |
+//! | [`policy`] | principals, rules and what a decision needs to land; the policy file's validation |
+//! | [`pgp`] | OpenPGP signing and verification (the only module that touches sequoia) |
+//! | [`store`] | the git store: the only module that touches git objects and refs (through gix) |
+//! | [`ledger`] | the audit repository's layout and trailers, reading the ledger, the governance state at a tree, and the one write path every commit goes through |
+//! | [`engine`] | the rule engine shared by the hook, `verify` and every write: one file per front end (`push`, `verify`) and per rule family |
+//! | [`diag`] | the one catalog of finding codes (engine, `check`, report gaps) and the diagnostic type |
+//! | `cli::check` | what `aiaudit check` judges in a product repository (to move to its own module) |
+//! | [`report`] | the audit report: gaps mapped to framework controls, statistics |
+//! | [`intake`] | decisions from automation (intake documents, OpenTelemetry traces) and the credential rules that keep secrets out |
+//! | `cli` | the command-line front end: one file per command; the only place that prints |
+//!
+//! A command reads the ledger ([`ledger::read`], [`ledger::governance`]), builds a draft, and
+//! hands it to [`ledger::write`], which writes the objects through [`store`], has [`engine`]
+//! judge the commit exactly as the server's hook will, and only then moves a ref.
 
 pub mod cli;
 pub mod diag;
 pub mod engine;
-pub mod history;
 pub mod intake;
+pub mod ledger;
 pub mod pgp;
 pub mod policy;
 pub mod record;
 pub mod report;
 pub mod store;
-pub mod trailers;
 
 #[cfg(test)]
 mod proptests;

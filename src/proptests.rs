@@ -7,11 +7,11 @@
 //! one is `PROPTEST_CASES=100000 cargo test --release --lib proptests`.
 
 use crate::diag::Code;
+use crate::ledger::trailers::{self, Approval};
 use crate::policy::Policy;
 use crate::record::{
     self, canonical::to_canonical_yaml, event::Actor, Event, EventKind, PrincipalKind,
 };
-use crate::trailers::{self, Approval};
 use proptest::prelude::*;
 
 const DECISION_SEEDS: &[(&str, &str)] = &[

@@ -2,7 +2,7 @@
 //! gap in their accountability chain, each mapped to the framework controls of SPEC §1.
 //!
 //! This computes; it neither reads git nor prints. Its inputs are the ledger
-//! ([`crate::history::read_ledger`]: what main contains) and the rule engine's findings over
+//! ([`crate::ledger::read::read_ledger`]: what main contains) and the rule engine's findings over
 //! the same history ([`crate::engine::Checker::check_history`]: what is wrong with it). The
 //! command `aiaudit report` renders the result as Markdown, HTML or JSON; the JSON is this
 //! module's types serialized as they are (schema [`REPORT_SCHEMA`], documented in
@@ -13,7 +13,7 @@
 
 use crate::diag::{Code, Diagnostic};
 use crate::engine::HistoryReport;
-use crate::history::{Ledger, LedgerDecision};
+use crate::ledger::read::{Ledger, LedgerDecision};
 use crate::policy::{Approval, Verdict};
 use crate::record::{self, EventKind, PrincipalKind, Risk};
 use serde::Serialize;
@@ -114,7 +114,8 @@ impl Controls {
 /// A kind of gap: what it is, why it matters, what to do, and the controls it maps to.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct GapKind {
-    /// Stable kebab-case id (the `kind` of every gap in the JSON).
+    /// Stable kebab-case id (the `kind` of every gap in the JSON): a code of the one catalog
+    /// (`crate::diag`), of the report's own family or the engine code the gap reports.
     pub kind: &'static str,
     pub title: &'static str,
     /// What it means and where it comes from.
@@ -126,7 +127,7 @@ pub struct GapKind {
 /// Every kind of gap, most serious first: the mapping table of SPEC §1.
 pub const GAP_KINDS: &[GapKind] = &[
     GapKind {
-        kind: "verify-violation",
+        kind: Code::VerifyViolation.name(),
         title: "History fails verification",
         description: "a rule of the hook is broken on main (aiaudit verify reports it as an error): the ledger cannot be relied on for the records named",
         remedy: "run `aiaudit verify` and investigate each finding; compare with other clones and the server's reflog",
@@ -138,7 +139,7 @@ pub const GAP_KINDS: &[GapKind] = &[
         },
     },
     GapKind {
-        kind: "key-revoked",
+        kind: Code::KeyRevoked.name(),
         title: "Approval by a key revoked since",
         description: "an approval or review was signed by a key whose revocation (compromised, or no reason) was published later: nobody can tell whether its holder made it",
         remedy: "have an eligible principal re-review the decision (`aiaudit review`) and treat the action as unapproved until then",
@@ -150,7 +151,7 @@ pub const GAP_KINDS: &[GapKind] = &[
         },
     },
     GapKind {
-        kind: "review-overdue",
+        kind: Code::ReviewOverdue.name(),
         title: "Post-action review overdue",
         description: "a decision landed under an `approval: post` rule and its review deadline passed without the signed reviews the rule requires",
         remedy: "a reviewer eligible under the rule records `aiaudit review ID`; find out why the review is late",
@@ -162,7 +163,7 @@ pub const GAP_KINDS: &[GapKind] = &[
         },
     },
     GapKind {
-        kind: "recorded-after-action",
+        kind: Code::RecordedAfterAction.name(),
         title: "Decision recorded after its action",
         description: "the recorded outcome says the action happened (`outcome.at`, else the event's `created`) before the decision was created: it was approved, if at all, after the fact",
         remedy: "record decisions before acting (`aiaudit record` in the pipeline that acts); investigate who acted without a record",
@@ -174,7 +175,7 @@ pub const GAP_KINDS: &[GapKind] = &[
         },
     },
     GapKind {
-        kind: "shared-account",
+        kind: Code::SharedAccount.name(),
         title: "Service account used as a shared identity",
         description: "a service or workflow account both initiated a decision and recorded its outcome, or initiated decisions through more than one AI framework or set of agents: machine actor and accountable human blur",
         remedy: "give each executor and each agent deployment its own principal; set `shared_accounts: reject` in the policy",
@@ -186,7 +187,7 @@ pub const GAP_KINDS: &[GapKind] = &[
         },
     },
     GapKind {
-        kind: "awaiting-outcome",
+        kind: Code::AwaitingOutcome.name(),
         title: "Decision without recorded outcome",
         description: "no outcome event links the decision to the final system action (merge commit, grant, change id); high- and critical-risk ones are flagged",
         remedy: "the executor records the final action with `aiaudit outcome ID` (or `--status aborted` if it never happened)",
@@ -198,7 +199,7 @@ pub const GAP_KINDS: &[GapKind] = &[
         },
     },
     GapKind {
-        kind: "unapproved",
+        kind: Code::Unapproved.name(),
         title: "Decision approved by nobody",
         description: "the decision landed without any approval signature (a post-action review rule): no human signed off before the action",
         remedy: "keep post rules for low-risk actions only; make sure every such decision gets its signed review",
@@ -900,10 +901,10 @@ fn engine_gaps(
         let kind = match diag.code {
             // The ledger's own view (every decision without an outcome) covers it.
             Code::OutcomeMissing => continue,
-            Code::ReviewOverdue => "review-overdue",
-            Code::SharedAccount => "shared-account",
-            Code::KeyRevoked => "key-revoked",
-            _ => "verify-violation",
+            Code::ReviewOverdue => Code::ReviewOverdue.name(),
+            Code::SharedAccount => Code::SharedAccount.name(),
+            Code::KeyRevoked => Code::KeyRevoked.name(),
+            _ => Code::VerifyViolation.name(),
         };
         let severity = if diag.is_error() {
             Severity::Error
@@ -979,21 +980,24 @@ fn ledger_gaps(
         if d.outcome().is_none() {
             let high = x.risk >= Risk::High;
             let landed = d.landed_at.max(created);
-            found.entry("awaiting-outcome").or_default().push(gap_for(
-                d,
-                if high {
-                    Severity::Warning
-                } else {
-                    Severity::Info
-                },
-                format!(
-                    "{}{}-risk decision landed {} ago ({}) and has no outcome event",
-                    if high { "flagged: " } else { "" },
-                    x.risk.as_str(),
-                    human_duration(now - landed),
-                    format_time(landed)
-                ),
-            ));
+            found
+                .entry(Code::AwaitingOutcome.name())
+                .or_default()
+                .push(gap_for(
+                    d,
+                    if high {
+                        Severity::Warning
+                    } else {
+                        Severity::Info
+                    },
+                    format!(
+                        "{}{}-risk decision landed {} ago ({}) and has no outcome event",
+                        if high { "flagged: " } else { "" },
+                        x.risk.as_str(),
+                        human_duration(now - landed),
+                        format_time(landed)
+                    ),
+                ));
         }
         // Recorded after the action it describes.
         let earliest = d
@@ -1021,7 +1025,10 @@ fn ledger_gaps(
                 ),
             );
             g.related.push(e.event.id.clone());
-            found.entry("recorded-after-action").or_default().push(g);
+            found
+                .entry(Code::RecordedAfterAction.name())
+                .or_default()
+                .push(g);
         }
         // Approved by nobody.
         if d.approvals.is_empty() {
@@ -1061,11 +1068,10 @@ fn ledger_gaps(
                     format!("reviewed after the fact by {}", reviews.join(", ")),
                 )
             };
-            found.entry("unapproved").or_default().push(gap_for(
-                d,
-                severity,
-                format!("{rule}; {reviewed}"),
-            ));
+            found
+                .entry(Code::Unapproved.name())
+                .or_default()
+                .push(gap_for(d, severity, format!("{rule}; {reviewed}")));
         }
     }
     // Non-human initiators driven by more than one framework or set of agents.
@@ -1118,7 +1124,7 @@ fn ledger_gaps(
         }
         let first = ds[0];
         let kind = first.decision.initiator.kind.as_str();
-        found.entry("shared-account").or_default().push(Gap {
+        found.entry(Code::SharedAccount.name()).or_default().push(Gap {
             severity: Severity::Warning,
             decision: None,
             created: Some(first.decision.created.clone()),

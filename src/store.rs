@@ -761,9 +761,14 @@ impl Store {
             .map_err(|e| StoreError::Other(format!("cannot write tree: {}", chain(&e))))
     }
 
-    /// A new tree: `base` with the entries `(path, entry)` put in place (trees included), or
+    /// A new tree: `base` (or the empty tree) with the entries `(path, entry)` put in place (trees included), or
     /// removed where `entry` is `None`.
-    pub fn tree_with_entries(&self, base: Oid, entries: &[(String, Option<Entry>)]) -> Result<Oid> {
+    pub fn tree_with_entries(
+        &self,
+        base: Option<Oid>,
+        entries: &[(String, Option<Entry>)],
+    ) -> Result<Oid> {
+        let base = base.unwrap_or_else(|| ObjectId::empty_tree(self.repo.object_hash()));
         let mut editor = self
             .repo
             .edit_tree(base)

@@ -1,13 +1,15 @@
 //! `aiaudit approve`: sign a proposal's exact bytes; land it on main once approvals suffice.
 
+use super::outln;
 use super::util::{self, committer, main_base, Proposal, SignerArgs};
 use super::{CliError, CliResult, EXIT_OK};
 use crate::diag::Code;
-use crate::engine::{existing_approvals, Checker, MAIN_REF, PROPOSALS_PREFIX};
+use crate::engine::{Checker, CommitView};
+use crate::ledger::trailers::{self, Approval};
+use crate::ledger::write::{self, Draft, Expected, Judgement, RefMove, TreeSpec};
+use crate::ledger::{MAIN_REF, PROPOSALS_PREFIX};
 use crate::pgp;
 use crate::record::{self, digest};
-use crate::store::Change;
-use crate::trailers::{self, Approval};
 use anyhow::anyhow;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -37,7 +39,7 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
     let prop = util::find_proposal(&store, &a.id)?;
     let base = main_base(&store)?;
     let mut checker = Checker::new(&store, now);
-    let policy = util::policy_at(&mut checker, base.tree)?;
+    let policy = checker.governance().policy_at(base.tree)?;
 
     let (decision, diags) = record::check_decision(&prop.path, &prop.bytes);
     let Some(d) = decision.filter(|_| diags.is_empty()) else {
@@ -67,22 +69,17 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
         key: fpr.clone(),
         signature: sig,
     };
-    let mut approvals: Vec<Approval> = existing_approvals(&trailers::parse(&prop.commit.message))
+    let mut approvals: Vec<Approval> = CommitView::new(prop.commit.clone())
+        .trailers
+        .well_formed_signatures(trailers::APPROVED_BY)
         .into_iter()
         .filter(|x| x.principal != approver.id)
         .collect();
     approvals.push(new);
 
     // Build the landing commit on today's main and judge it with the server's rules: the
-    // decision's blob and the proposal's stored context, blob for blob.
-    let change = Change::added_blob(&prop.path, store.write_blob(&prop.bytes)?);
-    let entries: Vec<_> = std::iter::once(&change)
-        .chain(&prop.stored)
-        .map(|c| (c.path.clone(), c.new))
-        .collect();
-    let tree = store.tree_with_entries(base.tree, &entries)?;
+    // decision's bytes and the proposal's stored context, blob for blob.
     let message = trailers::decision_message(&d, &approvals);
-    let author = prop.commit.author.clone();
     let committer = committer(
         &store,
         &util::person(
@@ -94,20 +91,34 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
             util::unix(now),
         ),
     );
-    let landing = store.write_commit(tree, &[base.id], &author, &committer, &message)?;
-    let stored: Vec<&Change> = prop.stored.iter().collect();
-    let (_, diags) =
-        checker.check_decision_commit(&store.commit(landing)?, &base, &change, &stored, true);
+    let landing = write::stage(
+        &store,
+        Draft {
+            parent: Some(base),
+            tree: TreeSpec::Edit {
+                files: vec![(prop.path.clone(), prop.bytes.clone())],
+                entries: prop
+                    .stored
+                    .iter()
+                    .map(|c| (c.path.clone(), c.new))
+                    .collect(),
+            },
+            author: prop.commit.author.clone(),
+            committer: committer.clone(),
+            message: message.clone(),
+        },
+    )?;
+    let diags = landing.judge(&mut checker, Judgement::Decision { landing: true });
     let blocking: Vec<_> = diags
         .iter()
         .filter(|x| x.code != Code::ApprovalMissing && x.is_error())
         .cloned()
         .collect();
     if !blocking.is_empty() {
-        util::print_diagnostics(&blocking);
         return Err(CliError::violations(anyhow!(
             "the approval would be rejected; nothing was changed"
-        )));
+        ))
+        .with_diagnostics(blocking));
     }
     let local_proposal = format!("{PROPOSALS_PREFIX}{}", d.id);
     if !diags.iter().any(|x| x.code == Code::ApprovalMissing) {
@@ -115,17 +126,13 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
         let local = store.ref_target(MAIN_REF)?;
         let proposal_before = store.ref_target(&local_proposal)?;
         // main moves and the proposal ref goes in one ref transaction.
-        match proposal_before {
-            Some(p) => store.update_and_delete_ref(
-                MAIN_REF,
-                landing,
-                local,
-                (&local_proposal, p),
-                "approve and land",
-            )?,
-            None => store.update_ref(MAIN_REF, landing, local, "approve and land")?,
+        let mut mv = RefMove::new(MAIN_REF, Expected::Behind, "approve and land");
+        if let Some(p) = proposal_before {
+            mv = mv.deleting(&local_proposal, p);
         }
-        println!("{landing}");
+        write::publish(&store, &landing, &mv)?;
+        let landing = landing.id();
+        outln!("{landing}");
         eprintln!(
             "approved by `{}`; decision {} landed on main",
             approver.id, d.id
@@ -169,18 +176,26 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
             eprintln!("next: git push origin main :{local_proposal}   (or pass --push)");
         }
     } else {
-        // Not enough yet: keep the approval on the proposal, same parent, same file.
-        let message = trailers::decision_message(&d, &approvals);
-        let updated = store.write_commit(
-            prop.commit.tree,
-            &prop.commit.parents,
-            &prop.commit.author,
-            &committer,
-            &message,
-        )?;
-        let expected = store.ref_target(&local_proposal)?;
-        store.update_ref(&local_proposal, updated, expected, "approve (partial)")?;
-        println!("{updated}");
+        // Not enough yet: keep the approval on the proposal, same parent, same file, judged as
+        // the server judges a proposal.
+        let updated = write::write(
+            &mut checker,
+            Draft {
+                parent: Some(prop.parent.clone()),
+                tree: TreeSpec::Keep(prop.commit.tree),
+                author: prop.commit.author.clone(),
+                committer,
+                message,
+            },
+            Judgement::Decision { landing: false },
+            &RefMove::new(&local_proposal, Expected::Any, "approve (partial)"),
+        )
+        .map_err(util::refused(
+            "the approval would be rejected; nothing was changed",
+        ))?
+        .staged
+        .id();
+        outln!("{updated}");
         eprintln!("approval by `{}` recorded on {local_proposal}", approver.id);
         for x in diags.iter().filter(|x| x.code == Code::ApprovalMissing) {
             eprintln!("  still: {}", x.message);

@@ -23,10 +23,12 @@
 //! `--audit-repo` is cloned (bare, into a temporary directory) with `git clone`: with `--push`,
 //! the only places aiaudit runs the git binary, for transport gitoxide lacks here.
 
+use super::outln;
 use super::util::{self, main_base};
 use super::{CliError, CliResult, EXIT_OK, EXIT_VIOLATIONS};
+use crate::diag::Code;
 use crate::engine::Checker;
-use crate::history::{read_ledger, LedgerDecision};
+use crate::ledger::read::{read_ledger, LedgerDecision};
 use crate::policy;
 use crate::record::event::ReviewVerdict;
 use crate::record::EventKind;
@@ -593,7 +595,7 @@ fn open_audit(spec: &str) -> CliResult<(Store, Option<tempfile::TempDir>)> {
 #[derive(Debug, Clone, Serialize)]
 struct Finding {
     severity: &'static str,
-    code: &'static str,
+    code: Code,
     commit: String,
     subject: String,
     /// The trailer the finding is about (`Assisted-by: Claude`, `Decision-Id: 01J…`).
@@ -677,7 +679,7 @@ fn check_commit(
         let (trailer, tool) = &cl.ai[0];
         add(
             "error",
-            "ai-commit-without-decision",
+            Code::AiCommitWithoutDecision,
             trailer.clone(),
             None,
             format!(
@@ -700,7 +702,7 @@ fn check_commit(
             if cx.proposals.contains(&id) {
                 add(
                     "error",
-                    "decision-not-approved",
+                    Code::DecisionNotApproved,
                     trailer,
                     Some(&id),
                     "the decision is only proposed: it has not been approved and landed on the \
@@ -713,7 +715,7 @@ fn check_commit(
             } else {
                 add(
                     "error",
-                    "decision-unknown",
+                    Code::DecisionUnknown,
                     trailer,
                     Some(&id),
                     "no decision with this id is on the audit repository's main, nor proposed"
@@ -739,7 +741,7 @@ fn check_commit(
         {
             add(
                 "error",
-                "decision-other-target",
+                Code::DecisionOtherTarget,
                 trailer,
                 Some(&id),
                 format!(
@@ -769,7 +771,7 @@ fn check_commit(
         if ld.approvals.is_empty() {
             let landed = Oid::from_hex(ld.commit.as_bytes()).map_err(CliError::internal)?;
             let tree = cx.audit.commit(landed)?.tree;
-            let pol = util::policy_at(&mut cx.checker, tree)?;
+            let pol = cx.checker.governance().policy_at(tree)?;
             let verdict = pol.verdict(d);
             if verdict.approval == policy::Approval::Post {
                 match reviews.last() {
@@ -777,7 +779,7 @@ fn check_commit(
                         ok = false;
                         add(
                             "error",
-                            "decision-review-rejected",
+                            Code::DecisionReviewRejected,
                             trailer.clone(),
                             Some(&id),
                             format!("its post-action review rejected it: {}", r.summary),
@@ -796,7 +798,7 @@ fn check_commit(
                         ));
                         add(
                             "warning",
-                            "decision-review-pending",
+                            Code::DecisionReviewPending,
                             trailer.clone(),
                             Some(&id),
                             format!(
@@ -812,7 +814,7 @@ fn check_commit(
                 ok = false;
                 add(
                     "error",
-                    "decision-unapproved",
+                    Code::DecisionUnapproved,
                     trailer.clone(),
                     Some(&id),
                     "the decision is on main without any approval, and its rule requires \
@@ -838,7 +840,7 @@ fn check_commit(
                 ok = false;
                 add(
                     "error",
-                    "decision-review-rejected",
+                    Code::DecisionReviewRejected,
                     trailer.clone(),
                     Some(&id),
                     format!("a review rejected it: {}", r.summary),
@@ -849,7 +851,7 @@ fn check_commit(
         if ok && ld.landed_at > c.committer.time {
             add(
                 "warning",
-                "decision-landed-after-commit",
+                Code::DecisionLandedAfterCommit,
                 trailer,
                 Some(&id),
                 format!(
@@ -976,14 +978,14 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
             "results": checked,
             "findings": findings,
         });
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&out).map_err(CliError::internal)?
         );
     } else {
         for ch in checked.iter().filter(|c| c.compliant) {
             for n in &ch.notes {
-                println!(
+                outln!(
                     "ok: commit {} \"{}\" -> decision {n}",
                     &ch.commit[..12.min(ch.commit.len())],
                     ch.subject
@@ -993,7 +995,7 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
         for f in &findings {
             eprintln!("{f}");
         }
-        println!(
+        outln!(
             "{}: {} commit(s) in {} of {}; {} AI-assisted or naming a decision: {} covered, {} gap(s); {} warning(s) (audit main {})",
             if clean { "ok" } else { "FAILED" },
             commits.len(),

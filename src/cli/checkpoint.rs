@@ -1,8 +1,9 @@
 //! `aiaudit checkpoint`: an admin-signed tag of main that the server never lets move.
 
+use super::outln;
 use super::util::{self, main_base, person, unix, SignerArgs};
 use super::{CliError, CliResult, EXIT_OK};
-use crate::engine::{Checker, CHECKPOINTS_PREFIX};
+use crate::ledger::CHECKPOINTS_PREFIX;
 use crate::pgp;
 use anyhow::anyhow;
 use std::path::Path;
@@ -27,8 +28,7 @@ pub fn run(cwd: &Path, a: CheckpointArgs) -> CliResult {
     let store = util::open(cwd)?;
     let now = util::now()?;
     let base = main_base(&store)?;
-    let mut checker = Checker::new(&store, now);
-    let policy = util::policy_at(&mut checker, base.tree)?;
+    let policy = util::policy_at(&store, base.tree)?;
     let signer = a.signer.signer()?;
     let fpr = pgp::signer_fingerprint(&signer).map_err(CliError::usage)?;
     let admin = policy
@@ -68,7 +68,7 @@ pub fn run(cwd: &Path, a: CheckpointArgs) -> CliResult {
     let armored = pgp::armor_signature(&sig).map_err(CliError::internal)?;
     let tag = store.write_tag(base.id, &tag_name, &tagger, &message, Some(&armored))?;
     store.update_ref(&refname, tag, None, "checkpoint")?;
-    println!("{refname}");
+    outln!("{refname}");
     eprintln!(
         "checkpoint {tag_name} of main {} signed by `{}`",
         base.id, admin.id

@@ -26,10 +26,7 @@ pub fn completions(a: CompletionsArgs) -> CliResult {
     let mut cmd = Cli::command();
     let mut out = Vec::new();
     clap_complete::generate(a.shell, &mut cmd, "aiaudit", &mut out);
-    use std::io::Write as _;
-    std::io::stdout()
-        .write_all(&out)
-        .map_err(CliError::internal)?;
+    super::util::write_stdout(&out)?;
     Ok(EXIT_OK)
 }
 
@@ -44,10 +41,7 @@ fn render(cmd: clap::Command) -> CliResult<Vec<u8>> {
 pub fn man(a: ManArgs) -> CliResult {
     let cmd = Cli::command();
     let Some(dir) = a.out_dir else {
-        use std::io::Write as _;
-        std::io::stdout()
-            .write_all(&render(cmd)?)
-            .map_err(CliError::internal)?;
+        super::util::write_stdout(&render(cmd)?)?;
         return Ok(EXIT_OK);
     };
     std::fs::create_dir_all(&dir)

@@ -1,12 +1,16 @@
 //! `aiaudit outcome` and `aiaudit review`: events after a decision, landed on main.
 
+use super::outln;
 use super::util::{self, committer, main_base, person, unix, SignerArgs};
 use super::{CliError, CliResult, EXIT_OK};
-use crate::engine::{Checker, MAIN_REF};
+use crate::engine::Checker;
+use crate::ledger::governance::Governance;
+use crate::ledger::trailers::{self, Approval};
+use crate::ledger::write::{self, Draft, Expected, Judgement, RefMove, TreeSpec};
+use crate::ledger::MAIN_REF;
 use crate::pgp;
 use crate::record::event::{Actor, Outcome, OutcomeStatus, Review, ReviewVerdict, EVENT_SCHEMA};
 use crate::record::{self, canonical::to_canonical_yaml, path_for_id, Event, EventKind};
-use crate::trailers::{self, Approval};
 use anyhow::anyhow;
 use std::path::Path;
 
@@ -91,8 +95,7 @@ pub fn run_outcome(cwd: &Path, a: OutcomeArgs) -> CliResult {
 pub fn run_review(cwd: &Path, a: ReviewArgs) -> CliResult {
     let store = util::open(cwd)?;
     let base = main_base(&store)?;
-    let mut checker = Checker::new(&store, util::now()?);
-    let policy = util::policy_at(&mut checker, base.tree)?;
+    let policy = Governance::new(&store).policy_at(base.tree)?;
     let signer = a.signer.signer()?;
     let fpr = pgp::signer_fingerprint(&signer).map_err(CliError::usage)?;
     let reviewer = policy
@@ -140,7 +143,7 @@ fn land(
     let now = util::now()?;
     let base = main_base(&store)?;
     let mut checker = Checker::new(&store, now);
-    let policy = util::policy_at(&mut checker, base.tree)?;
+    let policy = checker.governance().policy_at(base.tree)?;
     let dpath = path_for_id("decisions", decision_id)
         .ok_or_else(|| CliError::usage(anyhow!("`{decision_id}` is not a decision id")))?;
     if store.lookup(base.tree, &dpath)?.is_none() {
@@ -194,17 +197,25 @@ fn land(
         unix(now),
     );
     let committer = committer(&store, &author);
-    let tree = store.tree_with_files(Some(base.tree), &[(path.clone(), text.into_bytes())])?;
-    let message = trailers::event_message(&event, subject, &signatures);
-    let commit = store.write_commit(tree, &[base.id], &author, &committer, &message)?;
-    let (_, diags) = checker.check_main_commit(&store.commit(commit)?, Some(&base));
-    util::refuse_on_errors(
-        &diags,
-        CliError::violations(anyhow!("the event would be rejected; nothing was recorded")),
-    )?;
-    let local = store.ref_target(MAIN_REF)?;
-    store.update_ref(MAIN_REF, commit, local, kind.as_str())?;
-    println!("{}", event.id);
+    let draft = Draft {
+        parent: Some(base),
+        tree: TreeSpec::files(vec![(path.clone(), text.into_bytes())]),
+        author,
+        committer,
+        message: trailers::event_message(&event, subject, &signatures),
+    };
+    let written = write::write(
+        &mut checker,
+        draft,
+        Judgement::Main,
+        &RefMove::new(MAIN_REF, Expected::Behind, kind.as_str()),
+    )
+    .map_err(util::refused(
+        "the event would be rejected; nothing was recorded",
+    ))?;
+    util::print_diagnostics(&written.warnings);
+    let commit = written.staged.id();
+    outln!("{}", event.id);
     eprintln!(
         "recorded {} {} for decision {decision_id}",
         kind.as_str(),

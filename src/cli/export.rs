@@ -40,10 +40,10 @@
 use super::log::time_bounds;
 use super::util::{self, main_base};
 use super::{CliError, CliResult, EXIT_OK};
-use crate::history::{read_ledger, LedgerDecision, LedgerEvent};
+use crate::ledger::read::{read_ledger, LedgerDecision, LedgerEvent};
+use crate::ledger::trailers::{self, Approval};
 use crate::record::{self, Decision};
 use crate::store::{Oid, Store};
-use crate::trailers::{self, Approval};
 use anyhow::anyhow;
 use serde_json::{json, Value};
 use sha2::Digest as _;
@@ -389,10 +389,7 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
     }
     match &a.out {
         None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .and_then(|_| out.flush())
-                .map_err(|e| CliError::internal(anyhow!("cannot write the export: {e}")))?;
+            util::write_stdout(text.as_bytes())?;
         }
         Some(path) => {
             write_atomically(path, text.as_bytes())?;

@@ -2,12 +2,16 @@
 //! landed on main once the admin threshold is met. With a threshold above one, the change
 //! waits on `refs/heads/governance/<name>` while admins add signatures (`aiaudit policy sign`).
 
+use super::outln;
 use super::util::{self, committer, main_base, person, unix, SignerArgs};
 use super::{CliError, CliResult, EXIT_OK};
-use crate::engine::{governance_statement, Checker, GOVERNANCE_PREFIX, MAIN_REF, README_PATH};
+use crate::engine::{Checker, CommitView};
+use crate::ledger::governance::statement;
+use crate::ledger::trailers::{Approval, POLICY_BASE, POLICY_SIGNED_BY};
+use crate::ledger::write::{self, Draft, Expected, Judgement, RefMove, TreeSpec};
+use crate::ledger::{GOVERNANCE_PREFIX, MAIN_REF, README_PATH};
 use crate::pgp;
 use crate::store::{CommitData, Oid, Store};
-use crate::trailers::{self, Approval, POLICY_BASE, POLICY_SIGNED_BY};
 use anyhow::anyhow;
 use std::time::SystemTime;
 
@@ -71,7 +75,7 @@ fn add_signature_and_finish(
     proposal: Option<(String, Oid)>,
 ) -> CliResult {
     let base = store.commit(change.base)?;
-    let old = util::policy_at(checker, base.tree)?;
+    let old = checker.governance().policy_at(base.tree)?;
     let signer = signer_args.signer()?;
     let fpr = pgp::signer_fingerprint(&signer).map_err(CliError::usage)?;
     let admin = old
@@ -84,7 +88,7 @@ fn add_signature_and_finish(
                 old.admins.group
             ))
         })?;
-    let statement = governance_statement(store, change.base, change.tree)?;
+    let statement = statement(store, change.base, change.tree)?;
     let sig = pgp::sign_detached(&signer, statement.as_bytes(), now).map_err(CliError::usage)?;
     change.signatures.retain(|a| a.principal != admin.id);
     change.signatures.push(Approval {
@@ -102,18 +106,27 @@ fn add_signature_and_finish(
     );
     let committer = committer(store, &author);
 
+    let base_commit = base;
     if signed < need {
-        let commit = store.write_commit(
-            change.tree,
-            &[change.base],
-            &author,
-            &committer,
-            &change.message(),
-        )?;
         let refname = format!("{GOVERNANCE_PREFIX}{}", change.name);
-        let expected = store.ref_target(&refname)?;
-        store.update_ref(&refname, commit, expected, "governance: signature")?;
-        println!("{refname}");
+        let commit = write::write(
+            checker,
+            Draft {
+                parent: Some(base_commit),
+                tree: TreeSpec::Keep(change.tree),
+                author,
+                committer,
+                message: change.message(),
+            },
+            Judgement::Governance { landing: false },
+            &RefMove::new(&refname, Expected::Any, "governance: signature"),
+        )
+        .map_err(util::refused(
+            "the signature would be rejected; nothing was changed",
+        ))?
+        .staged
+        .id();
+        outln!("{refname}");
         eprintln!("{}", change.subject);
         eprintln!(
             "  signed by `{}`: {signed} of {need} admin signature(s)",
@@ -133,37 +146,40 @@ fn add_signature_and_finish(
     // Enough: land on today's main, with the governance files of the signed tree.
     let main = main_base(store)?;
     let get = |p: &str| store.lookup(change.tree, p);
-    let landing_tree = store.tree_with_entries(
-        main.tree,
-        &[
-            (".aiaudit".to_owned(), get(".aiaudit")?),
-            (README_PATH.to_owned(), get(README_PATH)?),
-        ],
-    )?;
-    let commit = store.write_commit(
-        landing_tree,
-        &[main.id],
-        &author,
-        &committer,
-        &change.message(),
-    )?;
-    let (_, diags) = checker.check_main_commit(&store.commit(commit)?, Some(&main));
-    util::refuse_on_errors(
-        &diags,
-        CliError::violations(anyhow!(
-            "the policy change would be rejected; nothing was changed"
-        )),
-    )?;
-    let local = store.ref_target(MAIN_REF)?;
-    store.update_ref(MAIN_REF, commit, local, "policy change")?;
-    let mut refspecs = vec![format!("{commit}:{MAIN_REF}")];
+    let entries = vec![
+        (".aiaudit".to_owned(), get(".aiaudit")?),
+        (README_PATH.to_owned(), get(README_PATH)?),
+    ];
+    let mut mv = RefMove::new(MAIN_REF, Expected::Behind, "policy change");
+    let mut refspecs = Vec::new();
     if let Some((refname, oid)) = &proposal {
         if refname.starts_with(GOVERNANCE_PREFIX) {
-            let _ = store.delete_ref(refname, *oid);
+            mv = mv.deleting(refname, *oid);
         }
         refspecs.push(format!(":{GOVERNANCE_PREFIX}{}", change.name));
     }
-    println!("{commit}");
+    let written = write::write(
+        checker,
+        Draft {
+            parent: Some(main),
+            tree: TreeSpec::Edit {
+                files: Vec::new(),
+                entries,
+            },
+            author,
+            committer,
+            message: change.message(),
+        },
+        Judgement::Main,
+        &mv,
+    )
+    .map_err(util::refused(
+        "the policy change would be rejected; nothing was changed",
+    ))?;
+    util::print_diagnostics(&written.warnings);
+    let commit = written.staged.id();
+    refspecs.insert(0, format!("{commit}:{MAIN_REF}"));
+    outln!("{commit}");
     eprintln!("{}", change.subject);
     eprintln!(
         "  landed on main, signed by {}",
@@ -223,9 +239,9 @@ pub fn sign_proposal(
             )))
         }
     };
-    let c = store.commit(oid)?;
-    let t = trailers::parse(&c.message);
-    let base = match t.all(POLICY_BASE).next() {
+    let c = CommitView::new(store.commit(oid)?);
+    let t = &c.trailers;
+    let base = match t.first(POLICY_BASE) {
         Some(b) => Oid::from_hex(b.as_bytes())
             .map_err(|_| CliError::violations(anyhow!("{refname}: bad Policy-Base")))?,
         None => *c
@@ -242,10 +258,7 @@ pub fn sign_proposal(
             .to_owned(),
         base,
         tree: c.tree,
-        signatures: t
-            .all(POLICY_SIGNED_BY)
-            .filter_map(|v| Approval::parse(v).ok())
-            .collect(),
+        signatures: t.well_formed_signatures(POLICY_SIGNED_BY),
         name: refname
             .rsplit_once("/governance/")
             .map(|(_, n)| n.to_owned())

@@ -1,6 +1,7 @@
 //! `aiaudit hook`: the server side. `pre-receive` judges pushes; `install` puts the shim in
 //! place.
 
+use super::outln;
 use super::{CliError, CliResult, EXIT_INTERNAL, EXIT_OK, EXIT_VIOLATIONS};
 use crate::engine::{Checker, RefUpdate};
 use crate::store::{Oid, Store};
@@ -213,8 +214,8 @@ fn install(a: InstallArgs) -> CliResult {
     }
     std::fs::rename(&tmp, &target)
         .map_err(|e| CliError::usage(anyhow!("cannot install {}: {e}", target.display())))?;
-    println!("installed {}", target.display());
-    println!("  runs: {exe} hook pre-receive");
+    outln!("installed {}", target.display());
+    outln!("  runs: {exe} hook pre-receive");
     Ok(EXIT_OK)
 }
 

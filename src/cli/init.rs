@@ -1,8 +1,11 @@
 //! `aiaudit init`: a new audit repository with its root of trust.
 
+use super::outln;
 use super::util::{committer, person, unix};
 use super::{CliError, CliResult, EXIT_OK};
-use crate::engine::{Checker, MAIN_REF, README_PATH};
+use crate::engine::Checker;
+use crate::ledger::write::{self, Draft, Expected, Judgement, RefMove, TreeSpec, WriteError};
+use crate::ledger::{MAIN_REF, README_PATH};
 use crate::pgp;
 use crate::policy::{key_path, Policy, Principal, POLICY_PATH};
 use crate::record::{canonical::to_canonical_yaml, is_ident, PrincipalKind};
@@ -93,7 +96,6 @@ pub fn run(cwd: &Path, args: InitArgs) -> CliResult {
         ),
         (README_PATH.to_owned(), AUDIT_README.as_bytes().to_vec()),
     ];
-    let tree = store.tree_with_files(None, &files)?;
     let now = super::util::now()?;
     let author = person(
         args.admin_name.as_deref().unwrap_or(&args.admin),
@@ -105,23 +107,36 @@ pub fn run(cwd: &Path, args: InitArgs) -> CliResult {
         "genesis: the root of trust of this audit log\n\nFirst admin `{}` with key {fpr}.\n",
         args.admin
     );
-    let commit = store.write_commit(tree, &[], &author, &committer, &message)?;
     // The root commit passes the same rules the server applies to a pushed genesis.
-    let mut checker = Checker::new(&store, now);
-    let (_, diags) = checker.check_main_commit(&store.commit(commit)?, None);
-    super::util::refuse_on_errors(
-        &diags,
-        CliError::internal(anyhow!("the genesis commit does not pass the rules")),
-    )?;
-    store.update_ref(MAIN_REF, commit, None, "init")?;
-    println!("created audit repository {}", dir.display());
-    println!("  root of trust: {commit}");
-    println!("  admin: {} (key {fpr})", args.admin);
-    println!(
+    let commit = write::write(
+        &mut Checker::new(&store, now),
+        Draft {
+            parent: None,
+            tree: TreeSpec::files(files),
+            author,
+            committer,
+            message,
+        },
+        Judgement::Main,
+        &RefMove::new(MAIN_REF, Expected::Absent, "init"),
+    )
+    .map_err(|e| match e {
+        WriteError::Rejected(d) => {
+            CliError::internal(anyhow!("the genesis commit does not pass the rules"))
+                .with_diagnostics(d)
+        }
+        WriteError::Store(e) => e.into(),
+    })?
+    .staged
+    .id();
+    outln!("created audit repository {}", dir.display());
+    outln!("  root of trust: {commit}");
+    outln!("  admin: {} (key {fpr})", args.admin);
+    outln!(
         "next: install the hook on the server: aiaudit hook install {}",
         dir.display()
     );
-    println!("      add principals: aiaudit principal add ID --kind human --cert CERT.asc --key ADMIN.key");
+    outln!("      add principals: aiaudit principal add ID --kind human --cert CERT.asc --key ADMIN.key");
     Ok(EXIT_OK)
 }
 

@@ -1,5 +1,6 @@
 //! `aiaudit key`: OpenPGP keys for principals that sign in-process.
 
+use super::outln;
 use super::{CliError, CliResult, EXIT_OK};
 use crate::pgp;
 use anyhow::anyhow;
@@ -73,7 +74,7 @@ pub fn run(cmd: KeyCommand) -> CliResult {
     write_private(&secret_path, secret.as_bytes())?;
     std::fs::write(&cert_path, cert)
         .map_err(|e| CliError::usage(anyhow!("cannot write {}: {e}", cert_path.display())))?;
-    println!("{fpr}");
+    outln!("{fpr}");
     eprintln!("secret key: {} (keep it private)", secret_path.display());
     eprintln!(
         "certificate: {} (add it to the policy)",

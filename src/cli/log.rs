@@ -1,8 +1,9 @@
 //! `aiaudit log`: one line per decision on main, newest first, with filters.
 
+use super::outln;
 use super::util::{self, main_base};
 use super::{CliError, CliResult, EXIT_OK};
-use crate::history::{read_ledger, LedgerDecision};
+use crate::ledger::read::{read_ledger, LedgerDecision};
 use crate::record;
 use anyhow::anyhow;
 use serde_json::json;
@@ -127,7 +128,7 @@ pub fn run(cwd: &Path, a: LogArgs) -> CliResult {
                 })
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&out).map_err(CliError::internal)?
         );
@@ -136,7 +137,7 @@ pub fn run(cwd: &Path, a: LogArgs) -> CliResult {
     for d in &rows {
         let x = &d.decision;
         let approvers: Vec<&str> = d.approvals.iter().map(|s| s.principal.as_str()).collect();
-        println!(
+        outln!(
             "{}  {}  {:<8} {} on {}  by {}  approved by {}  [{}]  {}",
             x.created,
             x.id,

@@ -74,45 +74,117 @@ pub enum Command {
     Man(docs::ManArgs),
 }
 
-/// An error at the CLI edge; its kind decides the exit code.
+/// What kind of failure a command ended in; the kind alone decides the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input breaks the rules: a rejected record, a failed verification (exit 1).
+    Violations,
+    /// The command was used wrongly or the configuration is unusable (exit 2).
+    Usage,
+    /// Something failed that the user did not cause: I/O, an unreadable object (exit 3).
+    Internal,
+    /// Standard output was closed by its reader (`aiaudit log | head`): the command stops
+    /// quietly and succeeds, as any Unix tool does.
+    BrokenPipe,
+}
+
+impl ErrorKind {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::Violations => EXIT_VIOLATIONS,
+            ErrorKind::Usage => EXIT_USAGE,
+            ErrorKind::Internal => EXIT_INTERNAL,
+            ErrorKind::BrokenPipe => EXIT_OK,
+        }
+    }
+}
+
+/// An error at the CLI edge: its kind, the error, the findings behind it (printed first), and
+/// hints on what to do.
 #[derive(Debug)]
 pub struct CliError {
-    pub code: i32,
+    pub kind: ErrorKind,
     pub error: anyhow::Error,
+    pub diagnostics: Vec<crate::diag::Diagnostic>,
     pub hints: Vec<String>,
 }
 
 impl CliError {
-    pub fn usage(e: impl Into<anyhow::Error>) -> Self {
+    pub fn new(kind: ErrorKind, e: impl Into<anyhow::Error>) -> Self {
         CliError {
-            code: EXIT_USAGE,
+            kind,
             error: e.into(),
+            diagnostics: Vec::new(),
             hints: Vec::new(),
         }
+    }
+    pub fn usage(e: impl Into<anyhow::Error>) -> Self {
+        Self::new(ErrorKind::Usage, e)
     }
     pub fn violations(e: impl Into<anyhow::Error>) -> Self {
-        CliError {
-            code: EXIT_VIOLATIONS,
-            error: e.into(),
-            hints: Vec::new(),
-        }
+        Self::new(ErrorKind::Violations, e)
     }
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
-        CliError {
-            code: EXIT_INTERNAL,
-            error: e.into(),
-            hints: Vec::new(),
-        }
+        Self::new(ErrorKind::Internal, e)
     }
     pub fn hint(mut self, h: impl Into<String>) -> Self {
         self.hints.push(h.into());
         self
+    }
+    /// The findings that caused the error, printed before it.
+    pub fn with_diagnostics(mut self, d: Vec<crate::diag::Diagnostic>) -> Self {
+        self.diagnostics = d;
+        self
+    }
+    pub fn exit_code(&self) -> i32 {
+        self.kind.exit_code()
     }
 }
 
 impl From<crate::store::StoreError> for CliError {
     fn from(e: crate::store::StoreError) -> Self {
         CliError::internal(e)
+    }
+}
+
+impl From<crate::ledger::governance::GovernanceError> for CliError {
+    /// The governance files on main are unusable: nothing the command can do.
+    fn from(e: crate::ledger::governance::GovernanceError) -> Self {
+        CliError::usage(anyhow::anyhow!("the policy on main is unusable: {e}"))
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    /// A closed standard output is not an error of the command (see [`ErrorKind::BrokenPipe`]).
+    fn from(e: std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::BrokenPipe => CliError::new(ErrorKind::BrokenPipe, e),
+            _ => CliError::internal(e),
+        }
+    }
+}
+
+/// `println!` for command output: a write error (a closed pipe above all) becomes the command's
+/// error instead of a panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::cli::CliError::from)?
+    }};
+}
+pub(crate) use outln;
+
+impl From<crate::ledger::write::WriteError> for CliError {
+    /// A write the engine refused carries its findings; the command adds what was not done.
+    fn from(e: crate::ledger::write::WriteError) -> Self {
+        use crate::ledger::write::WriteError;
+        match e {
+            WriteError::Store(e) => e.into(),
+            WriteError::Rejected(d) => {
+                CliError::violations(anyhow::anyhow!("the commit breaks the server's rules"))
+                    .with_diagnostics(d)
+            }
+        }
     }
 }
 
@@ -156,35 +228,18 @@ pub fn main() -> i32 {
             return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
         }
     };
-    if !matches!(cli.command, Command::Hook(_)) {
-        quiet_on_broken_pipe();
-    }
     match run(cli) {
         Ok(code) => code,
+        Err(e) if e.kind == ErrorKind::BrokenPipe => e.exit_code(),
         Err(e) => {
+            for d in &e.diagnostics {
+                eprintln!("{d}");
+            }
             eprintln!("error: {:#}", e.error);
             for h in &e.hints {
                 eprintln!("hint: {h}");
             }
-            e.code
+            e.exit_code()
         }
     }
-}
-
-/// A closed pipe (`aiaudit log | head`) ends output quietly, as in any Unix tool, instead of the
-/// panic `println!` raises on EPIPE. Never for the hook: it must fail closed, whatever happens.
-fn quiet_on_broken_pipe() {
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let msg = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| info.payload().downcast_ref::<&str>().copied())
-            .unwrap_or("");
-        if msg.contains("Broken pipe") {
-            std::process::exit(EXIT_OK);
-        }
-        default_hook(info)
-    }));
 }

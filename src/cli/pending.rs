@@ -1,10 +1,10 @@
 //! `aiaudit pending`: decisions waiting for approval.
 
+use super::outln;
 use super::util::{self, main_base};
 use super::{CliResult, EXIT_OK};
-use crate::engine::{existing_approvals, Checker};
+use crate::ledger::trailers;
 use crate::record;
-use crate::trailers;
 use serde_json::json;
 use std::path::Path;
 
@@ -19,8 +19,7 @@ pub struct PendingArgs {
 pub fn run(cwd: &Path, a: PendingArgs) -> CliResult {
     let store = util::open(cwd)?;
     let base = main_base(&store)?;
-    let mut checker = Checker::new(&store, util::now()?);
-    let policy = util::policy_at(&mut checker, base.tree)?;
+    let policy = util::policy_at(&store, base.tree)?;
     let mut rows = Vec::new();
     for (_, refname, oid) in util::proposal_refs(&store)? {
         let prop = match util::load_proposal(&store, &refname, oid) {
@@ -41,7 +40,8 @@ pub fn run(cwd: &Path, a: PendingArgs) -> CliResult {
         if store.lookup(base.tree, &prop.path)?.is_some() {
             continue;
         }
-        let approvals: Vec<String> = existing_approvals(&trailers::parse(&prop.commit.message))
+        let approvals: Vec<String> = trailers::parse(&prop.commit.message)
+            .well_formed_signatures(trailers::APPROVED_BY)
             .into_iter()
             .map(|x| x.principal)
             .collect();
@@ -61,11 +61,11 @@ pub fn run(cwd: &Path, a: PendingArgs) -> CliResult {
         }));
     }
     if a.json {
-        println!("{}", serde_json::Value::Array(rows));
+        outln!("{}", serde_json::Value::Array(rows));
         return Ok(EXIT_OK);
     }
     if rows.is_empty() {
-        println!("no decisions are waiting for approval");
+        outln!("no decisions are waiting for approval");
         return Ok(EXIT_OK);
     }
     for r in &rows {
@@ -80,7 +80,7 @@ pub fn run(cwd: &Path, a: PendingArgs) -> CliResult {
                 })
                 .unwrap_or_default()
         };
-        println!(
+        outln!(
             "{}  {}  {} on {}  risk {}  by {}",
             s("id"),
             s("created"),
@@ -89,9 +89,9 @@ pub fn run(cwd: &Path, a: PendingArgs) -> CliResult {
             s("risk"),
             s("initiator")
         );
-        println!("    {}", s("summary").lines().next().unwrap_or(""));
+        outln!("    {}", s("summary").lines().next().unwrap_or(""));
         let have = list("approvals");
-        println!(
+        outln!(
             "    needs {}; approved by {}",
             list("requires"),
             if have.is_empty() {

@@ -146,7 +146,7 @@ fn policy_file(policy: &Policy) -> CliResult<(String, Vec<u8>)> {
 
 fn add(cwd: &Path, a: AddArgs) -> CliResult {
     governed(cwd, &a.signer, a.push.as_deref(), |checker, base| {
-        let old = util::policy_at(checker, base.tree)?;
+        let old = checker.governance().policy_at(base.tree)?;
         if old.principal(&a.id).is_some() {
             return Err(CliError::usage(anyhow!(
                 "principal `{}` already exists",
@@ -193,13 +193,16 @@ fn update_key(cwd: &Path, a: UpdateKeyArgs) -> CliResult {
     governed(cwd, &a.signer, a.push.as_deref(), |checker, base| {
         let fpr = a.fingerprint.to_ascii_uppercase();
         let cert = checker
+            .governance()
             .cert_at(base.tree, &fpr)
             .map_err(|e| CliError::usage(anyhow!("no certificate {fpr} in the policy: {e}")))?;
         let update = util::read_input(&a.file)?;
         let merged = pgp::merge_update(&cert, &update)
             .map_err(|e| CliError::usage(anyhow!("{}: {e}", a.file.display())))?;
         let armored = pgp::armor_cert(&merged).map_err(CliError::internal)?;
-        let owner = util::policy_at(checker, base.tree)?
+        let owner = checker
+            .governance()
+            .policy_at(base.tree)?
             .principal_by_key(&fpr)
             .map(|p| p.id.clone())
             .unwrap_or_default();
@@ -212,7 +215,7 @@ fn update_key(cwd: &Path, a: UpdateKeyArgs) -> CliResult {
 
 fn add_key(cwd: &Path, a: AddKeyArgs) -> CliResult {
     governed(cwd, &a.signer, a.push.as_deref(), |checker, base| {
-        let mut policy: Policy = (*util::policy_at(checker, base.tree)?).clone();
+        let mut policy: Policy = (*checker.governance().policy_at(base.tree)?).clone();
         let (fpr, file) = read_cert(&a.cert)?;
         if let Some(owner) = policy.principal_by_key(&fpr) {
             return Err(CliError::usage(anyhow!(

@@ -6,17 +6,19 @@
 //! and every content that is hashed is scanned for credentials before anything is written
 //! (`crate::intake::secrets`).
 
+use super::outln;
 use super::util::{self, committer, main_base, person, unix};
 use super::{CliError, CliResult, EXIT_OK};
-use crate::engine::{Checker, MAIN_REF, PROPOSALS_PREFIX};
+use crate::engine::Checker;
 use crate::intake::{self, otel, secrets::Scan, Digested, INTAKE_SCHEMA};
+use crate::ledger::trailers;
+use crate::ledger::write::{self, Draft, Expected, Judgement, RefMove, TreeSpec};
+use crate::ledger::{MAIN_REF, PROPOSALS_PREFIX};
 use crate::policy::Policy;
 use crate::record::{
     self, canonical::to_canonical_yaml, digest, ActionKind, Agent, Ai, AiRole, Context,
     ContextEntry, ContextKind, Decision, Initiator, Model, Recommendation, Target, DECISION_SCHEMA,
 };
-use crate::store::{Change, Entry};
-use crate::trailers;
 use anyhow::anyhow;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -201,7 +203,7 @@ pub fn run(cwd: &Path, a: RecordArgs) -> CliResult {
     let now = util::now()?;
     let base = main_base(&store)?;
     let mut checker = Checker::new(&store, now);
-    let policy = util::policy_at(&mut checker, base.tree)?;
+    let policy = checker.governance().policy_at(base.tree)?;
     let mut scan = Scan::new(a.digest_only.iter().cloned());
     if a.store_context {
         scan.keep_content();
@@ -244,53 +246,44 @@ pub fn run(cwd: &Path, a: RecordArgs) -> CliResult {
     } else {
         Vec::new()
     };
-    // Each blob is written once; the same entries make the tree and what the check judges.
-    let added = |path: &str, bytes: &[u8]| -> CliResult<Change> {
-        Ok(Change::added_blob(path, store.write_blob(bytes)?))
-    };
-    let change = added(&path, text.as_bytes())?;
-    let stored_changes = stored
-        .iter()
-        .map(|(p, b)| added(p, b))
-        .collect::<CliResult<Vec<_>>>()?;
-    let entries: Vec<(String, Option<Entry>)> = std::iter::once(&change)
-        .chain(&stored_changes)
-        .map(|c| (c.path.clone(), c.new))
-        .collect();
-    let tree = store.tree_with_entries(base.tree, &entries)?;
-    let message = trailers::decision_message(&d, &[]);
-    let commit = store.write_commit(tree, &[base.id], &author, &committer, &message)?;
-
-    // Judge the proposal with the server's rules before any ref moves.
-    let stored_refs: Vec<&Change> = stored_changes.iter().collect();
-    let (_, diags) =
-        checker.check_decision_commit(&store.commit(commit)?, &base, &change, &stored_refs, false);
-    util::refuse_on_errors(
-        &diags,
-        CliError::violations(anyhow!("the decision is not valid; nothing was recorded")),
-    )?;
+    let stored_paths: Vec<String> = stored.iter().map(|(p, _)| p.clone()).collect();
     if a.land && verdict.approval != crate::policy::Approval::Post {
         return Err(CliError::usage(anyhow!(
             "policy rule `{}` requires pre-approval; --land is only for `approval: post` rules",
             verdict.rule
         )));
     }
-    let refname = if a.land {
-        let (_, diags) = checker.check_main_commit(&store.commit(commit)?, Some(&base));
-        util::refuse_on_errors(
-            &diags,
-            CliError::violations(anyhow!(
-                "the decision would be rejected on main; nothing was recorded"
-            )),
+    let staged = write::stage(
+        &store,
+        Draft {
+            parent: Some(base),
+            tree: TreeSpec::files(
+                std::iter::once((path.clone(), text.into_bytes()))
+                    .chain(stored)
+                    .collect(),
+            ),
+            author,
+            committer,
+            message: trailers::decision_message(&d, &[]),
+        },
+    )?;
+    // Judge the proposal with the server's rules before any ref moves.
+    util::judged(
+        staged.judge(&mut checker, Judgement::Decision { landing: false }),
+        "the decision is not valid; nothing was recorded",
+    )?;
+    let mv = if a.land {
+        util::judged(
+            staged.judge(&mut checker, Judgement::Main),
+            "the decision would be rejected on main; nothing was recorded",
         )?;
-        let local = store.ref_target(MAIN_REF)?;
-        store.update_ref(MAIN_REF, commit, local, "record (post-action review)")?;
-        MAIN_REF.to_owned()
+        RefMove::new(MAIN_REF, Expected::Behind, "record (post-action review)")
     } else {
         let r = format!("{PROPOSALS_PREFIX}{}", d.id);
-        store.update_ref(&r, commit, None, "record")?;
-        r
+        RefMove::new(r, Expected::Absent, "record")
     };
+    write::publish(&store, &staged, &mv)?;
+    let (commit, refname) = (staged.id(), mv.name);
     if let Some(remote) = &a.push {
         util::git_push(&store, remote, &[format!("{commit}:{refname}")])?;
     }
@@ -305,12 +298,12 @@ pub fn run(cwd: &Path, a: RecordArgs) -> CliResult {
             "rule": verdict.rule,
             "approval": verdict.approval.as_str(),
             "requires": needs,
-            "stored_context": stored.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            "stored_context": stored_paths,
             "pushed": a.push,
         });
-        println!("{out}");
+        outln!("{out}");
     } else {
-        println!("{}", d.id);
+        outln!("{}", d.id);
         eprintln!(
             "recorded decision {} ({} on {})",
             d.id,
@@ -319,7 +312,10 @@ pub fn run(cwd: &Path, a: RecordArgs) -> CliResult {
         );
         eprintln!("  file:   {path}");
         if a.store_context {
-            eprintln!("  stored: {} context file(s) under context/", stored.len());
+            eprintln!(
+                "  stored: {} context file(s) under context/",
+                stored_paths.len()
+            );
         }
         eprintln!(
             "  ref:    {refname}{}",

@@ -7,7 +7,7 @@ use super::progress::Progress;
 use super::util::{self, main_base};
 use super::{CliError, CliResult, EXIT_OK};
 use crate::engine::Checker;
-use crate::history::read_ledger;
+use crate::ledger::read::read_ledger;
 use crate::record::Risk;
 use crate::report::{
     self, human_duration, Bucket, Count, GapGroup, Report, Severity, FRAMEWORKS, RISKS,
@@ -73,12 +73,18 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
     drop(checking);
 
     let opts = report::Options { since, until, now };
-    let mut verdict_of = |d: &crate::history::LedgerDecision| {
+    let mut verdict_of = |d: &crate::ledger::read::LedgerDecision| {
         // The policy a decision landed under is its landing commit's parent's.
         let oid = gix::ObjectId::from_hex(d.commit.as_bytes()).ok()?;
         let parent = *store.commit(oid).ok()?.parents.first()?;
         let tree = store.commit(parent).ok()?.tree;
-        Some(checker.policy_at(tree).ok()?.verdict(&d.decision))
+        Some(
+            checker
+                .governance()
+                .policy_at(tree)
+                .ok()?
+                .verdict(&d.decision),
+        )
     };
     let r = report::build(
         &ledger,
@@ -95,10 +101,7 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
     };
     match &a.out {
         None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .and_then(|_| out.flush())
-                .map_err(|e| CliError::internal(anyhow!("cannot write the report: {e}")))?;
+            util::write_stdout(text.as_bytes())?;
         }
         Some(path) => {
             write_atomically(path, text.as_bytes())?;

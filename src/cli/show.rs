@@ -1,11 +1,13 @@
 //! `aiaudit show`: the chain of one decision, in order.
 
+use super::outln;
 use super::util::{self, main_base};
 use super::{CliError, CliResult, EXIT_OK};
-use crate::engine::{Checker, MAIN_REF};
+use crate::engine::Checker;
+use crate::ledger::trailers::{self, Approval};
+use crate::ledger::MAIN_REF;
 use crate::record::{self, Decision, Event};
 use crate::store::{CommitData, Oid, Store};
-use crate::trailers::{self, Approval};
 use anyhow::anyhow;
 use serde_json::json;
 use std::path::Path;
@@ -47,18 +49,19 @@ fn stored(store: &Store, tree: Oid, sha256: &str) -> CliResult<Option<Stored>> {
 }
 
 /// `text` indented, at most `max` lines (None: all), with a note on what was left out.
-fn print_block(text: &str, max: Option<usize>, indent: &str, path: &str) {
+fn print_block(text: &str, max: Option<usize>, indent: &str, path: &str) -> CliResult<()> {
     let lines: Vec<&str> = text.lines().collect();
     let shown = max.unwrap_or(lines.len()).min(lines.len());
     for l in &lines[..shown] {
-        println!("{indent}│ {l}");
+        outln!("{indent}│ {l}");
     }
     if shown < lines.len() {
-        println!(
+        outln!(
             "{indent}│ … {} more line(s): --full, or git show main:{path}",
             lines.len() - shown
         );
     }
+    Ok(())
 }
 
 fn signed_at(ap: &Approval) -> Option<String> {
@@ -87,7 +90,7 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
     let d: Decision =
         decision.ok_or_else(|| CliError::violations(anyhow!("the record does not parse")))?;
     let mut checker = Checker::new(&store, util::now()?);
-    let policy = util::policy_at(&mut checker, parent.tree)?;
+    let policy = checker.governance().policy_at(parent.tree)?;
     let mut approvals = Vec::new();
     for v in trailers::parse(&commit.message).all(trailers::APPROVED_BY) {
         match Approval::parse(v) {
@@ -141,21 +144,21 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
             "events": events.iter().map(|(c, e)| json!({"commit": c, "event": e})).collect::<Vec<_>>(),
             "findings": diags,
         });
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&out).map_err(CliError::internal)?
         );
         return Ok(EXIT_OK);
     }
-    println!("decision {} — {status}", d.id);
-    println!("  created    {}", d.created);
+    outln!("decision {} — {status}", d.id);
+    outln!("  created    {}", d.created);
     let owner = d
         .initiator
         .owner
         .as_ref()
         .map(|o| format!(", owner {o}"))
         .unwrap_or_default();
-    println!(
+    outln!(
         "1 initiator  {} ({}{owner}){}",
         d.initiator.id,
         d.initiator.kind.as_str(),
@@ -165,14 +168,14 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
             .map(|n| format!(" — {n}"))
             .unwrap_or_default()
     );
-    println!(
+    outln!(
         "2 context    {} ({} input(s))",
         d.context.digest,
         d.context.entries.len()
     );
     let max = (!a.full).then_some(PREVIEW_LINES);
     for (e, content, arguments) in &context {
-        println!(
+        outln!(
             "               {:<20} {:<24} {:>8} B  sha256:{}",
             e.kind.as_str(),
             e.name,
@@ -180,11 +183,11 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
             &e.sha256[..16.min(e.sha256.len())]
         );
         if let Some(u) = &e.uri {
-            println!("                 uri {u}");
+            outln!("                 uri {u}");
         }
         if let Some(s) = arguments {
-            println!("                 arguments, stored at {}", s.path);
-            print_block(&s.text, max, "                 ", &s.path);
+            outln!("                 arguments, stored at {}", s.path);
+            print_block(&s.text, max, "                 ", &s.path)?;
         }
         if let Some(s) = content {
             let what = if e.arguments_sha256.is_some() {
@@ -192,11 +195,11 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
             } else {
                 "content"
             };
-            println!("                 {what}, stored at {}", s.path);
-            print_block(&s.text, max, "                 ", &s.path);
+            outln!("                 {what}, stored at {}", s.path);
+            print_block(&s.text, max, "                 ", &s.path)?;
         }
     }
-    println!(
+    outln!(
         "3 model      {} — AI {} the action{}",
         d.ai.model.trailer(),
         d.ai.role.as_str(),
@@ -206,7 +209,7 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
             .unwrap_or_default()
     );
     for ag in &d.ai.agents {
-        println!(
+        outln!(
             "               agent {} as {}{}",
             ag.id,
             ag.role,
@@ -216,20 +219,20 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
                 .unwrap_or_default()
         );
     }
-    println!(
+    outln!(
         "4 recommends {}",
         d.recommendation.summary.lines().next().unwrap_or("")
     );
-    println!(
+    outln!(
         "  output     {} B  sha256:{}",
         d.recommendation.size,
         &d.recommendation.sha256[..16.min(d.recommendation.sha256.len())]
     );
     if let Some(s) = &output {
-        println!("                 stored at {}", s.path);
-        print_block(&s.text, max, "                 ", &s.path);
+        outln!("                 stored at {}", s.path);
+        print_block(&s.text, max, "                 ", &s.path)?;
     }
-    println!(
+    outln!(
         "  action     {} on {}: {}",
         d.action.kind.as_str(),
         d.action.target.system,
@@ -242,7 +245,7 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
         ("resource", &t.resource),
     ] {
         if let Some(v) = v {
-            println!("  {label:<10} {v}");
+            outln!("  {label:<10} {v}");
         }
     }
     for (label, list) in [
@@ -251,11 +254,11 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
         ("dataset", &d.action.datasets),
     ] {
         for v in list {
-            println!("  {label:<10} {v}");
+            outln!("  {label:<10} {v}");
         }
     }
     let verdict = policy.verdict(&d);
-    println!(
+    outln!(
         "  risk       {} (policy rule `{}`: {}-approval, {})",
         d.risk.as_str(),
         verdict.rule,
@@ -268,10 +271,10 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
             .join(" AND ")
     );
     if approvals.is_empty() {
-        println!("5 approvals  none yet");
+        outln!("5 approvals  none yet");
     }
     for (i, ap) in approvals.iter().enumerate() {
-        println!(
+        outln!(
             "{} approved   by {}{} at {} — {}",
             if i == 0 { "5" } else { " " },
             ap["principal"].as_str().unwrap_or("?"),
@@ -282,13 +285,13 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
             ap["signed_at"].as_str().unwrap_or("?"),
             ap["status"].as_str().unwrap_or("?")
         );
-        println!("               key {}", ap["key"].as_str().unwrap_or("?"));
+        outln!("               key {}", ap["key"].as_str().unwrap_or("?"));
     }
     let mut any = false;
     for (c, e) in &events {
         any = true;
         match (&e.outcome, &e.review) {
-            (Some(o), _) => println!(
+            (Some(o), _) => outln!(
                 "6 outcome    {} — {}{} by {} at {} (commit {})",
                 o.status.as_str(),
                 o.action,
@@ -300,7 +303,7 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
                 o.at.as_deref().unwrap_or(&e.created),
                 &c[..12]
             ),
-            (_, Some(r)) => println!(
+            (_, Some(r)) => outln!(
                 "  review     {} by {} at {}: {} (commit {})",
                 r.verdict.as_str(),
                 e.actor.id,
@@ -308,7 +311,7 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
                 r.summary.lines().next().unwrap_or(""),
                 &c[..12]
             ),
-            _ => println!(
+            _ => outln!(
                 "  note       by {} at {}: {}",
                 e.actor.id,
                 e.created,
@@ -316,15 +319,15 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
             ),
         }
         if let (Some(n), true) = (&e.note, e.outcome.is_some() || e.review.is_some()) {
-            println!("               note: {}", n.lines().next().unwrap_or(""));
+            outln!("               note: {}", n.lines().next().unwrap_or(""));
         }
     }
     if !any || !events.iter().any(|(_, e)| e.outcome.is_some()) {
-        println!("6 outcome    none recorded");
+        outln!("6 outcome    none recorded");
     }
-    println!("  commit     {} ({})", commit.id, path);
+    outln!("  commit     {} ({})", commit.id, path);
     for f in &diags {
-        println!("  finding    {f}");
+        outln!("  finding    {f}");
     }
     Ok(EXIT_OK)
 }

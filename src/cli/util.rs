@@ -3,7 +3,9 @@
 
 use super::{CliError, CliResult};
 use crate::diag::Diagnostic;
-use crate::engine::{Checker, MAIN_REF, PROPOSALS_PREFIX};
+use crate::ledger::governance::Governance;
+use crate::ledger::write::WriteError;
+use crate::ledger::{MAIN_REF, PROPOSALS_PREFIX};
 use crate::pgp::Signer;
 use crate::policy::Policy;
 use crate::store::{Change, ChangeKind, CommitData, Oid, Person, Store};
@@ -58,10 +60,17 @@ pub fn main_base(store: &Store) -> CliResult<CommitData> {
     Ok(store.commit(pick)?)
 }
 
-pub fn policy_at(checker: &mut Checker<'_>, tree: Oid) -> CliResult<Arc<Policy>> {
-    checker
-        .policy_at(tree)
-        .map_err(|e| CliError::usage(anyhow!("the policy on main is unusable: {e}")))
+/// The policy at `tree`, for a command that needs nothing else of the governance state.
+pub fn policy_at(store: &Store, tree: Oid) -> CliResult<Arc<Policy>> {
+    Ok(Governance::new(store).policy_at(tree)?)
+}
+
+/// A write the engine refused: its findings, then `what` (what was not done).
+pub fn refused(what: &'static str) -> impl FnOnce(WriteError) -> CliError {
+    move |e| match e {
+        WriteError::Rejected(d) => CliError::violations(anyhow!(what)).with_diagnostics(d),
+        WriteError::Store(e) => e.into(),
+    }
 }
 
 /// How a command signs: a key file (in-process, Ed25519) or GnuPG.
@@ -166,7 +175,7 @@ pub fn load_proposal(store: &Store, refname: &str, oid: Oid) -> CliResult<Propos
         return Err(bad("a proposal is one commit with one parent".into()));
     };
     let parent = store.commit(*p)?;
-    let changes = store.diff_trees(Some(parent.tree), commit.tree, crate::engine::MAX_CHANGES)?;
+    let changes = store.diff_trees(Some(parent.tree), commit.tree, crate::ledger::MAX_CHANGES)?;
     let (stored, rest): (Vec<Change>, Vec<Change>) = changes.into_iter().partition(|ch| {
         ch.kind == ChangeKind::Added && crate::record::context_path_digest(&ch.path).is_some()
     });
@@ -211,14 +220,14 @@ pub fn unix(t: SystemTime) -> i64 {
         .unwrap_or(0)
 }
 
-/// Prints every finding; fails with `err` when any of them is an error (warnings pass).
-pub fn refuse_on_errors(diags: &[Diagnostic], err: CliError) -> CliResult<()> {
-    print_diagnostics(diags);
+/// A judgement's findings: an error when any is an error (carrying them all, with `what`
+/// was not done), else the warnings printed.
+pub fn judged(diags: Vec<Diagnostic>, what: &'static str) -> CliResult<()> {
     if diags.iter().any(Diagnostic::is_error) {
-        Err(err)
-    } else {
-        Ok(())
+        return Err(CliError::violations(anyhow!(what)).with_diagnostics(diags));
     }
+    print_diagnostics(&diags);
+    Ok(())
 }
 
 /// Prints diagnostics the way every command does.
@@ -261,4 +270,13 @@ pub fn read_input(path: &Path) -> CliResult<Vec<u8>> {
         std::fs::read(path)
             .map_err(|e| CliError::usage(anyhow!("cannot read {}: {e}", path.display())))
     }
+}
+
+/// Writes a command's whole output to standard output (a closed pipe ends the command quietly,
+/// see `ErrorKind::BrokenPipe`).
+pub fn write_stdout(bytes: &[u8]) -> CliResult<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes).and_then(|_| out.flush())?;
+    Ok(())
 }

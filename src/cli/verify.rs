@@ -1,9 +1,11 @@
 //! `aiaudit verify`: every rule of the hook over the whole history, offline.
 
+use super::outln;
 use super::util;
 use super::{CliError, CliResult, EXIT_OK, EXIT_VIOLATIONS};
 use crate::diag::{Code, Diagnostic};
-use crate::engine::{Checker, Coverage, VerifyState, MAIN_REF};
+use crate::engine::{Checker, Coverage, VerifyState};
+use crate::ledger::MAIN_REF;
 use anyhow::anyhow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -82,13 +84,13 @@ pub fn run(cwd: &Path, a: VerifyArgs) -> CliResult {
     let warnings = report.diagnostics.len() - errors;
     let clean = errors == 0;
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&report).map_err(CliError::internal)?
         );
     } else {
         util::print_diagnostics(&report.diagnostics);
-        println!(
+        outln!(
             "{}: {} commits ({} decisions, {} events, {} policy changes) from root {} to {}; {errors} violation(s), {warnings} warning(s)",
             if clean { "ok" } else { "FAILED" },
             report.commits,
@@ -99,7 +101,7 @@ pub fn run(cwd: &Path, a: VerifyArgs) -> CliResult {
             report.tip.as_deref().map(short).unwrap_or("?"),
         );
         if report.coverage == Some(Coverage::Resumed) {
-            println!(
+            outln!(
                 "   checked the {} commit(s) added since the last clean verify of this clone; `--full` checks all",
                 report.checked.unwrap_or(0)
             );
@@ -184,7 +186,7 @@ fn check_trust_admins(
         Ok(c) => c.tree,
         Err(e) => return mismatch(e.to_string()),
     };
-    let policy = match checker.policy_at(tree) {
+    let policy = match checker.governance().policy_at(tree) {
         Ok(p) => p,
         Err(e) => return mismatch(format!("the root policy is unusable: {e}")),
     };

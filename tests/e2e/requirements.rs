@@ -51,6 +51,7 @@ fn and_of_groups_short_by_one_group_is_rejected() {
     let d = w.land_proposal(BOB);
     // carol (security) approves: not enough, the approval waits on the proposal ref.
     let partial = w.aiaudit_signed(CAROL, &["approve", &d.id, "--yes"]);
+    partial.ok();
     assert!(
         partial.stderr.contains("needs 1 from group `dev`"),
         "{partial}"

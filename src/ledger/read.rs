@@ -5,10 +5,10 @@
 //! sound; the ledger says what it contains. Records that do not parse are skipped here and
 //! reported by `verify`.
 
+use crate::ledger::trailers::{self, Approval};
 use crate::pgp;
 use crate::record::{self, Decision, Event};
 use crate::store::{ChangeKind, Oid, Store, StoreError};
-use crate::trailers::{self, Approval};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -95,11 +95,11 @@ pub fn read_ledger(
             continue;
         }
         // The record, not the stored context (`context/…`) that may come with a decision.
-        let changes = store.diff_trees(Some(parent), c.tree, crate::engine::MAX_CHANGES)?;
+        let changes = store.diff_trees(Some(parent), c.tree, crate::ledger::MAX_CHANGES)?;
         let Some(ch) = changes.iter().find(|ch| {
             ch.kind == ChangeKind::Added
-                && (crate::engine::is_record_path("decisions", &ch.path)
-                    || crate::engine::is_record_path("events", &ch.path))
+                && (crate::ledger::is_record_path("decisions", &ch.path)
+                    || crate::ledger::is_record_path("events", &ch.path))
         }) else {
             continue;
         };

@@ -41,6 +41,26 @@ impl Trailers {
     pub fn push(&mut self, key: &str, value: impl Into<String>) {
         self.0.push((key.to_owned(), value.into()));
     }
+
+    /// Every signature trailer `key` (`Approved-by`, `Reviewed-by`, `Policy-Signed-by`),
+    /// parsed; a malformed one is an error saying what is wrong with it. The one reader of
+    /// signature trailers: the engine judges these, the ledger lists them.
+    pub fn signatures<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> impl Iterator<Item = Result<Approval, String>> + 'a {
+        self.all(key).map(Approval::parse)
+    }
+
+    /// The well-formed signature trailers `key` (not yet verified).
+    pub fn well_formed_signatures(&self, key: &str) -> Vec<Approval> {
+        self.signatures(key).filter_map(Result::ok).collect()
+    }
+
+    /// The first value of `key`, if any.
+    pub fn first<'a>(&'a self, key: &'a str) -> Option<&'a str> {
+        self.all(key).next()
+    }
 }
 
 /// Reads the trailer block of `message`.

@@ -1,0 +1,203 @@
+//! Rule family: signatures and separation of duties. Every signature trailer verifies over the
+//! record's exact bytes with a valid key of the principal it names; approvers are humans with
+//! no conflict of interest; a principal counts once; what is missing is said per group.
+
+use super::CommitView;
+use crate::diag::{Code, Diagnostic};
+use crate::ledger::trailers::Approval;
+use crate::pgp;
+use crate::policy::{self, Policy, Principal};
+use crate::record::{Decision, PrincipalKind};
+use crate::store::Oid;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+#[derive(Debug, Clone)]
+pub struct CheckedApproval {
+    pub principal: String,
+    pub key: String,
+    pub signed_at: SystemTime,
+}
+
+impl super::Checker<'_> {
+    /// Verifies every `Approved-by` trailer over the decision file's bytes and returns the
+    /// distinct eligible principals.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn check_signed_by(
+        &mut self,
+        gov_tree: Oid,
+        policy: &Policy,
+        d: &Decision,
+        bytes: &[u8],
+        c: &CommitView,
+        key: &str,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Vec<CheckedApproval> {
+        let mut out: Vec<CheckedApproval> = Vec::new();
+        for parsed in c.trailers.signatures(key) {
+            let a = match parsed {
+                Ok(a) => a,
+                Err(e) => {
+                    diags.push(Diagnostic::new(
+                        Code::TrailerMismatch,
+                        format!("malformed {key} trailer: {e}"),
+                    ));
+                    continue;
+                }
+            };
+            let principal = match self.verify_signature(gov_tree, policy, &a, bytes) {
+                Ok(p) => p,
+                Err(diag) => {
+                    diags.push(diag);
+                    continue;
+                }
+            };
+            if principal.kind != PrincipalKind::Human {
+                diags.push(Diagnostic::new(
+                    Code::ApproverNotHuman,
+                    format!(
+                        "approval by `{}`, a {} principal; approvals come from humans",
+                        principal.id,
+                        principal.kind.as_str()
+                    ),
+                ));
+                continue;
+            }
+            if let Some(why) = conflict_of_interest(&principal.id, d) {
+                diags.push(Diagnostic::new(
+                    Code::SelfApproval,
+                    format!("`{}` cannot approve this decision: {why}", principal.id),
+                ));
+                continue;
+            }
+            if !out.iter().any(|x| x.principal == principal.id) {
+                out.push(CheckedApproval {
+                    principal: principal.id.clone(),
+                    key: a.key.clone(),
+                    signed_at: self.now,
+                });
+            }
+        }
+        out
+    }
+
+    /// Verifies one signature against the governance of `gov_tree`; returns its principal.
+    pub fn verify_signature(
+        &mut self,
+        gov_tree: Oid,
+        policy: &Policy,
+        a: &Approval,
+        data: &[u8],
+    ) -> Result<Principal, Diagnostic> {
+        let Some(principal) = policy.principal_by_key(&a.key) else {
+            return Err(Diagnostic::new(
+                Code::KeyUnknown,
+                format!(
+                    "key {} (claimed by `{}`) belongs to no principal of the policy",
+                    a.key, a.principal
+                ),
+            ));
+        };
+        if principal.id != a.principal {
+            return Err(Diagnostic::new(
+                Code::ApproverMismatch,
+                format!(
+                    "the trailer names `{}` but key {} belongs to `{}`",
+                    a.principal, a.key, principal.id
+                ),
+            ));
+        }
+        if let (Some(claimed), Some(known)) = (&a.email, &principal.email) {
+            if !claimed.eq_ignore_ascii_case(known) {
+                return Err(Diagnostic::new(
+                    Code::ApproverMismatch,
+                    format!(
+                        "the trailer gives `{}` the email <{claimed}>; the policy says <{known}>",
+                        a.principal
+                    ),
+                ));
+            }
+        }
+        let cert = self.gov.cert_at(gov_tree, &a.key).map_err(|e| {
+            Diagnostic::new(
+                Code::KeyUnknown,
+                format!("certificate {}: {e}", policy::key_path(&a.key)),
+            )
+        })?;
+        let cert = match self.latest_tree.filter(|t| *t != gov_tree) {
+            Some(latest) => match self.gov.cert_at(latest, &a.key) {
+                Ok(newer) if !Arc::ptr_eq(&newer, &cert) => {
+                    // Both come from the blob-keyed cache, so their addresses name them.
+                    let key = (Arc::as_ptr(&cert) as usize, Arc::as_ptr(&newer) as usize);
+                    self.merged
+                        .entry(key)
+                        .or_insert_with(|| Arc::new(pgp::merge_knowledge(&cert, &newer)))
+                        .clone()
+                }
+                _ => cert,
+            },
+            None => cert,
+        };
+        pgp::verify_detached_mode(&cert, &a.signature, data, self.now, self.mode).map_err(|e| {
+            let code = match e {
+                pgp::SigError::ExpiredAtSigning(_) | pgp::SigError::ExpiredNow(_) => {
+                    Code::KeyExpired
+                }
+                pgp::SigError::Revoked(_) => Code::KeyRevoked,
+                _ => Code::SignatureInvalid,
+            };
+            Diagnostic::new(
+                code,
+                format!("signature of `{}` (key {}): {e}", principal.id, a.key),
+            )
+        })?;
+        Ok(principal.clone())
+    }
+}
+
+/// Why `principal` may not approve `d`, if it may not.
+pub(super) fn conflict_of_interest(principal: &str, d: &Decision) -> Option<String> {
+    if principal == d.initiator.id {
+        return Some("they initiated it".into());
+    }
+    if d.initiator.owner.as_deref() == Some(principal) {
+        return Some(format!(
+            "they own the initiating account `{}`",
+            d.initiator.id
+        ));
+    }
+    if let Some(a) = d.ai.agents.iter().find(|a| a.id == principal) {
+        return Some(format!(
+            "they act as agent `{}` ({}) in the chain",
+            a.id, a.role
+        ));
+    }
+    None
+}
+
+/// What is missing from `approvals` to satisfy `require` (empty when satisfied).
+pub fn shortfall(
+    policy: &Policy,
+    require: &[policy::Requirement],
+    approvals: &[CheckedApproval],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for q in require {
+        let have = approvals
+            .iter()
+            .filter(|a| match &q.group {
+                None => true,
+                Some(g) => policy
+                    .principal(&a.principal)
+                    .is_some_and(|p| p.groups.contains(g)),
+            })
+            .count();
+        if have < q.count as usize {
+            out.push(format!(
+                "needs {}, has {have} valid approval(s)",
+                q.describe()
+            ));
+        }
+    }
+    out
+}

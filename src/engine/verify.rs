@@ -1,0 +1,483 @@
+//! `verify`'s front end: main's whole history judged with the hook's rules, in parallel chunks
+//! of commits each judged against its parent alone; the history-wide rules (unique ids, the
+//! pinned root of trust, checkpoints, the remembered head); and the state a clean run remembers
+//! so that the next one reads only what was added since.
+
+use super::gaps::Gaps;
+use super::{internal, Checker, CommitRole, CommitView};
+use crate::diag::{Code, Diagnostic};
+use crate::ledger::{trailers, CHECKPOINTS_PREFIX, MAIN_REF};
+use crate::pgp;
+use crate::store::{CommitData, Oid, Store};
+use std::collections::HashSet;
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct HistoryReport {
+    pub root: Option<String>,
+    pub tip: Option<String>,
+    pub commits: usize,
+    pub decisions: usize,
+    pub events: usize,
+    pub policy_changes: usize,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Whether every commit was checked, or only those after the remembered head.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
+    /// Commits checked in this run (all of them unless resumed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checked: Option<usize>,
+}
+
+/// What a clean `verify` of main remembers, so that the next one checks only the commits
+/// added since (`Checker::check_history_resume`): the head it verified, the counts, the
+/// warnings it reported, and what history-wide rules still wait for (post-action reviews,
+/// outcomes of high-risk decisions).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct VerifyState {
+    /// The format of this state; another value means "verify everything again".
+    pub version: u32,
+    pub root: String,
+    pub tip: String,
+    pub commits: usize,
+    pub decisions: usize,
+    pub events: usize,
+    pub policy_changes: usize,
+    warnings: Vec<StoredWarning>,
+    gaps: Gaps,
+    /// The checkpoint tags it saw (name, tagged commit): any change means a full run.
+    checkpoints: Vec<(String, String)>,
+}
+
+/// A warning of a verified commit, kept to be reported again.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct StoredWarning {
+    code: String,
+    refname: Option<String>,
+    commit: Option<String>,
+    path: Option<String>,
+    message: String,
+}
+
+impl VerifyState {
+    pub const VERSION: u32 = 2;
+}
+
+/// How a history check went about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Coverage {
+    /// Every commit from the root.
+    Full,
+    /// Only the commits after a remembered, clean head.
+    Resumed,
+}
+impl super::Checker<'_> {
+    /// Checks every commit on main from the root, with the same rules as the hook, plus
+    /// history-wide rules (ids unique across history, pinned trust root).
+    pub fn check_history(&mut self, tip: Oid, trust_root: Option<Oid>) -> HistoryReport {
+        self.check_history_from(tip, trust_root, None)
+    }
+
+    /// [`Self::check_history`], also failing when `remembered` (the head verified last time)
+    /// or any checkpoint tag is not on main's history any more.
+    pub fn check_history_from(
+        &mut self,
+        tip: Oid,
+        trust_root: Option<Oid>,
+        remembered: Option<Oid>,
+    ) -> HistoryReport {
+        self.check_history_resume(tip, trust_root, remembered, None)
+            .0
+    }
+
+    /// [`Self::check_history_from`], resuming from `state` (what the last clean run
+    /// remembered) when its head is on main: only the commits added since are checked, and
+    /// history-wide rules (overdue reviews, outcomes) are judged with what the state carried
+    /// over. A new policy change among them (it may revoke keys, retroactively) or a state
+    /// that does not fit this history means a full check. Returns the report and the state to
+    /// remember if the report is clean.
+    pub fn check_history_resume(
+        &mut self,
+        tip: Oid,
+        trust_root: Option<Oid>,
+        remembered: Option<Oid>,
+        state: Option<VerifyState>,
+    ) -> (HistoryReport, VerifyState) {
+        // Approvals on history counted when they landed: judge them at their signing time,
+        // with hard revocations retroactive (see `pgp::VerifyMode::History`).
+        let mode = std::mem::replace(&mut self.mode, pgp::VerifyMode::History);
+        self.latest_tree = self.store.commit(tip).ok().map(|c| c.tree);
+        let out = self.check_history_inner(tip, trust_root, remembered, state);
+        self.mode = mode;
+        self.latest_tree = None;
+        out
+    }
+
+    fn check_history_inner(
+        &mut self,
+        tip: Oid,
+        trust_root: Option<Oid>,
+        remembered: Option<Oid>,
+        state: Option<VerifyState>,
+    ) -> (HistoryReport, VerifyState) {
+        let mut report = HistoryReport {
+            tip: Some(tip.to_string()),
+            ..Default::default()
+        };
+        let empty_state = |report: &HistoryReport| VerifyState {
+            version: VerifyState::VERSION,
+            root: report.root.clone().unwrap_or_default(),
+            tip: tip.to_string(),
+            commits: 0,
+            decisions: 0,
+            events: 0,
+            policy_changes: 0,
+            warnings: Vec::new(),
+            gaps: Gaps::default(),
+            checkpoints: Vec::new(),
+        };
+        let checkpoints = match self.checkpoint_targets() {
+            Ok(c) => c,
+            Err(e) => {
+                report.diagnostics.push(internal(e));
+                let st = empty_state(&report);
+                return (report, st);
+            }
+        };
+        // A clean earlier run of this clone whose head is still on main's first-parent line,
+        // with the same checkpoints and root of trust: only the commits since are read at all.
+        let mut state = state.filter(|st| st.version == VerifyState::VERSION);
+        let quick = state.as_ref().and_then(|st| {
+            let stop = Oid::from_hex(st.tip.as_bytes()).ok()?;
+            let fits = remembered.is_none_or(|r| r == stop)
+                && trust_root
+                    .is_none_or(|t| Oid::from_hex(st.root.as_bytes()).is_ok_and(|r| r == t))
+                && st.checkpoints == checkpoints;
+            if !fits {
+                return None;
+            }
+            let newer = self.store.first_parent_ids_until(tip, Some(stop)).ok()??;
+            Some(std::iter::once(stop).chain(newer).collect::<Vec<Oid>>())
+        });
+        if let Some((chain, st)) = quick.and_then(|c| Some((c, state.take()?))) {
+            let results = self.check_chunks(&chain, 1);
+            if !results.iter().any(|r| r.policy_changes > 0) {
+                report.root = Some(st.root.clone());
+                return self.finish_history(report, &chain, results, Some(st), checkpoints);
+            }
+            // A new policy change may revoke keys retroactively: everything again, below,
+            // without the state (`take` above).
+        }
+        // Ids only: 20 bytes a commit, whatever the length of history.
+        let ids_chain = match self.store.first_parent_ids(tip) {
+            Ok(c) => c,
+            Err(e) => {
+                report.diagnostics.push(internal(e).at_ref(MAIN_REF));
+                let st = empty_state(&report);
+                return (report, st);
+            }
+        };
+        report.root = ids_chain.first().map(|c| c.to_string());
+        if let (Some(want), Some(root)) = (trust_root, ids_chain.first()) {
+            if *root != want {
+                report.diagnostics.push(
+                    Diagnostic::new(
+                        Code::TrustRootMismatch,
+                        format!("main's root commit is {root}, the pinned trust root is {want}"),
+                    )
+                    .at_commit(root.to_string()),
+                );
+            }
+        }
+        let on_main: HashSet<Oid> = ids_chain.iter().copied().collect();
+        if let Some(r) = remembered.filter(|r| !on_main.contains(r)) {
+            report.diagnostics.push(
+                Diagnostic::new(
+                    Code::HistoryRewritten,
+                    format!("the head verified last time, {r}, is not an ancestor of {tip}"),
+                )
+                .at_commit(r.to_string())
+                .at_ref(MAIN_REF),
+            );
+        }
+        for (name, target) in &checkpoints {
+            let on = Oid::from_hex(target.as_bytes()).is_ok_and(|t| on_main.contains(&t));
+            if !on {
+                report.diagnostics.push(
+                    Diagnostic::new(
+                        Code::HistoryRewritten,
+                        format!("checkpoint {name} tags {target}, which is not on main"),
+                    )
+                    .at_commit(target.clone())
+                    .at_ref(name.clone()),
+                );
+            }
+        }
+        // Every commit is judged against its parent alone, so the chain splits into chunks
+        // that threads check independently (each with its own caches); results merge in order.
+        drop(on_main);
+        // Where the last clean run stopped, if it fits this history.
+        let resume = state
+            .filter(|st| Some(&st.root) == report.root.as_ref())
+            .and_then(|st| {
+                let want = Oid::from_hex(st.tip.as_bytes()).ok()?;
+                let k = ids_chain.iter().rposition(|c| *c == want)?;
+                Some((k + 1, st))
+            });
+        let (results, base) = match resume {
+            Some((from, st)) => {
+                let results = self.check_chunks(&ids_chain, from);
+                if results.iter().any(|r| r.policy_changes > 0) {
+                    (self.check_chunks(&ids_chain, 0), None)
+                } else {
+                    (results, Some(st))
+                }
+            }
+            None => (self.check_chunks(&ids_chain, 0), None),
+        };
+        self.finish_history(report, &ids_chain, results, base, checkpoints)
+    }
+
+    /// Every checkpoint tag with the commit it tags (hex), sorted by name.
+    fn checkpoint_targets(&self) -> Result<Vec<(String, String)>, crate::store::StoreError> {
+        let mut out: Vec<(String, String)> = self
+            .store
+            .refs_with_prefix(CHECKPOINTS_PREFIX)?
+            .into_iter()
+            .map(|(name, oid)| {
+                let target = self.store.tag(oid).map(|t| t.target).unwrap_or(oid);
+                (name, target.to_string())
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Merges the chunks' results (after what `base`, a remembered state, carries over),
+    /// applies the history-wide rules, and builds the state to remember. `chain` ends at the
+    /// tip.
+    fn finish_history(
+        &mut self,
+        mut report: HistoryReport,
+        chain: &[Oid],
+        results: Vec<ChunkResult>,
+        base: Option<VerifyState>,
+        checkpoints: Vec<(String, String)>,
+    ) -> (HistoryReport, VerifyState) {
+        let tip = chain.last().copied();
+        let root = report.root.clone();
+        report.checked = Some(results.iter().map(|r| r.commits).sum());
+        report.coverage = Some(if base.is_some() {
+            Coverage::Resumed
+        } else {
+            Coverage::Full
+        });
+        let mut gaps = Gaps::default();
+        if let Some(st) = base {
+            report.commits = st.commits;
+            report.decisions = st.decisions;
+            report.events = st.events;
+            report.policy_changes = st.policy_changes;
+            report
+                .diagnostics
+                .extend(st.warnings.into_iter().filter_map(|w| {
+                    let mut d = Diagnostic::new(Code::from_name(&w.code)?, w.message).warning();
+                    d.refname = w.refname;
+                    d.commit = w.commit;
+                    d.path = w.path;
+                    Some(d)
+                }));
+            gaps = st.gaps;
+        }
+        let mut seen: HashSet<String> = HashSet::new();
+        for r in results {
+            report.commits += r.commits;
+            report.decisions += r.decisions;
+            report.events += r.events;
+            report.policy_changes += r.policy_changes;
+            for (id, commit) in r.decision_ids {
+                if !seen.insert(id.clone()) {
+                    report.diagnostics.push(
+                        Diagnostic::new(
+                            Code::DuplicateId,
+                            format!("decision id {id} appears more than once on main"),
+                        )
+                        .at_commit(commit)
+                        .at_ref(MAIN_REF),
+                    );
+                }
+            }
+            report.diagnostics.extend(r.diagnostics);
+            gaps.merge(r.gaps);
+        }
+        let policy = tip
+            .and_then(|t| self.store.commit(t).ok())
+            .and_then(|c| self.gov.policy_at(c.tree).ok());
+        // What the next run resumes from: per-commit warnings (history-wide findings are
+        // recomputed from the gaps every time) and the gaps still open.
+        let mut kept = gaps.clone();
+        kept.high.retain(|(id, _, _)| !kept.outcomes.contains(id));
+        kept.outcomes.clear();
+        let next = VerifyState {
+            version: VerifyState::VERSION,
+            root: root.unwrap_or_default(),
+            tip: tip.map(|t| t.to_string()).unwrap_or_default(),
+            commits: report.commits,
+            decisions: report.decisions,
+            events: report.events,
+            policy_changes: report.policy_changes,
+            warnings: report
+                .diagnostics
+                .iter()
+                .filter(|d| !d.is_error())
+                .map(|d| StoredWarning {
+                    code: d.code.name().to_owned(),
+                    refname: d.refname.clone(),
+                    commit: d.commit.clone(),
+                    path: d.path.clone(),
+                    message: d.message.clone(),
+                })
+                .collect(),
+            gaps: kept,
+            checkpoints,
+        };
+        report
+            .diagnostics
+            .extend(gaps.finish(policy.as_deref(), self.now));
+        (report, next)
+    }
+
+    /// Checks every commit of `chain` (oldest first), in parallel chunks when the store can be
+    /// shared across threads.
+    pub(super) fn check_chunks(&mut self, chain: &[Oid], from: usize) -> Vec<ChunkResult> {
+        use rayon::prelude::*;
+        let n = chain.len();
+        if let Some(p) = &self.progress {
+            p.total(n.saturating_sub(from) as u64);
+        }
+        let threads = rayon::current_num_threads().max(1);
+        let size = (n.saturating_sub(from) / (threads * 8)).clamp(4, 8192);
+        let ranges: Vec<std::ops::Range<usize>> = (from..n)
+            .step_by(size)
+            .map(|s| s..(s + size).min(n))
+            .collect();
+        let (now, mode, latest) = (self.now, self.mode, self.latest_tree);
+        let progress = self.progress.clone();
+        let pusher = self.pusher.clone();
+        let judging_push = self.judging_push;
+        match self.store.shared() {
+            Some(shared) if ranges.len() > 1 => ranges
+                .into_par_iter()
+                .map(|r| {
+                    let store = Store::from_shared(&shared);
+                    let mut checker = Checker::new(&store, now);
+                    checker.mode = mode;
+                    checker.latest_tree = latest;
+                    checker.progress = progress.clone();
+                    checker.pusher = pusher.clone();
+                    checker.judging_push = judging_push;
+                    checker.check_range(chain, r)
+                })
+                .collect(),
+            _ => ranges
+                .into_iter()
+                .map(|r| self.check_range(chain, r))
+                .collect(),
+        }
+    }
+
+    /// Checks `chain[range]`, each commit against its predecessor in `chain`.
+    fn check_range(&mut self, chain: &[Oid], range: std::ops::Range<usize>) -> ChunkResult {
+        let mut out = ChunkResult::default();
+        // Newest first: packs store older trees as deltas against newer ones, so walking
+        // backwards finds each delta's base freshly decoded. Results are put back in history
+        // order at the end.
+        let mut per_commit: Vec<CommitFindings> = Vec::new();
+        let mut child: Option<CommitData> = None;
+        for i in range.rev() {
+            let c = match child.take() {
+                Some(c) => CommitView::new(c),
+                None => match self.store.commit(chain[i]) {
+                    Ok(c) => CommitView::new(c),
+                    Err(e) => {
+                        out.diagnostics
+                            .push(internal(e).at_commit(chain[i].to_string()).at_ref(MAIN_REF));
+                        return out;
+                    }
+                },
+            };
+            let parent = match i {
+                0 => None,
+                _ => match self.store.commit(chain[i - 1]) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        out.diagnostics.push(internal(e).at_ref(MAIN_REF));
+                        return out;
+                    }
+                },
+            };
+            let (role, mut found) = self.check_main_commit(&c, parent.as_ref());
+            if let (Some(p), true) = (&parent, self.judging_push) {
+                if let Some(d) = self.check_pusher(&c, p, &role) {
+                    found.push(d.at_commit(c.id.to_string()));
+                }
+            }
+            out.commits += 1;
+            let clean = !found.iter().any(Diagnostic::is_error);
+            let mut id = None;
+            match role {
+                CommitRole::Decision(d) => {
+                    out.decisions += 1;
+                    id = c
+                        .trailers
+                        .first(trailers::DECISION_ID)
+                        .map(|x| (x.to_owned(), c.id.to_string()));
+                    if let (Some(d), Some(p), true) = (d, parent.as_ref(), clean) {
+                        if let Ok(policy) = self.gov.policy_at(p.tree) {
+                            out.gaps.decision(&d, policy.verdict(&d), &c);
+                        }
+                    }
+                }
+                CommitRole::Event(e) => {
+                    out.events += 1;
+                    if let (Some(e), true) = (e, clean) {
+                        out.gaps.event(&e, &c);
+                    }
+                }
+                CommitRole::PolicyChange => out.policy_changes += 1,
+                _ => {}
+            }
+            per_commit.push((found.into_iter().map(|d| d.at_ref(MAIN_REF)).collect(), id));
+            child = parent;
+            if per_commit.len() % 256 == 0 {
+                if let Some(p) = &self.progress {
+                    p.advance(256);
+                }
+            }
+        }
+        if let Some(p) = &self.progress {
+            p.advance((per_commit.len() % 256) as u64);
+        }
+        for (diags, id) in per_commit.into_iter().rev() {
+            out.diagnostics.extend(diags);
+            out.decision_ids.extend(id);
+        }
+        out
+    }
+}
+
+/// One commit's findings and, for a decision, its (id, commit).
+type CommitFindings = (Vec<Diagnostic>, Option<(String, String)>);
+
+/// What one chunk of history yields, merged in order by `check_history`.
+#[derive(Default)]
+pub(super) struct ChunkResult {
+    commits: usize,
+    decisions: usize,
+    events: usize,
+    policy_changes: usize,
+    /// (decision id, commit) in history order, for the uniqueness check across chunks.
+    decision_ids: Vec<(String, String)>,
+    pub(super) diagnostics: Vec<Diagnostic>,
+    gaps: Gaps,
+}

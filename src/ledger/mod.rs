@@ -1,0 +1,51 @@
+//! The ledger: what the audit repository holds and how it is laid out, read, and written.
+//!
+//! - the layout (this file): the refs, the record paths and the governance files;
+//! - [`trailers`]: the git trailers that mirror a record in its commit, and the one reader of
+//!   the signature trailers (`Approved-by`, `Reviewed-by`, `Policy-Signed-by`);
+//! - [`read`]: the ledger as data (decisions, approvals, events) for the auditor's commands;
+//! - [`governance`]: the policy and certificates in force at a tree, parsed once and cached;
+//! - [`write`]: the one write path: a draft becomes blobs, a tree and a commit, is judged by
+//!   the rule engine, and only then moves a ref (compare-and-swap).
+//!
+//! Every module here reads and writes git objects only through [`crate::store`].
+
+pub mod governance;
+pub mod read;
+pub mod trailers;
+pub mod write;
+
+/// The ledger ref: append-only, fully enforced.
+pub const MAIN_REF: &str = "refs/heads/main";
+/// Decisions waiting for approval: `refs/heads/proposals/<id>`.
+pub const PROPOSALS_PREFIX: &str = "refs/heads/proposals/";
+/// Admin-signed checkpoint tags of main.
+pub const CHECKPOINTS_PREFIX: &str = "refs/tags/checkpoint/";
+/// Governance changes collecting admin signatures (admin threshold above one).
+pub const GOVERNANCE_PREFIX: &str = "refs/heads/governance/";
+/// The audit repository's README (a governance file).
+pub const README_PATH: &str = "README.md";
+/// Most changed files looked at in one commit.
+pub const MAX_CHANGES: usize = 10_000;
+
+/// Whether `path` is a governance file (changed only with admin signatures).
+pub fn is_governance(path: &str) -> bool {
+    path == README_PATH || path.starts_with(".aiaudit/")
+}
+
+/// `decisions/YYYY/MM/<name>.yaml`, shape only; the record check compares with the id.
+pub fn is_decision_path(path: &str) -> bool {
+    is_record_path("decisions", path)
+}
+
+/// `<dir>/YYYY/MM/<name>.yaml`, shape only.
+pub fn is_record_path(dir: &str, path: &str) -> bool {
+    let parts: Vec<&str> = path.split('/').collect();
+    parts.len() == 4
+        && parts[0] == dir
+        && parts[1].len() == 4
+        && parts[1].bytes().all(|b| b.is_ascii_digit())
+        && parts[2].len() == 2
+        && parts[2].bytes().all(|b| b.is_ascii_digit())
+        && parts[3].ends_with(".yaml")
+}
