@@ -12,7 +12,7 @@
 //! | [`ledger`] | the audit repository's layout and trailers, reading the ledger, the governance state at a tree, and the one write path every commit goes through |
 //! | [`engine`] | the rule engine shared by the hook, `verify` and every write: one file per front end (`push`, `verify`) and per rule family |
 //! | [`diag`] | the one catalog of finding codes (engine, `check`, report gaps) and the diagnostic type |
-//! | `cli::check` | what `aiaudit check` judges in a product repository (to move to its own module) |
+//! | [`compliance`] | what `aiaudit check` judges in a product repository: AI-assistance trailers, repository names, a commit against the ledger |
 //! | [`report`] | the audit report: gaps mapped to framework controls, statistics |
 //! | [`intake`] | decisions from automation (intake documents, OpenTelemetry traces) and the credential rules that keep secrets out |
 //! | `cli` | the command-line front end: one file per command; the only place that prints |
@@ -22,6 +22,7 @@
 //! judge the commit exactly as the server's hook will, and only then moves a ref.
 
 pub mod cli;
+pub mod compliance;
 pub mod diag;
 pub mod engine;
 pub mod intake;

@@ -461,9 +461,7 @@ fn seconds(s: &str) -> Option<i64> {
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for a second.
 pub fn format_time(secs: i64) -> String {
-    jiff::Timestamp::from_second(secs)
-        .map(record::format_created)
-        .unwrap_or_else(|_| secs.to_string())
+    record::format_unix(secs)
 }
 
 /// A duration the way people say it: `45s`, `12m`, `3h 20m`, `2d 4h`.

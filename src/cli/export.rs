@@ -121,9 +121,7 @@ fn stored(store: &Store, commit: &str, path: &str) -> CliResult<Stored> {
 
 /// RFC 3339 UTC of seconds since the epoch.
 pub fn rfc3339(secs: i64) -> String {
-    jiff::Timestamp::from_second(secs)
-        .map(|t| t.to_string())
-        .unwrap_or_else(|_| secs.to_string())
+    crate::record::format_unix(secs)
 }
 
 /// The signatures a commit carries under `key`, with the signature bytes in base64.

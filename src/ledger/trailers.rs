@@ -80,6 +80,24 @@ pub fn parse(message: &str) -> Trailers {
     Trailers(out)
 }
 
+/// The trailer-like lines (`Key: value`) of a message's last paragraph, for reading commits
+/// aiaudit did not write (a product repository's): lenient where [`parse`] is strict, a stray
+/// non-trailer line does not hide the others. Never used to judge the ledger.
+pub fn parse_lenient(message: &str) -> Trailers {
+    let text = message.replace("\r\n", "\n");
+    let trimmed = text.trim_end();
+    let Some(i) = trimmed.rfind("\n\n") else {
+        return Trailers::default();
+    };
+    Trailers(
+        trimmed[i + 2..]
+            .lines()
+            .filter_map(split_trailer)
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+    )
+}
+
 fn split_trailer(line: &str) -> Option<(&str, &str)> {
     let (k, v) = line.split_once(':')?;
     let key_ok = !k.is_empty()

@@ -222,6 +222,13 @@ pub fn format_created(ts: Timestamp) -> String {
     ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// Seconds since the epoch the way `created` is written (the number itself when out of range).
+pub fn format_unix(secs: i64) -> String {
+    Timestamp::from_second(secs)
+        .map(format_created)
+        .unwrap_or_else(|_| secs.to_string())
+}
+
 /// Semantic checks beyond the types: formats, lengths, enums in strings, consistency.
 pub fn validate(d: &Decision) -> Vec<Diagnostic> {
     let mut v = Validator::default();

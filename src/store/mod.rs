@@ -12,6 +12,10 @@
 //! and the repository's own objects. Nothing is ever written into the quarantine, and the hook
 //! never updates refs.
 
+mod revisions;
+
+pub use revisions::RevError;
+
 use gix::bstr::ByteSlice;
 use gix::ObjectId;
 use std::cmp::Ordering;
@@ -326,6 +330,20 @@ impl Store {
         }
         out.reverse();
         Ok(Some(out))
+    }
+
+    /// The commits of a product repository's `range` (`BASE..HEAD`, or one revision), oldest
+    /// first (see [`revisions`]).
+    pub fn commits_in(&self, range: &str) -> std::result::Result<Vec<CommitData>, RevError> {
+        revisions::commits_in(self, range)
+    }
+
+    /// A string value of the repository's configuration (e.g. `remote.origin.url`).
+    pub fn config_string(&self, key: &str) -> Option<String> {
+        self.repo
+            .config_snapshot()
+            .string(key)
+            .map(|v| v.to_string())
     }
 
     pub fn git_dir(&self) -> &Path {
