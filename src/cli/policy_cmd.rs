@@ -60,7 +60,7 @@ pub fn run(cwd: &Path, cmd: PolicyCommand) -> CliResult {
                 .ok_or_else(|| CliError::usage(anyhow!("{POLICY_PATH} is missing on main")))?;
             let bytes =
                 store.read_blob_capped(entry.oid, crate::policy::MAX_POLICY_BYTES as u64)?;
-            print!("{}", String::from_utf8_lossy(&bytes));
+            util::write_stdout(&bytes)?;
             Ok(super::EXIT_OK)
         }
         PolicyCommand::Sign(a) => {
@@ -68,8 +68,19 @@ pub fn run(cwd: &Path, cmd: PolicyCommand) -> CliResult {
         }
         PolicyCommand::Set(a) => {
             let bytes = util::read_input(&a.file)?;
-            Policy::parse(&bytes)
-                .map_err(|e| CliError::usage(anyhow!("{}: {e}", a.file.display())))?;
+            Policy::parse(&bytes).map_err(|e| {
+                let file = a.file.display();
+                let each: Vec<String> = e
+                    .problems
+                    .iter()
+                    .map(|p| format!("  {file}: {p}"))
+                    .collect();
+                CliError::usage(anyhow!(
+                    "{file} is not a valid policy ({} problem(s)):\n{}",
+                    e.problems.len(),
+                    each.join("\n")
+                ))
+            })?;
             let mut checker = Checker::new(&store, now);
             super::governance::sign_change(
                 &store,

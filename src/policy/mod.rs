@@ -1,14 +1,18 @@
 //! The policy (`.aiaudit/policy.yaml`): principals, admins, and the rules that decide a
 //! decision's risk and the approvals it needs (SPEC §6).
 //!
-//! Parsing goes raw text → typed [`Policy`] (unknown fields refused) → [`Policy::validate`],
-//! whose errors name the line of the policy file they concern. Certificates live beside the
+//! Parsing goes raw text → typed [`Policy`] (unknown fields refused) → [`Policy::validate`]
+//! ([`validate`]), which reports every problem of the file, each at the line the YAML parser
+//! places the field it concerns. Certificates live beside the
 //! policy as `.aiaudit/keys/<FINGERPRINT>.asc`, one per primary key, so a verifier loads only
 //! the certificate a signature names.
 
-use crate::record::{is_ident, ActionKind, Decision, PrincipalKind, Risk};
+mod validate;
+
+pub use validate::{PolicyError, PolicyProblem};
+
+use crate::record::{ActionKind, Decision, PrincipalKind, Risk};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
 
 pub const POLICY_SCHEMA: &str = "aiaudit/policy/v1";
 pub const POLICY_PATH: &str = ".aiaudit/policy.yaml";
@@ -172,178 +176,8 @@ pub struct Verdict {
     pub review_within: Option<String>,
 }
 
-/// A policy error, with the 1-based line of `policy.yaml` it concerns where known.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
-pub struct PolicyError {
-    pub line: Option<usize>,
-    pub message: String,
-}
-
 impl Policy {
-    /// Parses and validates the text of `policy.yaml`.
-    pub fn parse(bytes: &[u8]) -> Result<Policy, PolicyError> {
-        let err = |line, message: String| PolicyError { line, message };
-        if bytes.len() > MAX_POLICY_BYTES {
-            return Err(err(None, format!("larger than {MAX_POLICY_BYTES} bytes")));
-        }
-        let text = std::str::from_utf8(bytes).map_err(|e| err(None, format!("not UTF-8: {e}")))?;
-        let policy: Policy = serde_yaml::from_str(text).map_err(|e| {
-            let line = e.location().map(|l| l.line());
-            let msg = e.to_string();
-            // The library appends "at line N column M"; the line is reported separately.
-            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
-            err(line, msg)
-        })?;
-        policy.validate(text)?;
-        Ok(policy)
-    }
-
-    /// Checks what the types cannot: references between principals, groups and rules.
-    pub fn validate(&self, text: &str) -> Result<(), PolicyError> {
-        let at = |needle: &str, message: String| PolicyError {
-            line: line_of(text, needle),
-            message,
-        };
-        if self.schema != POLICY_SCHEMA {
-            return Err(at("schema", format!("schema must be `{POLICY_SCHEMA}`")));
-        }
-        let mut ids = BTreeSet::new();
-        let mut fprs: BTreeMap<&str, &str> = BTreeMap::new();
-        for p in &self.principals {
-            if !is_ident(&p.id) {
-                return Err(at(
-                    &p.id,
-                    format!("principal id `{}` is not an identifier", p.id),
-                ));
-            }
-            if !ids.insert(p.id.as_str()) {
-                return Err(at(&p.id, format!("principal `{}` is defined twice", p.id)));
-            }
-            for k in &p.keys {
-                if !is_fingerprint(k) {
-                    return Err(at(
-                        k,
-                        format!(
-                            "principal `{}`: `{k}` is not an uppercase hex fingerprint",
-                            p.id
-                        ),
-                    ));
-                }
-                if let Some(other) = fprs.insert(k, &p.id) {
-                    return Err(at(
-                        k,
-                        format!("key {k} is listed for both `{other}` and `{}`", p.id),
-                    ));
-                }
-            }
-        }
-        for p in &self.principals {
-            match (p.kind, &p.owner) {
-                (PrincipalKind::Human, Some(_)) => {
-                    return Err(at(
-                        &p.id,
-                        format!("principal `{}` is human and cannot have an owner", p.id),
-                    ))
-                }
-                (PrincipalKind::Service | PrincipalKind::Workflow, None) => {
-                    return Err(at(
-                        &p.id,
-                        format!(
-                            "principal `{}` is a {} and must name its accountable human `owner`",
-                            p.id,
-                            p.kind.as_str()
-                        ),
-                    ))
-                }
-                (_, Some(o)) => match self.principal(o) {
-                    Some(op) if op.kind == PrincipalKind::Human => {}
-                    _ => {
-                        return Err(at(
-                            &p.id,
-                            format!("principal `{}`: owner `{o}` is not a human principal", p.id),
-                        ))
-                    }
-                },
-                _ => {}
-            }
-        }
-        if self.admins.threshold == 0 {
-            return Err(at(
-                "threshold",
-                "admins.threshold must be at least 1".into(),
-            ));
-        }
-        let admins = self.members_with_keys(&self.admins.group);
-        if admins < self.admins.threshold as usize {
-            return Err(at(
-                "admins",
-                format!(
-                    "admins.threshold is {} but group `{}` has {admins} human principal(s) with keys",
-                    self.admins.threshold, self.admins.group
-                ),
-            ));
-        }
-        let mut names = BTreeSet::new();
-        for r in &self.rules {
-            if !names.insert(r.name.as_str()) {
-                return Err(at(&r.name, format!("rule `{}` is defined twice", r.name)));
-            }
-            self.check_requirements(&r.require, r.approval, &r.name, text)?;
-            check_review_within(r.approval, r.review_within.as_deref(), &r.name, text)?;
-        }
-        check_review_within(
-            self.default.approval,
-            self.default.review_within.as_deref(),
-            "default",
-            text,
-        )?;
-        self.check_requirements(
-            &self.default.require,
-            self.default.approval,
-            "default",
-            text,
-        )?;
-        Ok(())
-    }
-
-    fn check_requirements(
-        &self,
-        reqs: &[Requirement],
-        approval: Approval,
-        rule: &str,
-        text: &str,
-    ) -> Result<(), PolicyError> {
-        if reqs.is_empty() && approval == Approval::Pre {
-            return Err(PolicyError {
-                line: line_of(text, rule),
-                message: format!("rule `{rule}` requires pre-approval but names no approvers"),
-            });
-        }
-        for q in reqs {
-            if q.count == 0 {
-                return Err(PolicyError {
-                    line: line_of(text, rule),
-                    message: format!("rule `{rule}`: a requirement's count must be at least 1"),
-                });
-            }
-            if let Some(g) = &q.group {
-                let n = self.members_with_keys(g);
-                if n < q.count as usize {
-                    return Err(PolicyError {
-                        line: line_of(text, g),
-                        message: format!(
-                            "rule `{rule}` needs {} from group `{g}`, which has {n} human principal(s) with keys",
-                            q.count
-                        ),
-                    });
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn members_with_keys(&self, group: &str) -> usize {
+    pub(crate) fn members_with_keys(&self, group: &str) -> usize {
         self.principals
             .iter()
             .filter(|p| {
@@ -443,30 +277,6 @@ impl Match {
     }
 }
 
-fn check_review_within(
-    approval: Approval,
-    within: Option<&str>,
-    rule: &str,
-    text: &str,
-) -> Result<(), PolicyError> {
-    let err = |message: String| PolicyError {
-        line: line_of(text, within.unwrap_or(rule)),
-        message,
-    };
-    match (approval, within) {
-        (Approval::Post, None) => Err(err(format!(
-            "rule `{rule}` allows post-action review but sets no `review_within` deadline"
-        ))),
-        (Approval::Pre, Some(_)) => Err(err(format!(
-            "rule `{rule}` requires pre-approval; `review_within` applies to `approval: post` only"
-        ))),
-        (_, Some(w)) if parse_duration(w).is_none() => Err(err(format!(
-            "rule `{rule}`: review_within `{w}` is not a duration like `90m`, `72h`, `7d` or `2w`"
-        ))),
-        _ => Ok(()),
-    }
-}
-
 /// `*` matches any run of characters; everything else matches itself.
 pub fn glob(pattern: &str, s: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
@@ -512,11 +322,6 @@ pub fn key_path(fpr: &str) -> String {
     format!("{KEYS_DIR}/{fpr}.asc")
 }
 
-/// The first line that mentions `needle`, 1-based.
-fn line_of(text: &str, needle: &str) -> Option<usize> {
-    text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,15 +352,59 @@ mod tests {
         let text = crate::record::canonical::to_canonical_yaml(&p).unwrap();
         let bad = text.replace("threshold: 1", "threshold: 2");
         let e = Policy::parse(bad.as_bytes()).unwrap_err();
-        assert!(e.message.contains("threshold is 2"), "{e}");
+        let [p] = e.problems.as_slice() else {
+            panic!("one problem expected: {e}")
+        };
+        assert!(p.message.contains("threshold is 2"), "{e}");
         assert_eq!(
-            e.line,
-            Some(text.lines().position(|l| l.contains("admins:")).unwrap() + 1)
+            p.line,
+            Some(text.lines().position(|l| l.contains("threshold:")).unwrap() + 1)
         );
         let unknown = text.replace("  threshold: 1", "  threshold: 1\n  quorum: 3");
         let e = Policy::parse(unknown.as_bytes()).unwrap_err();
-        assert!(e.message.contains("unknown field `quorum`"), "{e}");
-        assert_eq!(e.line, Some(5), "the line of `quorum`");
+        assert!(
+            e.problems[0].message.contains("unknown field `quorum`"),
+            "{e}"
+        );
+        assert_eq!(e.problems[0].line, Some(5), "the line of `quorum`");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_its_own_line() {
+        // `bob` and `bobby`: a problem about `bob` must not point at `bobby`'s line.
+        let mut p = Policy::default_for(human("alice", &["admins"], 'A'));
+        p.principals.push(human("bobby", &["dev"], 'B'));
+        p.principals.push(human("bob", &["dev"], 'C'));
+        p.principals[2].owner = Some("alice".into());
+        p.principals[1].keys = vec!["not-a-fingerprint".into()];
+        p.admins.threshold = 0;
+        let text = crate::record::canonical::to_canonical_yaml(&p).unwrap();
+        let e = Policy::parse(text.as_bytes()).unwrap_err();
+        let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).map(|i| i + 1);
+        let got: Vec<(Option<usize>, &str)> = e
+            .problems
+            .iter()
+            .map(|p| (p.line, p.message.as_str()))
+            .collect();
+        assert_eq!(got.len(), 3, "{e}");
+        assert!(
+            got.contains(&(line_of("threshold:"), "admins.threshold must be at least 1")),
+            "{e}"
+        );
+        assert!(
+            got.contains(&(
+                line_of("not-a-fingerprint"),
+                "principal `bobby`: `not-a-fingerprint` is not an uppercase hex fingerprint"
+            )),
+            "{e}"
+        );
+        assert!(
+            got.contains(&(
+                line_of("owner:"),
+                "principal `bob` is human and cannot have an owner"
+            )),
+            "{e}"
+        );
     }
 
     #[test]
@@ -574,7 +423,7 @@ mod tests {
         let t = crate::record::canonical::to_canonical_yaml(&p).unwrap();
         assert!(Policy::parse(t.as_bytes())
             .unwrap_err()
-            .message
+            .to_string()
             .contains("owner"));
         p.principals[1].owner = Some("alice".into());
         p.rules[0].require = vec![Requirement {
@@ -584,7 +433,7 @@ mod tests {
         let t = crate::record::canonical::to_canonical_yaml(&p).unwrap();
         assert!(Policy::parse(t.as_bytes())
             .unwrap_err()
-            .message
+            .to_string()
             .contains("security"));
     }
 
@@ -605,10 +454,10 @@ mod example_tests {
 
     #[test]
     fn the_example_policy_parses_and_routes_decisions() {
-        let p = Policy::parse(include_bytes!("../examples/policy.yaml")).unwrap();
+        let p = Policy::parse(include_bytes!("../../examples/policy.yaml")).unwrap();
         assert_eq!(p.principals.len(), 4);
         let mut d: Decision = serde_yaml::from_slice(include_bytes!(
-            "../examples/decisions/production-change-service-agent.yaml"
+            "../../examples/decisions/production-change-service-agent.yaml"
         ))
         .unwrap();
         let v = p.verdict(&d);
