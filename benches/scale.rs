@@ -33,6 +33,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+#[path = "../tests/support/sealed.rs"]
+mod sealed;
+use sealed::Sealed;
+
 use aiaudit::ledger::governance::Governance;
 use aiaudit::ledger::trailers::{self, Approval};
 use aiaudit::ledger::write::{self, Draft, Expected, RefMove, TreeSpec};
@@ -161,24 +165,18 @@ fn die(msg: &str) -> ! {
 // Processes
 // ---------------------------------------------------------------------------------------------
 
-/// A sealed environment: private HOME and GNUPGHOME under `root`, no global or system git
-/// configuration, fixed identities and locale.
+/// The sealed environment of `tests/support/sealed.rs` (shared with the end-to-end tests), with
+/// extra variables and no standard input.
 #[derive(Clone)]
 struct Env {
-    root: PathBuf,
+    sealed: Sealed,
     extra: Vec<(String, String)>,
 }
 
 impl Env {
     fn new(root: &Path) -> Env {
-        for d in ["home", "gnupg"] {
-            std::fs::create_dir_all(root.join(d)).expect("mkdir");
-        }
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(root.join("gnupg"), std::fs::Permissions::from_mode(0o700))
-            .expect("chmod gnupg");
         Env {
-            root: root.to_owned(),
+            sealed: Sealed::new(root, "Bench", None),
             extra: Vec::new(),
         }
     }
@@ -188,27 +186,9 @@ impl Env {
         self
     }
 
-    fn gnupghome(&self) -> PathBuf {
-        self.root.join("gnupg")
-    }
-
     fn cmd(&self, program: &str, dir: &Path) -> Command {
-        let mut c = Command::new(program);
-        c.current_dir(dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.root.join("home"))
-            .env("GNUPGHOME", self.gnupghome())
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("LANG", "C")
-            .env("LC_ALL", "C")
-            .env("TZ", "UTC")
-            .env("GIT_AUTHOR_NAME", "Bench Author")
-            .env("GIT_AUTHOR_EMAIL", "author@example.com")
-            .env("GIT_COMMITTER_NAME", "Bench Committer")
-            .env("GIT_COMMITTER_EMAIL", "committer@example.com")
-            .stdin(Stdio::null());
+        let mut c = self.sealed.command(program, dir);
+        c.stdin(Stdio::null());
         for (k, v) in &self.extra {
             c.env(k, v);
         }

@@ -7,7 +7,7 @@ use super::util::{self, committer, main_base, person, unix, SignerArgs};
 use super::{CliError, CliResult, EXIT_OK};
 use crate::engine::{Checker, CommitView};
 use crate::ledger::governance::statement;
-use crate::ledger::trailers::{Approval, POLICY_BASE, POLICY_SIGNED_BY};
+use crate::ledger::trailers::{self, Approval, POLICY_BASE, POLICY_SIGNED_BY};
 use crate::ledger::write::{self, Draft, Expected, Judgement, RefMove, TreeSpec};
 use crate::ledger::{GOVERNANCE_PREFIX, MAIN_REF, README_PATH};
 use crate::pgp;
@@ -57,11 +57,7 @@ struct Change {
 
 impl Change {
     fn message(&self) -> String {
-        let mut m = format!("{}\n\n{POLICY_BASE}: {}\n", self.subject, self.base);
-        for a in &self.signatures {
-            m.push_str(&format!("{POLICY_SIGNED_BY}: {}\n", a.to_value()));
-        }
-        m
+        trailers::policy_change_message(&self.subject, &self.base.to_string(), &self.signatures)
     }
 }
 

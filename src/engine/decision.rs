@@ -36,10 +36,7 @@ impl super::Checker<'_> {
         landing: bool,
     ) -> (Option<Decision>, Vec<Diagnostic>) {
         let path = change.path.as_str();
-        let Some(entry) = change.new else {
-            return (None, vec![internal("decision change without a new entry")]);
-        };
-        let bytes = match self.read_record(entry.oid, path) {
+        let bytes = match self.added_record(change) {
             Ok(b) => b,
             Err(d) => return (None, vec![d]),
         };
@@ -60,13 +57,10 @@ impl super::Checker<'_> {
                 .at_path(path),
             );
         }
-        let policy = match self.gov.policy_at(parent.tree) {
+        let policy = match self.parent_policy(parent.tree) {
             Ok(p) => p,
             Err(e) => {
-                diags.push(
-                    Diagnostic::new(Code::PolicyInvalid, e.to_string())
-                        .at_path(policy::POLICY_PATH),
-                );
+                diags.push(e);
                 return (Some(d), diags);
             }
         };

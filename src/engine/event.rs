@@ -21,10 +21,7 @@ impl super::Checker<'_> {
         change: &Change,
     ) -> (Option<Event>, Vec<Diagnostic>) {
         let path = change.path.as_str();
-        let Some(entry) = change.new else {
-            return (None, vec![internal("event change without a new entry")]);
-        };
-        let bytes = match self.read_record(entry.oid, path) {
+        let bytes = match self.added_record(change) {
             Ok(b) => b,
             Err(d) => return (None, vec![d]),
         };
@@ -60,13 +57,10 @@ impl super::Checker<'_> {
                 }
             },
         };
-        let policy = match self.gov.policy_at(parent.tree) {
+        let policy = match self.parent_policy(parent.tree) {
             Ok(p) => p,
-            Err(err) => {
-                diags.push(
-                    Diagnostic::new(Code::PolicyInvalid, err.to_string())
-                        .at_path(policy::POLICY_PATH),
-                );
+            Err(d) => {
+                diags.push(d);
                 return (Some(e), diags);
             }
         };

@@ -267,6 +267,27 @@ impl<'s> Checker<'s> {
         (role, diags.into_iter().map(at).collect())
     }
 
+    /// The bytes of the record a change adds, within the size cap.
+    fn added_record(&self, change: &crate::store::Change) -> Result<Vec<u8>, Diagnostic> {
+        let Some(entry) = change.new else {
+            return Err(internal(format!(
+                "{}: a change without a new entry",
+                change.path
+            )));
+        };
+        self.read_record(entry.oid, &change.path)
+    }
+
+    /// The policy a commit on `parent_tree` is judged by; unusable, a `policy-invalid` finding.
+    fn parent_policy(
+        &mut self,
+        parent_tree: Oid,
+    ) -> Result<Arc<crate::policy::Policy>, Diagnostic> {
+        self.gov.policy_at(parent_tree).map_err(|e| {
+            Diagnostic::new(Code::PolicyInvalid, e.to_string()).at_path(crate::policy::POLICY_PATH)
+        })
+    }
+
     /// A record's bytes, within the size cap.
     fn read_record(&self, oid: Oid, path: &str) -> Result<Vec<u8>, Diagnostic> {
         match self.store.read_blob(oid, MAX_RECORD_BYTES as u64) {

@@ -129,17 +129,33 @@ pub fn event_trailers(e: &Event) -> Trailers {
     t
 }
 
+/// A commit message as aiaudit writes every one: the subject line, a blank line, then the
+/// trailer block, one `Key: value` line each.
+pub fn message(subject: &str, trailers: &Trailers) -> String {
+    let mut msg = format!("{subject}\n\n");
+    for (k, v) in &trailers.0 {
+        msg.push_str(&format!("{k}: {v}\n"));
+    }
+    msg
+}
+
 /// The commit message for an event: a subject, then the trailer block.
 pub fn event_message(e: &Event, subject: &str, signatures: &[Approval]) -> String {
-    let mut msg = format!("{}: {subject}\n\n", e.kind.as_str());
     let mut t = event_trailers(e);
     for a in signatures {
         t.push(REVIEWED_BY, a.to_value());
     }
-    for (k, v) in &t.0 {
-        msg.push_str(&format!("{k}: {v}\n"));
+    message(&format!("{}: {subject}", e.kind.as_str()), &t)
+}
+
+/// The commit message for a governance change signed against `base`.
+pub fn policy_change_message(subject: &str, base: &str, signatures: &[Approval]) -> String {
+    let mut t = Trailers::default();
+    t.push(POLICY_BASE, base);
+    for a in signatures {
+        t.push(POLICY_SIGNED_BY, a.to_value());
     }
-    msg
+    message(subject, &t)
 }
 
 fn initiator_value(d: &Decision) -> String {
@@ -160,15 +176,11 @@ pub fn decision_message(d: &Decision, approvals: &[Approval]) -> String {
     if first.chars().count() > 60 {
         subject.push('…');
     }
-    let mut msg = format!("{}: {subject}\n\n", d.action.kind.as_str());
     let mut t = decision_trailers(d);
     for a in approvals {
         t.push(APPROVED_BY, a.to_value());
     }
-    for (k, v) in &t.0 {
-        msg.push_str(&format!("{k}: {v}\n"));
-    }
-    msg
+    message(&format!("{}: {subject}", d.action.kind.as_str()), &t)
 }
 
 /// One approval as carried by an `Approved-by` (or `Policy-Signed-by`) trailer:

@@ -760,23 +760,21 @@ impl Store {
             .map_err(|e| StoreError::Other(format!("cannot write blob: {}", chain(&e))))
     }
 
-    /// A new tree: `base` (or the empty tree) with `files` (path, bytes) inserted or replaced.
+    /// A new tree: `base` (or the empty tree) with `files` (path, bytes) written as blobs and
+    /// inserted or replaced.
     pub fn tree_with_files(&self, base: Option<Oid>, files: &[(String, Vec<u8>)]) -> Result<Oid> {
-        let base = base.unwrap_or_else(|| ObjectId::empty_tree(self.repo.object_hash()));
-        let mut editor = self
-            .repo
-            .edit_tree(base)
-            .map_err(|e| obj_err(base, format!("cannot edit tree: {e}")))?;
+        let mut entries = Vec::with_capacity(files.len());
         for (path, bytes) in files {
-            let blob = self.write_blob(bytes)?;
-            editor
-                .upsert(path.as_str(), gix::objs::tree::EntryKind::Blob, blob)
-                .map_err(|e| StoreError::Other(format!("cannot place {path}: {e}")))?;
+            let oid = self.write_blob(bytes)?;
+            entries.push((
+                path.clone(),
+                Some(Entry {
+                    kind: EntryKind::Blob,
+                    oid,
+                }),
+            ));
         }
-        editor
-            .write()
-            .map(|id| id.detach())
-            .map_err(|e| StoreError::Other(format!("cannot write tree: {}", chain(&e))))
+        self.tree_with_entries(base, &entries)
     }
 
     /// A new tree: `base` (or the empty tree) with the entries `(path, entry)` put in place (trees included), or

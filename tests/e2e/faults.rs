@@ -3,7 +3,7 @@
 //! never a half-written commit, a dangling lock or a moved ref — and say clearly what failed.
 
 use crate::harness::*;
-use crate::hostile::{assert_no_panic, run_bounded, sealed, Ran};
+use crate::hostile::{assert_no_panic, run_bounded, Ran};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -213,7 +213,7 @@ fn stale_locks_after_kill(w: &World, next: &[&str], shown: &mut bool) -> bool {
 
 /// `aiaudit ARGS` in `dir`, killed with SIGKILL after `secs` seconds if still running.
 fn aiaudit_killed_after(w: &World, dir: &Path, secs: f64, args: &[&str]) -> Ran {
-    let mut c = sealed(w, "timeout", dir);
+    let mut c = w.command("timeout", dir);
     c.args(["-s", "KILL", &format!("{secs:.3}"), AIAUDIT])
         .args(args);
     run_bounded(c, None, WATCHDOG)
@@ -362,7 +362,7 @@ fn approve_interrupted_leaves_no_half_written_state() {
         match secs {
             Some(secs) => aiaudit_killed_after(&w, &w.work, secs, &a),
             None => {
-                let mut c = sealed(&w, AIAUDIT, &w.work);
+                let mut c = w.command(AIAUDIT, &w.work);
                 c.args(&a);
                 run_bounded(c, None, WATCHDOG)
             }

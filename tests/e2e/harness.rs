@@ -23,6 +23,8 @@ use std::process::{Command, ExitStatus, Stdio};
 
 use base64::Engine as _;
 
+use crate::sealed::Sealed;
+
 const AIAUDIT: &str = env!("CARGO_BIN_EXE_aiaudit");
 pub const MAIN: &str = "refs/heads/main";
 /// The dates git is pinned to. The aiaudit clock is deliberately *not* pinned (no
@@ -236,6 +238,7 @@ pub fn argv(args: &[String]) -> Vec<&str> {
 /// One test's world: keys, a server with the hook, and a clone of it.
 pub struct World {
     tmp: tempfile::TempDir,
+    sealed: Sealed,
     pub server: PathBuf,
     pub work: PathBuf,
     keys: BTreeMap<&'static str, Key>,
@@ -265,15 +268,11 @@ impl World {
             .tempdir()
             .expect("tempdir");
         let root = tmp.path().to_owned();
-        for d in ["home", "gnupg", "keys", "files"] {
+        for d in ["keys", "files"] {
             std::fs::create_dir(root.join(d)).expect("mkdir");
         }
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(root.join("gnupg"), std::fs::Permissions::from_mode(0o700))
-                .expect("chmod gnupg");
-        }
         let mut w = World {
+            sealed: Sealed::new(&root, "E2E", Some(GIT_DATE)),
             server: root.join("server.git"),
             work: root.join("work"),
             files: root.join("files"),
@@ -411,25 +410,10 @@ impl World {
 
     // ---- running things -----------------------------------------------------------------
 
-    /// A command in the sealed environment, started in `dir`.
-    fn command(&self, program: &str, dir: &Path) -> Command {
-        let root = self.tmp.path();
-        let mut c = Command::new(program);
-        c.current_dir(dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", root.join("home"))
-            .env("GNUPGHOME", root.join("gnupg"))
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("LANG", "C")
-            .env("GIT_AUTHOR_NAME", "E2E Author")
-            .env("GIT_AUTHOR_EMAIL", "author@example.com")
-            .env("GIT_COMMITTER_NAME", "E2E Committer")
-            .env("GIT_COMMITTER_EMAIL", "committer@example.com")
-            .env("GIT_AUTHOR_DATE", GIT_DATE)
-            .env("GIT_COMMITTER_DATE", GIT_DATE);
-        c
+    /// A command in the world's sealed environment (`tests/support/sealed.rs`), started in
+    /// `dir`.
+    pub fn command(&self, program: &str, dir: &Path) -> Command {
+        self.sealed.command(program, dir)
     }
 
     fn run(&self, mut c: Command, stdin: Option<&[u8]>) -> Out {

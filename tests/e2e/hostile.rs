@@ -34,28 +34,6 @@ pub(crate) struct Ran {
     pub elapsed: Duration,
 }
 
-/// A command in the World's sealed environment (the harness's own is private): private
-/// `HOME` and `GNUPGHOME`, no global or system git config, pinned identities and dates.
-pub(crate) fn sealed(w: &World, program: &str, dir: &Path) -> Command {
-    let root = w.work.parent().expect("the world's root");
-    let mut c = Command::new(program);
-    c.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", root.join("home"))
-        .env("GNUPGHOME", root.join("gnupg"))
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("LANG", "C")
-        .env("GIT_AUTHOR_NAME", "E2E Author")
-        .env("GIT_AUTHOR_EMAIL", "author@example.com")
-        .env("GIT_COMMITTER_NAME", "E2E Committer")
-        .env("GIT_COMMITTER_EMAIL", "committer@example.com")
-        .env("GIT_AUTHOR_DATE", "2026-01-15T10:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2026-01-15T10:00:00Z");
-    c
-}
-
 /// Runs `c` (in a process group of its own) with `stdin`, killing the whole group and failing
 /// the test when it outlives `limit`.
 pub(crate) fn run_bounded(mut c: Command, stdin: Option<Vec<u8>>, limit: Duration) -> Ran {
@@ -131,14 +109,14 @@ pub(crate) fn run_bounded(mut c: Command, stdin: Option<Vec<u8>>, limit: Duratio
 
 /// `git ARGS` in the work clone (sealed, bounded), with `stdin` and extra environment.
 pub(crate) fn git_env(w: &World, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Out {
-    let mut c = sealed(w, "git", &w.work);
+    let mut c = w.command("git", &w.work);
     c.args(args).envs(env.iter().copied());
     run_bounded(c, Some(stdin.to_vec()), WATCHDOG).out
 }
 
 /// `git push origin REFSPECS` from the work clone, under the watchdog.
 pub(crate) fn push_bounded(w: &World, refspecs: &[&str]) -> Ran {
-    let mut c = sealed(w, "git", &w.work);
+    let mut c = w.command("git", &w.work);
     c.args(["push", "origin"]).args(refspecs);
     run_bounded(c, None, WATCHDOG)
 }
@@ -154,9 +132,9 @@ pub(crate) fn hook_direct(w: &World, stdin: &[u8]) -> Ran {
 /// and its arguments, which then runs the hook) when one is given.
 fn hook_command(w: &World, wrapper: &[&str], stdin: &[u8]) -> Ran {
     let mut c = match wrapper {
-        [] => sealed(w, AIAUDIT, &w.server),
+        [] => w.command(AIAUDIT, &w.server),
         [program, args @ ..] => {
-            let mut c = sealed(w, program, &w.server);
+            let mut c = w.command(program, &w.server);
             c.args(args).arg(AIAUDIT);
             c
         }

@@ -28,6 +28,8 @@ mod report;
 mod requirements;
 mod revocation;
 mod roles;
+#[path = "../support/sealed.rs"]
+mod sealed;
 mod stored_context;
 mod trust;
 mod verify;
