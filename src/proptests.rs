@@ -262,7 +262,7 @@ proptest! {
         let t = trailers::parse(&msg);
         for v in t.all(trailers::APPROVED_BY) {
             if let Err(e) = Approval::parse(v) {
-                prop_assert!(!e.is_empty());
+                prop_assert!(!e.to_string().is_empty());
             }
         }
     }

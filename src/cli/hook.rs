@@ -165,7 +165,7 @@ pub fn parse_updates(text: &str) -> Result<Vec<RefUpdate>, String> {
         };
         let (old, new) = (oid(old)?, oid(new)?);
         // git passes full, valid ref names only: anything else is not git talking.
-        if !name.starts_with("refs/") || gix::refs::FullName::try_from(name).is_err() {
+        if !crate::store::is_ref_name(name) {
             return Err(format!(
                 "input line {}: `{}` is not a ref name",
                 n + 1,

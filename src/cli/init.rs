@@ -82,10 +82,7 @@ pub fn run(cwd: &Path, args: InitArgs) -> CliResult {
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create {}", dir.display()))
         .map_err(CliError::usage)?;
-    gix::init_bare(&dir)
-        .with_context(|| format!("cannot create a repository at {}", dir.display()))
-        .map_err(CliError::internal)?;
-    let store = Store::open_isolated(&dir)?;
+    let store = Store::init_bare(&dir)?;
     let files = vec![
         (POLICY_PATH.to_owned(), policy_text.into_bytes()),
         (

@@ -12,6 +12,7 @@ use crate::record::Risk;
 use crate::report::{
     self, human_duration, Bucket, Count, GapGroup, Report, Severity, FRAMEWORKS, RISKS,
 };
+use crate::store::Oid;
 use anyhow::anyhow;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -75,7 +76,7 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
     let opts = report::Options { since, until, now };
     let mut verdict_of = |d: &crate::ledger::read::LedgerDecision| {
         // The policy a decision landed under is its landing commit's parent's.
-        let oid = gix::ObjectId::from_hex(d.commit.as_bytes()).ok()?;
+        let oid = Oid::from_hex(d.commit.as_bytes()).ok()?;
         let parent = *store.commit(oid).ok()?.parents.first()?;
         let tree = store.commit(parent).ok()?.tree;
         Some(

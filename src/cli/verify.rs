@@ -6,6 +6,7 @@ use super::{CliError, CliResult, EXIT_OK, EXIT_VIOLATIONS};
 use crate::diag::{Code, Diagnostic};
 use crate::engine::{Checker, Coverage, VerifyState};
 use crate::ledger::MAIN_REF;
+use crate::store::Oid;
 use anyhow::anyhow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -38,7 +39,7 @@ pub fn run(cwd: &Path, a: VerifyArgs) -> CliResult {
     let store = util::open(cwd)?;
     let tip = match store.ref_target(&a.refname)? {
         Some(t) => t,
-        None => match gix::ObjectId::from_hex(a.refname.as_bytes()) {
+        None => match Oid::from_hex(a.refname.as_bytes()) {
             Ok(o) => o,
             Err(_) => {
                 return Err(CliError::usage(anyhow!(
@@ -52,7 +53,7 @@ pub fn run(cwd: &Path, a: VerifyArgs) -> CliResult {
         .trust_root
         .as_deref()
         .map(|s| {
-            gix::ObjectId::from_hex(s.as_bytes())
+            Oid::from_hex(s.as_bytes())
                 .map_err(|_| CliError::usage(anyhow!("--trust-root `{s}` is not a full commit id")))
         })
         .transpose()?;
@@ -124,16 +125,13 @@ pub fn run(cwd: &Path, a: VerifyArgs) -> CliResult {
     Ok(if clean { EXIT_OK } else { EXIT_VIOLATIONS })
 }
 
-fn read_remembered(path: &Path) -> BTreeMap<String, gix::ObjectId> {
+fn read_remembered(path: &Path) -> BTreeMap<String, Oid> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
         .filter_map(|l| {
             let (name, oid) = l.rsplit_once(' ')?;
-            Some((
-                name.to_owned(),
-                gix::ObjectId::from_hex(oid.as_bytes()).ok()?,
-            ))
+            Some((name.to_owned(), Oid::from_hex(oid.as_bytes()).ok()?))
         })
         .collect()
 }
@@ -179,7 +177,7 @@ fn check_trust_admins(
     root: Option<&str>,
     pinned: &[String],
 ) -> Option<Diagnostic> {
-    let root = root.and_then(|r| gix::ObjectId::from_hex(r.as_bytes()).ok())?;
+    let root = root.and_then(|r| Oid::from_hex(r.as_bytes()).ok())?;
     let mismatch =
         |m: String| Some(Diagnostic::new(Code::TrustRootMismatch, m).at_commit(root.to_string()));
     let tree = match store.commit(root) {

@@ -48,7 +48,7 @@ impl Trailers {
     pub fn signatures<'a>(
         &'a self,
         key: &'a str,
-    ) -> impl Iterator<Item = Result<Approval, String>> + 'a {
+    ) -> impl Iterator<Item = Result<Approval, SignatureTrailerError>> + 'a {
         self.all(key).map(Approval::parse)
     }
 
@@ -183,6 +183,25 @@ pub fn decision_message(d: &Decision, approvals: &[Approval]) -> String {
     message(&format!("{}: {subject}", d.action.kind.as_str()), &t)
 }
 
+/// What is wrong with a signature trailer's value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureTrailerError {
+    #[error("longer than {MAX_VALUE} bytes")]
+    TooLong,
+    #[error("empty")]
+    Empty,
+    #[error("unexpected `{0}`")]
+    Unexpected(String),
+    #[error("no key=<fingerprint>")]
+    NoKey,
+    #[error("key `{0}` is not an uppercase hex fingerprint")]
+    BadKey(String),
+    #[error("no sig=<base64>")]
+    NoSignature,
+    #[error("sig is not base64: {0}")]
+    NotBase64(String),
+}
+
 /// One approval as carried by an `Approved-by` (or `Policy-Signed-by`) trailer:
 /// `<principal> <<email>> key=<primary fingerprint> sig=<base64 of the binary signature>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,13 +223,14 @@ impl Approval {
     }
 
     /// Parses a trailer value; the error says what is wrong with it.
-    pub fn parse(value: &str) -> Result<Approval, String> {
+    pub fn parse(value: &str) -> Result<Approval, SignatureTrailerError> {
         use base64::Engine as _;
+        use SignatureTrailerError as E;
         if value.len() > MAX_VALUE {
-            return Err(format!("longer than {MAX_VALUE} bytes"));
+            return Err(E::TooLong);
         }
         let mut words = value.split_whitespace();
-        let principal = words.next().ok_or("empty")?.to_owned();
+        let principal = words.next().ok_or(E::Empty)?.to_owned();
         let (mut email, mut key, mut sig) = (None, None, None);
         for w in words {
             if let Some(k) = w.strip_prefix("key=") {
@@ -220,21 +240,21 @@ impl Approval {
             } else if w.starts_with('<') && w.ends_with('>') && w.len() > 2 {
                 email = Some(w[1..w.len() - 1].to_owned());
             } else {
-                return Err(format!("unexpected `{w}`"));
+                return Err(E::Unexpected(w.chars().take(64).collect()));
             }
         }
-        let key = key.ok_or("no key=<fingerprint>")?;
+        let key = key.ok_or(E::NoKey)?;
         if !(key.len() == 40 || key.len() == 64)
             || !key
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
         {
-            return Err(format!("key `{key}` is not an uppercase hex fingerprint"));
+            return Err(E::BadKey(key.chars().take(80).collect()));
         }
-        let sig = sig.ok_or("no sig=<base64>")?;
+        let sig = sig.ok_or(E::NoSignature)?;
         let signature = base64::engine::general_purpose::STANDARD
             .decode(sig.as_bytes())
-            .map_err(|e| format!("sig is not base64: {e}"))?;
+            .map_err(|e| E::NotBase64(e.to_string()))?;
         Ok(Approval {
             principal,
             email,

@@ -25,6 +25,11 @@ use std::rc::Rc;
 
 pub type Oid = ObjectId;
 
+/// Whether `name` is a full, valid ref name (`refs/…`) as git checks it.
+pub fn is_ref_name(name: &str) -> bool {
+    name.starts_with("refs/") && gix::refs::FullName::try_from(name).is_ok()
+}
+
 /// Errors of the git store. Messages name the object or ref involved.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -205,6 +210,16 @@ impl Store {
             _hook_objects: None,
             trees: Default::default(),
         })
+    }
+
+    /// Creates a bare repository at `git_dir` (an existing empty directory or a new one) and
+    /// opens it as [`Store::open_isolated`] does.
+    pub fn init_bare(git_dir: &Path) -> Result<Self> {
+        gix::init_bare(git_dir).map_err(|e| StoreError::Open {
+            path: git_dir.to_owned(),
+            message: format!("cannot create a repository: {}", chain(&e)),
+        })?;
+        Self::open_isolated(git_dir)
     }
 
     /// Opens the repository at exactly `git_dir`, ignoring global and system configuration.
