@@ -245,6 +245,9 @@ codes! {
     Unapproved [Report] = "unapproved":
         "`aiaudit report`: the decision landed without any approval signature (a post-action review rule)";
         "keep post rules for low-risk actions only; make sure every such decision gets its signed review";
+    CommitNotCanonical [Commit] = "commit-not-canonical":
+        "a commit's headers or message are not exactly the ones aiaudit writes for what it adds (an extra header such as gpgsig or encoding, a second trailer block, different spacing, text git reads differently)";
+        "write commits with aiaudit (`record`, `approve`, `outcome`, `policy`): the message is recomputed from the record and its signatures";
     InternalError [Internal] = "internal-error":
         "the checker could not complete (unreadable object, I/O error); the hook fails closed";
         "retry; if it persists, report the message to the audit server's administrator";
@@ -257,6 +260,8 @@ codes! {
 pub enum Family {
     /// What a push may do to which ref, and who may push it.
     Push,
+    /// The commit object itself: canonical headers and message.
+    Commit,
     /// The tree of a commit: paths, entry kinds, immutability.
     Layout,
     /// A record file: well-formed, canonical, schema-valid.
@@ -287,6 +292,7 @@ impl Family {
     pub fn name(self) -> &'static str {
         match self {
             Family::Push => "push",
+            Family::Commit => "commit",
             Family::Layout => "layout",
             Family::Record => "record",
             Family::Decision => "decision",
@@ -393,23 +399,27 @@ impl Diagnostic {
 }
 
 impl fmt::Display for Diagnostic {
+    /// Pushed text (paths, ref names, quoted values) is shown with control and hidden
+    /// characters escaped: a finding relayed to a pusher's terminal cannot drive it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::text::visible;
         write!(f, "{}[{}]", self.severity, self.code)?;
         let mut sep = ": ";
         if let Some(c) = &self.commit {
-            write!(f, "{sep}commit {}", &c[..c.len().min(12)])?;
+            let short: String = c.chars().take(12).collect();
+            write!(f, "{sep}commit {}", visible(&short))?;
             sep = ", ";
         }
         if let Some(p) = &self.path {
-            write!(f, "{sep}{p}")?;
+            write!(f, "{sep}{}", visible(p))?;
             sep = ", ";
         }
         if let Some(r) = &self.refname {
             if self.commit.is_none() && self.path.is_none() {
-                write!(f, "{sep}{r}")?;
+                write!(f, "{sep}{}", visible(r))?;
             }
         }
-        write!(f, "\n  {}\n  hint: {}", self.message, self.remedy)
+        write!(f, "\n  {}\n  hint: {}", visible(&self.message), self.remedy)
     }
 }
 

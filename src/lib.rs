@@ -14,6 +14,7 @@
 //! | [`diag`] | the one catalog of finding codes (engine, `check`, report gaps) and the diagnostic type |
 //! | [`compliance`] | what `aiaudit check` judges in a product repository: AI-assistance trailers, repository names, a commit against the ledger |
 //! | [`report`] | the audit report: gaps mapped to framework controls, statistics |
+//! | [`text`] | repository text made safe to print: control, bidi and invisible characters escaped |
 //! | [`intake`] | decisions from automation (intake documents, OpenTelemetry traces) and the credential rules that keep secrets out |
 //! | `cli` | the command-line front end: one file per command; the only place that prints |
 //!
@@ -32,6 +33,7 @@ pub mod policy;
 pub mod record;
 pub mod report;
 pub mod store;
+pub mod text;
 
 #[cfg(test)]
 mod proptests;

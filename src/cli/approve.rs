@@ -1,7 +1,7 @@
 //! `aiaudit approve`: sign a proposal's exact bytes; land it on main once approvals suffice.
 
-use super::outln;
 use super::util::{self, committer, main_base, Proposal, SignerArgs};
+use super::{errln, outln};
 use super::{CliError, CliResult, EXIT_OK};
 use crate::diag::Code;
 use crate::engine::{Checker, CommitView};
@@ -133,12 +133,13 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
         write::publish(&store, &landing, &mv)?;
         let landing = landing.id();
         outln!("{landing}");
-        eprintln!(
+        errln!(
             "approved by `{}`; decision {} landed on main",
-            approver.id, d.id
+            approver.id,
+            d.id
         );
-        eprintln!("  commit: {landing}");
-        eprintln!(
+        errln!("  commit: {landing}");
+        errln!(
             "  approvals: {}",
             approvals
                 .iter()
@@ -171,9 +172,9 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
                     d.id
                 )));
             }
-            eprintln!("  pushed to {remote}");
+            errln!("  pushed to {remote}");
         } else {
-            eprintln!("next: git push origin main :{local_proposal}   (or pass --push)");
+            errln!("next: git push origin main :{local_proposal}   (or pass --push)");
         }
     } else {
         // Not enough yet: keep the approval on the proposal, same parent, same file, judged as
@@ -196,46 +197,50 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
         .staged
         .id();
         outln!("{updated}");
-        eprintln!("approval by `{}` recorded on {local_proposal}", approver.id);
+        errln!("approval by `{}` recorded on {local_proposal}", approver.id);
         for x in diags.iter().filter(|x| x.code == Code::ApprovalMissing) {
-            eprintln!("  still: {}", x.message);
+            errln!("  still: {}", x.message);
         }
         if let Some(remote) = &a.push {
             util::git_push(&store, remote, &[format!("+{updated}:{local_proposal}")])?;
-            eprintln!("  pushed to {remote}");
+            errln!("  pushed to {remote}");
         }
     }
     Ok(EXIT_OK)
 }
 
 fn show_what_is_signed(prop: &Proposal, d: &record::Decision, approver: &str, fpr: &str) {
-    eprintln!(
+    errln!(
         "You are about to approve, as `{approver}` with key {fpr}, the proposal on {}:",
         prop.refname
     );
-    eprintln!(
+    errln!(
         "  decision {} ({} on {}), risk {}",
         d.id,
         d.action.kind.as_str(),
         d.action.target.system,
         d.risk.as_str()
     );
-    eprintln!(
+    errln!(
         "  initiated by {} ({}), model {} ({})",
         d.initiator.id,
         d.initiator.kind.as_str(),
         d.ai.model.trailer(),
         d.ai.role.as_str()
     );
-    eprintln!(
+    errln!(
         "  file {} — {} bytes, sha256 {}",
         prop.path,
         prop.bytes.len(),
         digest::sha256_hex(&prop.bytes)
     );
-    eprintln!("----- exact bytes signed -----");
-    eprint!("{}", String::from_utf8_lossy(&prop.bytes));
-    eprintln!("------------------------------");
+    errln!("----- exact bytes signed -----");
+    // The exact bytes, with anything a terminal would execute or hide shown escaped.
+    eprint!(
+        "{}",
+        crate::text::visible_text(&String::from_utf8_lossy(&prop.bytes))
+    );
+    errln!("------------------------------");
 }
 
 fn confirm() -> CliResult<()> {

@@ -6,8 +6,8 @@
 //! with `--push`, the only places aiaudit runs the git binary, for transport gitoxide lacks
 //! here.
 
-use super::outln;
 use super::util::{self, main_base};
+use super::{errln, outln};
 use super::{CliError, CliResult, EXIT_OK, EXIT_VIOLATIONS};
 use crate::compliance::{repo::normalize_repo, Compliance};
 use crate::diag::Severity;
@@ -154,7 +154,7 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
         let errors: Vec<_> = report.diagnostics.iter().filter(|d| d.is_error()).collect();
         if !errors.is_empty() {
             for d in &errors {
-                eprintln!("{d}");
+                errln!("{d}");
             }
             return Err(CliError::violations(anyhow!(
                 "the audit repository does not verify against --trust-root: {} violation(s); its decisions cannot be relied on",
@@ -214,7 +214,7 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
             }
         }
         for f in &findings {
-            eprintln!("{f}");
+            errln!("{f}");
         }
         outln!(
             "{}: {} commit(s) in {} of {}; {} AI-assisted or naming a decision: {} covered, {} gap(s); {} warning(s) (audit main {})",

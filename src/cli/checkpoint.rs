@@ -1,7 +1,7 @@
 //! `aiaudit checkpoint`: an admin-signed tag of main that the server never lets move.
 
-use super::outln;
 use super::util::{self, main_base, person, unix, SignerArgs};
+use super::{errln, outln};
 use super::{CliError, CliResult, EXIT_OK};
 use crate::ledger::CHECKPOINTS_PREFIX;
 use crate::pgp;
@@ -69,15 +69,16 @@ pub fn run(cwd: &Path, a: CheckpointArgs) -> CliResult {
     let tag = store.write_tag(base.id, &tag_name, &tagger, &message, Some(&armored))?;
     store.update_ref(&refname, tag, None, "checkpoint")?;
     outln!("{refname}");
-    eprintln!(
+    errln!(
         "checkpoint {tag_name} of main {} signed by `{}`",
-        base.id, admin.id
+        base.id,
+        admin.id
     );
     if let Some(remote) = &a.push {
         util::git_push(&store, remote, &[format!("{refname}:{refname}")])?;
-        eprintln!("  pushed to {remote}");
+        errln!("  pushed to {remote}");
     } else {
-        eprintln!("next: git push origin {refname}   (or pass --push)");
+        errln!("next: git push origin {refname}   (or pass --push)");
     }
     Ok(EXIT_OK)
 }

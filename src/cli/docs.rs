@@ -1,6 +1,7 @@
 //! `aiaudit completions` and `aiaudit man`: generated from the CLI definition itself, so they
 //! never drift from `--help`.
 
+use super::errln;
 use super::{Cli, CliError, CliResult, EXIT_OK};
 use clap::CommandFactory;
 
@@ -59,6 +60,6 @@ pub fn man(a: ManArgs) -> CliResult {
         let leaked: &'static str = Box::leak(name.clone().into_boxed_str());
         write(&name, render(sub.clone().name(leaked))?)?;
     }
-    eprintln!("wrote man pages to {}", dir.display());
+    errln!("wrote man pages to {}", dir.display());
     Ok(EXIT_OK)
 }

@@ -1,7 +1,7 @@
 //! `aiaudit outcome` and `aiaudit review`: events after a decision, landed on main.
 
-use super::outln;
 use super::util::{self, committer, main_base, person, unix, SignerArgs};
+use super::{errln, outln};
 use super::{CliError, CliResult, EXIT_OK};
 use crate::engine::Checker;
 use crate::ledger::governance::Governance;
@@ -77,7 +77,6 @@ pub fn run_outcome(cwd: &Path, a: OutcomeArgs) -> CliResult {
         reference: a.reference.clone(),
         at: a.at.clone(),
     };
-    let subject = format!("{} {}", outcome.status.as_str(), outcome.action);
     land(
         cwd,
         &a.id,
@@ -87,7 +86,6 @@ pub fn run_outcome(cwd: &Path, a: OutcomeArgs) -> CliResult {
         None,
         a.note.clone(),
         None,
-        &subject,
         a.push.as_deref(),
     )
 }
@@ -111,7 +109,6 @@ pub fn run_review(cwd: &Path, a: ReviewArgs) -> CliResult {
         verdict: a.verdict,
         summary: a.summary.clone(),
     };
-    let subject = format!("{} by {reviewer}", review.verdict.as_str());
     land(
         cwd,
         &a.id,
@@ -121,7 +118,6 @@ pub fn run_review(cwd: &Path, a: ReviewArgs) -> CliResult {
         Some(review),
         None,
         Some(&signer),
-        &subject,
         a.push.as_deref(),
     )
 }
@@ -136,7 +132,6 @@ fn land(
     review: Option<Review>,
     note: Option<String>,
     signer: Option<&pgp::Signer>,
-    subject: &str,
     push: Option<&str>,
 ) -> CliResult {
     let store = util::open(cwd)?;
@@ -202,7 +197,7 @@ fn land(
         tree: TreeSpec::files(vec![(path.clone(), text.into_bytes())]),
         author,
         committer,
-        message: trailers::event_message(&event, subject, &signatures),
+        message: trailers::event_message(&event, &signatures),
     };
     let written = write::write(
         &mut checker,
@@ -216,19 +211,19 @@ fn land(
     util::print_diagnostics(&written.warnings);
     let commit = written.staged.id();
     outln!("{}", event.id);
-    eprintln!(
+    errln!(
         "recorded {} {} for decision {decision_id}",
         kind.as_str(),
         event.id
     );
-    eprintln!("  file:   {path}");
-    eprintln!("  commit: {commit}");
+    errln!("  file:   {path}");
+    errln!("  commit: {commit}");
     match push {
         Some(remote) => {
             util::git_push(&store, remote, &[format!("{commit}:{MAIN_REF}")])?;
-            eprintln!("  pushed to {remote}");
+            errln!("  pushed to {remote}");
         }
-        None => eprintln!("next: git push origin main   (or pass --push)"),
+        None => errln!("next: git push origin main   (or pass --push)"),
     }
     Ok(EXIT_OK)
 }

@@ -37,6 +37,7 @@
 //!
 //! Export reads what is on main; it does not judge it. `aiaudit verify` does.
 
+use super::errln;
 use super::log::time_bounds;
 use super::util::{self, main_base};
 use super::{CliError, CliResult, EXIT_OK};
@@ -391,7 +392,7 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
         }
         Some(path) => {
             write_atomically(path, text.as_bytes())?;
-            eprintln!(
+            errln!(
                 "exported {} {} to {}",
                 docs.len(),
                 match a.format {

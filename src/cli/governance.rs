@@ -2,8 +2,8 @@
 //! landed on main once the admin threshold is met. With a threshold above one, the change
 //! waits on `refs/heads/governance/<name>` while admins add signatures (`aiaudit policy sign`).
 
-use super::outln;
 use super::util::{self, committer, main_base, person, unix, SignerArgs};
+use super::{errln, outln};
 use super::{CliError, CliResult, EXIT_OK};
 use crate::engine::{Checker, CommitView};
 use crate::ledger::governance::statement;
@@ -123,18 +123,18 @@ fn add_signature_and_finish(
         .staged
         .id();
         outln!("{refname}");
-        eprintln!("{}", change.subject);
-        eprintln!(
+        errln!("{}", change.subject);
+        errln!(
             "  signed by `{}`: {signed} of {need} admin signature(s)",
             admin.id
         );
-        eprintln!(
+        errln!(
             "next: another admin runs `aiaudit policy sign {}`",
             change.name
         );
         if let Some(remote) = push {
             util::git_push(store, remote, &[format!("+{commit}:{refname}")])?;
-            eprintln!("  pushed to {remote}");
+            errln!("  pushed to {remote}");
         }
         return Ok(EXIT_OK);
     }
@@ -176,8 +176,8 @@ fn add_signature_and_finish(
     let commit = written.staged.id();
     refspecs.insert(0, format!("{commit}:{MAIN_REF}"));
     outln!("{commit}");
-    eprintln!("{}", change.subject);
-    eprintln!(
+    errln!("{}", change.subject);
+    errln!(
         "  landed on main, signed by {}",
         change
             .signatures
@@ -189,9 +189,9 @@ fn add_signature_and_finish(
     match push {
         Some(remote) => {
             util::git_push(store, remote, &refspecs)?;
-            eprintln!("  pushed to {remote}");
+            errln!("  pushed to {remote}");
         }
-        None => eprintln!("next: git push origin main   (or pass --push)"),
+        None => errln!("next: git push origin main   (or pass --push)"),
     }
     Ok(EXIT_OK)
 }

@@ -1,7 +1,7 @@
 //! `aiaudit hook`: the server side. `pre-receive` judges pushes; `install` puts the shim in
 //! place.
 
-use super::outln;
+use super::{errln, outln};
 use super::{CliError, CliResult, EXIT_INTERNAL, EXIT_OK, EXIT_VIOLATIONS};
 use crate::engine::{Checker, RefUpdate};
 use crate::store::{Oid, Store};
@@ -48,7 +48,7 @@ fn parse_timeout(s: &str) -> Result<f64, String> {
 fn watchdog(seconds: f64) {
     std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_secs_f64(seconds));
-        eprintln!(
+        errln!(
             "aiaudit: push rejected: error[internal-error]: the check did not finish within {seconds} s; failing closed"
         );
         std::process::exit(EXIT_INTERNAL);
@@ -105,18 +105,18 @@ fn pre_receive() -> i32 {
         let diags = checker.check_push(&updates);
         let (errors, warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(|d| d.is_error());
         for w in &warnings {
-            eprintln!("{w}");
+            errln!("{w}");
         }
         if errors.is_empty() {
-            eprintln!("aiaudit: accepted {} ref update(s)", updates.len());
+            errln!("aiaudit: accepted {} ref update(s)", updates.len());
             return Ok(EXIT_OK);
         }
-        eprintln!("aiaudit: push rejected, {} violation(s):", errors.len());
+        errln!("aiaudit: push rejected, {} violation(s):", errors.len());
         for d in errors.iter().take(MAX_SHOWN) {
-            eprintln!("{d}");
+            errln!("{d}");
         }
         if errors.len() > MAX_SHOWN {
-            eprintln!(
+            errln!(
                 "aiaudit: {} more violation(s) not shown; run `aiaudit verify` on the pushed commits for all of them",
                 errors.len() - MAX_SHOWN
             );
@@ -126,11 +126,11 @@ fn pre_receive() -> i32 {
     match outcome {
         Ok(Ok(code)) => code,
         Ok(Err(msg)) => {
-            eprintln!("aiaudit: push rejected: error[internal-error]: {msg}");
+            errln!("aiaudit: push rejected: error[internal-error]: {msg}");
             EXIT_INTERNAL
         }
         Err(_) => {
-            eprintln!("aiaudit: push rejected: error[internal-error]: the checker crashed; failing closed");
+            errln!("aiaudit: push rejected: error[internal-error]: the checker crashed; failing closed");
             EXIT_INTERNAL
         }
     }

@@ -100,10 +100,7 @@ pub fn run(cwd: &Path, args: InitArgs) -> CliResult {
         unix(now),
     );
     let committer = committer(&store, &author);
-    let message = format!(
-        "genesis: the root of trust of this audit log\n\nFirst admin `{}` with key {fpr}.\n",
-        args.admin
-    );
+    let message = crate::ledger::trailers::genesis_message(&args.admin, &fpr);
     // The root commit passes the same rules the server applies to a pushed genesis.
     let commit = write::write(
         &mut Checker::new(&store, now),

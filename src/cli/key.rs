@@ -1,6 +1,6 @@
 //! `aiaudit key`: OpenPGP keys for principals that sign in-process.
 
-use super::outln;
+use super::{errln, outln};
 use super::{CliError, CliResult, EXIT_OK};
 use crate::pgp;
 use anyhow::anyhow;
@@ -75,8 +75,8 @@ pub fn run(cmd: KeyCommand) -> CliResult {
     std::fs::write(&cert_path, cert)
         .map_err(|e| CliError::usage(anyhow!("cannot write {}: {e}", cert_path.display())))?;
     outln!("{fpr}");
-    eprintln!("secret key: {} (keep it private)", secret_path.display());
-    eprintln!(
+    errln!("secret key: {} (keep it private)", secret_path.display());
+    errln!(
         "certificate: {} (add it to the policy)",
         cert_path.display()
     );
@@ -123,8 +123,8 @@ fn revoke(a: RevokeArgs) -> CliResult {
     .map_err(CliError::usage)?;
     std::fs::write(&a.out, rev)
         .map_err(|e| CliError::usage(anyhow!("cannot write {}: {e}", a.out.display())))?;
-    eprintln!("revocation certificate: {}", a.out.display());
-    eprintln!(
+    errln!("revocation certificate: {}", a.out.display());
+    errln!(
         "next: an admin runs `aiaudit principal update-key <FPR> {}`",
         a.out.display()
     );

@@ -1,7 +1,7 @@
 //! `aiaudit log`: one line per decision on main, newest first, with filters.
 
-use super::outln;
 use super::util::{self, main_base};
+use super::{errln, outln};
 use super::{CliError, CliResult, EXIT_OK};
 use crate::ledger::read::{read_ledger, LedgerDecision};
 use crate::record;
@@ -155,7 +155,7 @@ pub fn run(cwd: &Path, a: LogArgs) -> CliResult {
         );
     }
     if rows.is_empty() {
-        eprintln!("no decisions match");
+        errln!("no decisions match");
     }
     Ok(EXIT_OK)
 }

@@ -164,15 +164,30 @@ impl From<std::io::Error> for CliError {
     }
 }
 
-/// `println!` for command output: a write error (a closed pipe above all) becomes the command's
+/// `println!` for command output. What it prints may quote repository content, so every
+/// control and hidden character but the line break is escaped (`crate::text`): ledger text
+/// never drives the terminal. A write error (a closed pipe above all) becomes the command's
 /// error instead of a panic.
 macro_rules! outln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::cli::CliError::from)?
+        let line = format!($($arg)*);
+        writeln!(std::io::stdout().lock(), "{}", $crate::text::visible_text(&line))
+            .map_err($crate::cli::CliError::from)?
     }};
 }
 pub(crate) use outln;
+
+/// `eprintln!` for messages and findings, with [`outln!`]'s escaping. Writing to standard error
+/// never fails a command.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let line = format!($($arg)*);
+        let _ = writeln!(std::io::stderr().lock(), "{}", $crate::text::visible_text(&line));
+    }};
+}
+pub(crate) use errln;
 
 impl From<crate::ledger::write::WriteError> for CliError {
     /// A write the engine refused carries its findings; the command adds what was not done.
@@ -233,11 +248,11 @@ pub fn main() -> i32 {
         Err(e) if e.kind == ErrorKind::BrokenPipe => e.exit_code(),
         Err(e) => {
             for d in &e.diagnostics {
-                eprintln!("{d}");
+                errln!("{d}");
             }
-            eprintln!("error: {:#}", e.error);
+            errln!("error: {:#}", e.error);
             for h in &e.hints {
-                eprintln!("hint: {h}");
+                errln!("hint: {h}");
             }
             e.exit_code()
         }

@@ -1,7 +1,7 @@
 //! `aiaudit pending`: decisions waiting for approval.
 
-use super::outln;
 use super::util::{self, main_base};
+use super::{errln, outln};
 use super::{CliResult, EXIT_OK};
 use crate::ledger::trailers;
 use crate::record;
@@ -25,12 +25,12 @@ pub fn run(cwd: &Path, a: PendingArgs) -> CliResult {
         let prop = match util::load_proposal(&store, &refname, oid) {
             Ok(p) => p,
             Err(e) => {
-                eprintln!("warning: {refname}: {:#}", e.error);
+                errln!("warning: {refname}: {:#}", e.error);
                 continue;
             }
         };
         let (Some(d), _) = record::check_decision(&prop.path, &prop.bytes) else {
-            eprintln!(
+            errln!(
                 "warning: {refname}: {} does not parse as a decision",
                 prop.path
             );

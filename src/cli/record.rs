@@ -6,8 +6,8 @@
 //! and every content that is hashed is scanned for credentials before anything is written
 //! (`crate::intake::secrets`).
 
-use super::outln;
 use super::util::{self, committer, main_base, person, unix};
+use super::{errln, outln};
 use super::{CliError, CliResult, EXIT_OK};
 use crate::engine::Checker;
 use crate::intake::{self, otel, secrets::Scan, Digested, INTAKE_SCHEMA};
@@ -304,44 +304,44 @@ pub fn run(cwd: &Path, a: RecordArgs) -> CliResult {
         outln!("{out}");
     } else {
         outln!("{}", d.id);
-        eprintln!(
+        errln!(
             "recorded decision {} ({} on {})",
             d.id,
             d.action.kind.as_str(),
             d.action.target.system
         );
-        eprintln!("  file:   {path}");
+        errln!("  file:   {path}");
         if a.store_context {
-            eprintln!(
+            errln!(
                 "  stored: {} context file(s) under context/",
                 stored_paths.len()
             );
         }
-        eprintln!(
+        errln!(
             "  ref:    {refname}{}",
             a.push
                 .as_ref()
                 .map(|r| format!(" (pushed to {r})"))
                 .unwrap_or_default()
         );
-        eprintln!(
+        errln!(
             "  risk:   {} (policy rule `{}`)",
             d.risk.as_str(),
             verdict.rule
         );
-        eprintln!(
+        errln!(
             "  needs:  {} ({}-approval)",
             needs.join(" AND "),
             verdict.approval.as_str()
         );
         if a.land {
-            eprintln!(
+            errln!(
                 "next: a reviewer runs `aiaudit review {}` within {}",
                 d.id,
                 verdict.review_within.as_deref().unwrap_or("the deadline")
             );
         } else {
-            eprintln!("next: an approver runs `aiaudit approve {}`", d.id);
+            errln!("next: an approver runs `aiaudit approve {}`", d.id);
         }
     }
     Ok(EXIT_OK)
@@ -372,7 +372,7 @@ fn stored_context(d: &Decision, scan: &Scan) -> Vec<(String, Vec<u8>)> {
             None
         };
         match why {
-            Some(why) => eprintln!("note: {label} is not stored ({why}); its digest is recorded"),
+            Some(why) => errln!("note: {label} is not stored ({why}); its digest is recorded"),
             None => out.push((path, data.to_vec())),
         }
     }
@@ -405,14 +405,14 @@ fn rand_u128() -> u128 {
 /// `--digest-only` names that matched no input (exit 2). Runs before anything is written.
 fn refuse_secrets(scan: &Scan) -> CliResult<()> {
     for n in &scan.noted {
-        eprintln!(
+        errln!(
             "note: {}; recorded by its digest only (--digest-only)",
             n.head()
         );
     }
     if !scan.refused.is_empty() {
         for f in &scan.refused {
-            eprintln!("refused: {f}");
+            errln!("refused: {f}");
         }
         let n = scan.refused.len();
         return Err(CliError::violations(anyhow!(

@@ -2,6 +2,7 @@
 //! as Markdown, a self-contained HTML page, or JSON. The report itself is computed by
 //! [`crate::report`]; this file reads the repository and renders.
 
+use super::errln;
 use super::log::time_bounds;
 use super::progress::Progress;
 use super::util::{self, main_base};
@@ -107,7 +108,7 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
         Some(path) => {
             write_atomically(path, text.as_bytes())?;
             let open: usize = r.gaps.iter().map(|g| g.count).sum();
-            eprintln!(
+            errln!(
                 "wrote {} ({} decisions, {open} gap(s): {} error, {} warning, {} info)",
                 path.display(),
                 r.totals.decisions,
@@ -279,11 +280,15 @@ fn severity_of(g: &GapGroup) -> &'static str {
 
 // ---- Markdown -------------------------------------------------------------------------------
 
-/// A table cell: one line, pipes escaped.
+/// A table cell: one line, pipes escaped, no HTML (a renderer would run it), control and
+/// hidden characters shown escaped.
 fn cell(s: &str) -> String {
-    s.replace('\\', "\\\\")
+    crate::text::visible(&s.replace(['\n', '\r'], " "))
+        .replace('\\', "\\\\")
         .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn count_table(out: &mut String, title: &str, what: &str, counts: &[Count], total: usize) {

@@ -1,6 +1,7 @@
 //! Pieces shared by the commands: opening the repository, the clock, the base of new commits,
 //! signer options, proposals, pushing.
 
+use super::errln;
 use super::{CliError, CliResult};
 use crate::diag::Diagnostic;
 use crate::ledger::governance::Governance;
@@ -233,7 +234,7 @@ pub fn judged(diags: Vec<Diagnostic>, what: &'static str) -> CliResult<()> {
 /// Prints diagnostics the way every command does.
 pub fn print_diagnostics(diags: &[Diagnostic]) {
     for d in diags {
-        eprintln!("{d}");
+        errln!("{d}");
     }
 }
 

@@ -1,7 +1,7 @@
 //! `aiaudit verify`: every rule of the hook over the whole history, offline.
 
-use super::outln;
 use super::util;
+use super::{errln, outln};
 use super::{CliError, CliResult, EXIT_OK, EXIT_VIOLATIONS};
 use crate::diag::{Code, Diagnostic};
 use crate::engine::{Checker, Coverage, VerifyState};
@@ -154,7 +154,7 @@ fn remember(
         Ok(())
     };
     if let Err(e) = attempt() {
-        eprintln!("warning: cannot remember {what} in {}: {e}", path.display());
+        errln!("warning: cannot remember {what} in {}: {e}", path.display());
     }
 }
 

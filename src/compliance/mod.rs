@@ -90,11 +90,10 @@ pub struct Checked {
     pub findings: Vec<Finding>,
 }
 
-/// `s` with control characters replaced, so a commit message cannot drive the terminal.
+/// `s` as it may be shown: control and hidden characters escaped (see [`crate::text`]), so a
+/// commit message cannot drive the terminal.
 pub fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect()
+    crate::text::visible(s).into_owned()
 }
 
 fn subject_of(c: &CommitData) -> String {

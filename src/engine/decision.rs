@@ -3,6 +3,7 @@
 //! its trailers mirror the file, and (landing on main) its approvals meet the policy.
 
 use super::approvals::shortfall;
+use super::form::Expected;
 use super::{clip, internal, CommitView};
 use crate::diag::{Code, Diagnostic};
 use crate::ledger::trailers::{self, Trailers};
@@ -119,6 +120,8 @@ impl super::Checker<'_> {
                 ));
             }
         }
+        let so_far = [&diags[..], &found[..]].concat();
+        found.extend(self.check_form(c, Expected::Decision(&d), &so_far));
         diags.extend(found.into_iter().map(|x| x.at_path(path)));
         (Some(d), diags)
     }

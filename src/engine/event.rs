@@ -3,6 +3,7 @@
 //! review is signed by its actor.
 
 use super::decision::check_expected_trailers;
+use super::form::Expected;
 use super::{clip, internal, CommitView};
 use crate::diag::{Code, Diagnostic};
 use crate::ledger::trailers;
@@ -134,6 +135,8 @@ impl super::Checker<'_> {
                 ));
             }
         }
+        let so_far = [&diags[..], &found[..]].concat();
+        found.extend(self.check_form(c, Expected::Event(&e), &so_far));
         diags.extend(found.into_iter().map(|x| x.at_path(path)));
         (Some(e), diags)
     }

@@ -2,6 +2,7 @@
 //! later changes to `.aiaudit/**` and `README.md` leave a sound policy and certificates and are
 //! signed by a threshold of admins of the *previous* policy, against a recent base.
 
+use super::form::Expected;
 use super::layout::entry_kind_problem;
 use super::{clip, internal, CommitView, MAX_POLICY_BASE_DISTANCE};
 use crate::diag::{Code, Diagnostic};
@@ -39,7 +40,7 @@ impl super::Checker<'_> {
     }
 
     /// The root commit: the first policy, its certificates and the README, nothing else.
-    pub(super) fn check_genesis(&mut self, c: &CommitData) -> Vec<Diagnostic> {
+    pub(super) fn check_genesis(&mut self, c: &CommitView) -> Vec<Diagnostic> {
         let mut diags = Vec::new();
         let changes = match self.store.diff_trees(None, c.tree, MAX_CHANGES) {
             Ok(ch) => ch,
@@ -63,6 +64,21 @@ impl super::Checker<'_> {
         }
         let all: Vec<&Change> = changes.iter().collect();
         diags.extend(self.check_governance_files(c.tree, &all, Code::GenesisInvalid));
+        // The first admin `aiaudit init` names in the root commit's message.
+        let admin = self.gov.policy_at(c.tree).ok().and_then(|p| {
+            p.principals
+                .iter()
+                .find(|a| {
+                    a.kind == PrincipalKind::Human
+                        && a.groups.contains(&p.admins.group)
+                        && !a.keys.is_empty()
+                })
+                .map(|a| (a.id.clone(), a.keys[0].clone()))
+        });
+        if let Some((admin, fingerprint)) = &admin {
+            let expected = Expected::Genesis { admin, fingerprint };
+            diags.extend(self.check_form(c, expected, &diags));
+        }
         diags
     }
 
@@ -150,7 +166,10 @@ impl super::Checker<'_> {
                     signers.len()
                 ),
             )
-            .at_path(file));
+            .at_path(file.clone()));
+        }
+        if let Some(d) = self.check_form(c, Expected::PolicyChange, &diags) {
+            diags.push(d.at_path(file));
         }
         diags
     }

@@ -12,8 +12,8 @@
 //!   who may push it;
 //! - [`verify`]: the traversal of main's history, in parallel chunks, and the state a clean
 //!   run remembers; [`gaps`]: the history-wide rules (overdue reviews, missing outcomes);
-//! - rule families, each judging one kind of content: [`layout`] (the tree: paths, entry
-//!   kinds, immutability), [`decision`], [`event`], [`stored`] (stored context),
+//! - rule families, each judging one kind of content: [`form`] (the commit object: canonical
+//!   headers and message), [`layout`] (the tree: paths, entry kinds, immutability), [`decision`], [`event`], [`stored`] (stored context),
 //!   [`approvals`] (signatures and separation of duties), [`governance`] (genesis and policy
 //!   changes), [`proposal`] (proposal refs).
 //!
@@ -22,6 +22,7 @@
 mod approvals;
 mod decision;
 mod event;
+mod form;
 mod gaps;
 mod governance;
 mod layout;

@@ -139,13 +139,41 @@ pub fn message(subject: &str, trailers: &Trailers) -> String {
     msg
 }
 
-/// The commit message for an event: a subject, then the trailer block.
-pub fn event_message(e: &Event, subject: &str, signatures: &[Approval]) -> String {
+/// The first line of `text`, trimmed, at most 60 characters (`…` when cut).
+fn subject_text(text: &str) -> String {
+    let first = text.lines().next().unwrap_or("").trim();
+    let mut subject: String = first.chars().take(60).collect();
+    if first.chars().count() > 60 {
+        subject.push('…');
+    }
+    subject
+}
+
+/// An event's subject line, from the event itself: `outcome: executed merged PR #42`,
+/// `review: accepted by carol`, `annotation: <note>`.
+pub fn event_subject(e: &Event) -> String {
+    let what = match (&e.outcome, &e.review) {
+        (Some(o), _) => format!("{} {}", o.status.as_str(), subject_text(&o.action)),
+        (None, Some(r)) => format!("{} by {}", r.verdict.as_str(), e.actor.id),
+        (None, None) => subject_text(e.note.as_deref().unwrap_or("")),
+    };
+    format!("{}: {}", e.kind.as_str(), what.trim_end())
+}
+
+/// The commit message for an event: its subject, then the trailer block.
+pub fn event_message(e: &Event, signatures: &[Approval]) -> String {
     let mut t = event_trailers(e);
     for a in signatures {
         t.push(REVIEWED_BY, a.to_value());
     }
-    message(&format!("{}: {subject}", e.kind.as_str()), &t)
+    message(&event_subject(e), &t)
+}
+
+/// The root commit's message: the root of trust and its first admin.
+pub fn genesis_message(admin: &str, fingerprint: &str) -> String {
+    format!(
+        "genesis: the root of trust of this audit log\n\nFirst admin `{admin}` with key {fingerprint}.\n"
+    )
 }
 
 /// The commit message for a governance change signed against `base`.
@@ -171,11 +199,7 @@ fn initiator_value(d: &Decision) -> String {
 
 /// The commit message for a decision: a subject, then the trailer block.
 pub fn decision_message(d: &Decision, approvals: &[Approval]) -> String {
-    let first = d.action.summary.lines().next().unwrap_or("").trim();
-    let mut subject: String = first.chars().take(60).collect();
-    if first.chars().count() > 60 {
-        subject.push('…');
-    }
+    let subject = subject_text(&d.action.summary);
     let mut t = decision_trailers(d);
     for a in approvals {
         t.push(APPROVED_BY, a.to_value());

@@ -188,9 +188,11 @@ fn needs_escape(c: char) -> bool {
         || (0x7F..=0x9F).contains(&u)
         || u == 0x2028
         || u == 0x2029
-        || u == 0xFEFF
         || u == 0xFFFE
         || u == 0xFFFF
+        // Bidi controls and invisible formatting (U+FEFF among them): shown as escapes in
+        // the file, so what a reader of the raw file sees is what it says.
+        || crate::text::is_hidden(c)
 }
 
 fn pad(out: &mut String, n: usize) {

@@ -396,11 +396,8 @@ impl Validator {
             self.push(Code::FieldMissing, format!("{field}: must not be empty"));
         } else if s.len() > MAX_LINE {
             self.invalid(field, format!("longer than {MAX_LINE} bytes"));
-        } else if s.chars().any(char::is_control) {
-            self.invalid(
-                field,
-                "contains a control character (a line break, tab or NUL)",
-            );
+        } else if let Some(c) = s.chars().find(|c| crate::text::is_unsafe(*c)) {
+            self.invalid(field, unsafe_char(c, "a line break, tab or NUL"));
         }
     }
 
@@ -416,11 +413,8 @@ impl Validator {
             self.push(Code::FieldMissing, format!("{field}: must not be empty"));
         } else if s.len() > MAX_TEXT {
             self.invalid(field, format!("longer than {MAX_TEXT} bytes"));
-        } else if s.chars().any(|c| c.is_control() && c != '\n') {
-            self.invalid(
-                field,
-                "contains a control character other than a line break",
-            );
+        } else if let Some(c) = s.chars().find(|c| crate::text::is_unsafe(*c) && *c != '\n') {
+            self.invalid(field, unsafe_char(c, "other than a line break"));
         }
     }
 
@@ -462,6 +456,18 @@ impl Validator {
                 ),
             );
         }
+    }
+}
+
+/// Why a character is refused in a text field (`what`: which controls the field refuses).
+fn unsafe_char(c: char, what: &str) -> String {
+    if c.is_control() {
+        format!("contains a control character ({what}): U+{:04X}", c as u32)
+    } else {
+        format!(
+            "contains U+{:04X}, a bidirectional-text control or invisible formatting character (it changes or hides how the text reads)",
+            c as u32
+        )
     }
 }
 

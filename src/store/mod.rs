@@ -439,6 +439,15 @@ impl Store {
         }))
     }
 
+    /// The raw bytes of a commit object, as stored.
+    pub fn raw_commit(&self, oid: Oid) -> Result<Vec<u8>> {
+        let obj = self.repo.find_object(oid).map_err(|e| obj_err(oid, e))?;
+        if obj.kind != gix::object::Kind::Commit {
+            return Err(obj_err(oid, format!("is a {}, not a commit", obj.kind)));
+        }
+        Ok(obj.detach().data)
+    }
+
     /// Reads a commit.
     pub fn commit(&self, oid: Oid) -> Result<CommitData> {
         let obj = self.repo.find_object(oid).map_err(|e| obj_err(oid, e))?;
@@ -841,15 +850,7 @@ impl Store {
         committer: &Person,
         message: &str,
     ) -> Result<Oid> {
-        let commit = gix::objs::Commit {
-            tree,
-            parents: parents.iter().copied().collect(),
-            author: signature_of(author),
-            committer: signature_of(committer),
-            encoding: None,
-            message: message.into(),
-            extra_headers: Vec::new(),
-        };
+        let commit = commit_object(tree, parents, author, committer, message);
         self.repo
             .write_object(&commit)
             .map(|id| id.detach())
@@ -944,6 +945,38 @@ impl Store {
             offset: t.offset,
         })
     }
+}
+
+/// The one shape of commit aiaudit writes: tree, parents, author, committer, message; no
+/// encoding, no signature or other extra headers.
+fn commit_object(
+    tree: Oid,
+    parents: &[Oid],
+    author: &Person,
+    committer: &Person,
+    message: &str,
+) -> gix::objs::Commit {
+    gix::objs::Commit {
+        tree,
+        parents: parents.iter().copied().collect(),
+        author: signature_of(author),
+        committer: signature_of(committer),
+        encoding: None,
+        message: message.into(),
+        extra_headers: Vec::new(),
+    }
+}
+
+/// The bytes of the commit object aiaudit would write for `c` with `message`: what a commit
+/// that is canonical (SPEC §4) consists of, byte for byte.
+pub fn canonical_commit_bytes(c: &CommitData, message: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    gix::objs::WriteTo::write_to(
+        &commit_object(c.tree, &c.parents, &c.author, &c.committer, message),
+        &mut out,
+    )
+    .expect("writing to a Vec cannot fail");
+    out
 }
 
 fn signature_of(p: &Person) -> gix::actor::Signature {

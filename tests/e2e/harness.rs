@@ -248,6 +248,11 @@ pub struct World {
 
 impl Drop for World {
     fn drop(&mut self) {
+        // SPEC §4 as a property of the whole suite: for every commit any test landed on the
+        // server, git's own trailer parsers read exactly the trailers the engine verified.
+        if !std::thread::panicking() && self.server.exists() {
+            self.assert_git_reads_the_verified_trailers();
+        }
         // Stop the gpg-agent this world's keyring started (best effort; there may be none).
         let mut c = self.command("gpgconf", self.tmp.path());
         let _ = c
@@ -259,6 +264,41 @@ impl Drop for World {
 }
 
 impl World {
+    /// Every commit on the server's main and proposal refs: `git log --format=%(trailers)` and
+    /// `git interpret-trailers --parse` give exactly the trailers aiaudit's engine reads
+    /// (`ledger::trailers::parse`), in order.
+    pub fn assert_git_reads_the_verified_trailers(&self) {
+        let server = |args: &[&str]| {
+            let mut c = self.command("git", &self.server);
+            c.args(args);
+            self.run(c, None).ok()
+        };
+        let refs = server(&["for-each-ref", "--format=%(refname)", "refs/heads/"]);
+        let refs: Vec<&str> = refs.lines().collect();
+        if refs.is_empty() {
+            return;
+        }
+        let mut args = vec!["rev-list"];
+        args.extend(&refs);
+        for commit in server(&args).lines() {
+            let message = server(&["cat-file", "commit", commit]);
+            let message = message.split_once("\n\n").map(|(_, m)| m).unwrap_or("");
+            let engine: Vec<String> = aiaudit::ledger::trailers::parse(message)
+                .0
+                .into_iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
+            let from_log = server(&["log", "-1", "--format=%(trailers:only,unfold)", commit]);
+            let log: Vec<&str> = from_log.lines().filter(|l| !l.is_empty()).collect();
+            assert_eq!(log, engine, "git log --format=%(trailers) on {commit}");
+            let mut c = self.command("git", &self.server);
+            c.args(["interpret-trailers", "--parse"]);
+            let parsed = self.run(c, Some(message.as_bytes())).ok();
+            let parsed: Vec<&str> = parsed.lines().filter(|l| !l.is_empty()).collect();
+            assert_eq!(parsed, engine, "git interpret-trailers --parse on {commit}");
+        }
+    }
+
     /// The standard fixture: alice (admin) creates the server and installs the hook; bob,
     /// carol, svc (service, owned by alice) and dave (GnuPG key) are added as principals, each
     /// policy change pushed through the hook. mallory has a key but is not in the policy.

@@ -9,6 +9,7 @@
 
 mod auditor_views;
 mod check;
+mod commit_form;
 mod docs_cli;
 mod events;
 mod export;
@@ -31,5 +32,6 @@ mod roles;
 #[path = "../support/sealed.rs"]
 mod sealed;
 mod stored_context;
+mod terminal;
 mod trust;
 mod verify;
