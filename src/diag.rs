@@ -248,6 +248,9 @@ codes! {
     CommitNotCanonical [Commit] = "commit-not-canonical":
         "a commit's headers or message are not exactly the ones aiaudit writes for what it adds (an extra header such as gpgsig or encoding, a second trailer block, different spacing, text git reads differently)";
         "write commits with aiaudit (`record`, `approve`, `outcome`, `policy`): the message is recomputed from the record and its signatures";
+    ObjectMalformed [Commit] = "object-malformed":
+        "a tree the commit adds is one `git fsck --strict` flags (unsorted, duplicate entries, a zero-padded or unknown mode, an empty, `.`, `..` or `.git` name, a null id); the message names the tree and git's fsck message id";
+        "write trees with git or aiaudit, never by hand; the server should also set receive.fsckObjects (`aiaudit hook install` does)";
     InternalError [Internal] = "internal-error":
         "the checker could not complete (unreadable object, I/O error); the hook fails closed";
         "retry; if it persists, report the message to the audit server's administrator";

@@ -35,6 +35,7 @@ const INVALID: &[(&str, &str)] = &[
     ("bad-risk", "field-invalid"),
     ("bad-schema-version", "field-invalid"),
     ("bad-sha256", "field-invalid"),
+    ("bidi-control-in-text", "field-invalid"),
     ("blank-summary", "field-missing"),
     ("control-character-in-line", "field-invalid"),
     ("digest-mismatch", "context-digest-mismatch"),

@@ -214,8 +214,12 @@ fn install(a: InstallArgs) -> CliResult {
     }
     std::fs::rename(&tmp, &target)
         .map_err(|e| CliError::usage(anyhow!("cannot install {}: {e}", target.display())))?;
+    // git itself checks every pushed object as `git fsck` does, before the hook runs: objects
+    // no ref reaches are refused too (the engine judges those the refs reach).
+    store.set_config("receive.fsckObjects", "true")?;
     outln!("installed {}", target.display());
     outln!("  runs: {exe} hook pre-receive");
+    outln!("  set receive.fsckObjects = true (git checks every pushed object as `git fsck` does)");
     Ok(EXIT_OK)
 }
 

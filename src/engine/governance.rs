@@ -22,18 +22,24 @@ impl super::Checker<'_> {
         parent: &CommitData,
         landing: bool,
     ) -> Vec<Diagnostic> {
-        let changes = match self
-            .store
-            .diff_trees(Some(parent.tree), c.tree, MAX_CHANGES)
-        {
-            Ok(ch) => ch,
-            Err(e) => return vec![internal(e).at_commit(c.id.to_string())],
-        };
+        let (changes, malformed) =
+            match self
+                .store
+                .diff_trees_checked(Some(parent.tree), c.tree, MAX_CHANGES)
+            {
+                Ok(ch) => ch,
+                Err(e) => return vec![internal(e).at_commit(c.id.to_string())],
+            };
         let governance: Vec<&Change> = changes
             .iter()
             .filter(|ch| is_governance(&ch.path))
             .collect();
-        self.check_policy_change(c, parent, &governance, landing)
+        let diags = if malformed.is_empty() {
+            self.check_policy_change(c, parent, &governance, landing)
+        } else {
+            super::malformed_trees(&malformed)
+        };
+        diags
             .into_iter()
             .map(|d| d.at_commit(c.id.to_string()))
             .collect()
@@ -41,11 +47,14 @@ impl super::Checker<'_> {
 
     /// The root commit: the first policy, its certificates and the README, nothing else.
     pub(super) fn check_genesis(&mut self, c: &CommitView) -> Vec<Diagnostic> {
-        let mut diags = Vec::new();
-        let changes = match self.store.diff_trees(None, c.tree, MAX_CHANGES) {
+        let (changes, malformed) = match self.store.diff_trees_checked(None, c.tree, MAX_CHANGES) {
             Ok(ch) => ch,
             Err(e) => return vec![Diagnostic::new(Code::GenesisInvalid, e.to_string())],
         };
+        if !malformed.is_empty() {
+            return super::malformed_trees(&malformed);
+        }
+        let mut diags = Vec::new();
         for ch in &changes {
             if let Some(d) = entry_kind_problem(ch) {
                 diags.push(d);

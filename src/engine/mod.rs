@@ -134,6 +134,30 @@ fn clip(s: &str) -> String {
     format!("{}… ({} bytes)", &s[..end], s.len())
 }
 
+/// The findings for trees `git fsck --strict` would flag: the tree, where it sits, git's
+/// message id.
+fn malformed_trees(found: &[crate::store::Malformed]) -> Vec<Diagnostic> {
+    found
+        .iter()
+        .map(|m| {
+            let at = if m.path.is_empty() {
+                "the root tree".to_owned()
+            } else {
+                format!("the tree of {}/", m.path)
+            };
+            let d = Diagnostic::new(
+                Code::ObjectMalformed,
+                format!("{at} ({}): {}: {}", m.tree, m.problem.id, m.problem.message),
+            );
+            if m.path.is_empty() {
+                d
+            } else {
+                d.at_path(format!("{}/", m.path))
+            }
+        })
+        .collect()
+}
+
 fn internal(e: impl std::fmt::Display) -> Diagnostic {
     Diagnostic::new(Code::InternalError, e.to_string())
 }
@@ -197,21 +221,27 @@ impl<'s> Checker<'s> {
                 )
             }
         };
-        let changes = match self
-            .store
-            .diff_trees(Some(parent.tree), c.tree, MAX_CHANGES)
-        {
-            Ok(ch) => ch,
-            Err(e) => {
-                return (
-                    CommitRole::Invalid,
-                    vec![at(Diagnostic::new(
-                        Code::CommitMultipleRecords,
-                        e.to_string(),
-                    ))],
-                )
-            }
-        };
+        let (changes, malformed) =
+            match self
+                .store
+                .diff_trees_checked(Some(parent.tree), c.tree, MAX_CHANGES)
+            {
+                Ok(ch) => ch,
+                Err(e) => {
+                    return (
+                        CommitRole::Invalid,
+                        vec![at(Diagnostic::new(
+                            Code::CommitMultipleRecords,
+                            e.to_string(),
+                        ))],
+                    )
+                }
+            };
+        if !malformed.is_empty() {
+            // What a malformed tree holds depends on who reads it: nothing else is judged.
+            let diags = malformed_trees(&malformed);
+            return (CommitRole::Invalid, diags.into_iter().map(at).collect());
+        }
         let mut diags = Vec::new();
         let (mut records, mut stored, mut governance) = (Vec::new(), Vec::new(), Vec::new());
         for (ch, class) in layout::classify(&changes) {

@@ -70,10 +70,16 @@ impl super::Checker<'_> {
             return Err(bad(format!("its parent {p} is not a commit of main")));
         }
         let parent = self.store.commit(*p).map_err(|e| vec![internal(e)])?;
-        let changes = self
+        let (changes, malformed) = self
             .store
-            .diff_trees(Some(parent.tree), c.tree, MAX_CHANGES)
+            .diff_trees_checked(Some(parent.tree), c.tree, MAX_CHANGES)
             .map_err(|e| bad(e.to_string()))?;
+        if !malformed.is_empty() {
+            return Err(super::malformed_trees(&malformed)
+                .into_iter()
+                .map(|d| d.at_commit(new.to_string()))
+                .collect());
+        }
         Ok((CommitView::new(c), parent, changes))
     }
 

@@ -170,11 +170,13 @@ pub fn write_quoted(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
+            // YAML's escapes: `\uXXXX` in the Basic Multilingual Plane, `\UXXXXXXXX` above it
+            // (YAML has no surrogate pairs).
+            c if needs_escape(c) && (c as u32) > 0xFFFF => {
+                let _ = write!(out, "\\U{:08X}", c as u32);
+            }
             c if needs_escape(c) => {
-                let mut buf = [0u16; 2];
-                for unit in c.encode_utf16(&mut buf) {
-                    let _ = write!(out, "\\u{unit:04X}");
-                }
+                let _ = write!(out, "\\u{:04X}", c as u32);
             }
             c => out.push(c),
         }

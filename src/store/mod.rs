@@ -12,8 +12,10 @@
 //! and the repository's own objects. Nothing is ever written into the quarantine, and the hook
 //! never updates refs.
 
+mod fsck;
 mod revisions;
 
+pub use fsck::FsckProblem;
 pub use revisions::RevError;
 
 use gix::bstr::ByteSlice;
@@ -190,7 +192,20 @@ pub struct Store {
     trees: std::cell::RefCell<HashMap<Oid, Rc<TreeEntries>>>,
 }
 
-type TreeEntries = Vec<(Box<[u8]>, Entry)>;
+/// A decoded tree: its entries, and what `git fsck --strict` would report about its bytes.
+struct TreeEntries {
+    entries: Vec<(Box<[u8]>, Entry)>,
+    problems: Vec<FsckProblem>,
+}
+
+/// A tree `git fsck --strict` would flag, found while diffing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed {
+    pub tree: Oid,
+    /// The directory the tree is (`` for the root tree).
+    pub path: String,
+    pub problem: FsckProblem,
+}
 
 /// Trees kept decoded per store; the cache is emptied when full (a cheap, bounded policy that
 /// suits the mostly sequential access of history walks).
@@ -361,6 +376,23 @@ impl Store {
             .map(|v| v.to_string())
     }
 
+    /// Sets `key` (`section.name`) to `value` in the repository's own configuration file
+    /// (`<git dir>/config`), written atomically.
+    pub fn set_config(&self, key: &str, value: &str) -> Result<()> {
+        let path = self.git_dir().join("config");
+        let err = |m: String| StoreError::Other(format!("{}: {m}", path.display()));
+        let mut file =
+            gix::config::File::from_path_no_includes(path.clone(), gix::config::Source::Local)
+                .map_err(|e| err(chain(&e)))?;
+        file.set_raw_value(key, value)
+            .map_err(|e| err(format!("cannot set {key}: {}", chain(&e))))?;
+        let mut bytes = Vec::new();
+        file.write_to(&mut bytes).map_err(|e| err(e.to_string()))?;
+        let tmp = path.with_extension("aiaudit-tmp");
+        std::fs::write(&tmp, &bytes).map_err(|e| err(e.to_string()))?;
+        std::fs::rename(&tmp, &path).map_err(|e| err(e.to_string()))
+    }
+
     pub fn git_dir(&self) -> &Path {
         self.repo.git_dir()
     }
@@ -522,29 +554,41 @@ impl Store {
         if obj.kind != gix::object::Kind::Tree {
             return Err(obj_err(oid, format!("is a {}, not a tree", obj.kind)));
         }
-        let tree = gix::objs::TreeRef::from_bytes(&obj.data, self.repo.object_hash())
-            .map_err(|e| obj_err(oid, format!("malformed tree: {e}")))?;
-        Ok(tree
-            .entries
-            .iter()
-            .map(|e| {
-                use gix::objs::tree::EntryKind as K;
-                let kind = match e.mode.kind() {
-                    K::Tree => EntryKind::Tree,
-                    K::Blob => EntryKind::Blob,
-                    K::BlobExecutable => EntryKind::Executable,
-                    K::Link => EntryKind::Link,
-                    K::Commit => EntryKind::Submodule,
-                };
-                (
-                    Box::<[u8]>::from(AsRef::<[u8]>::as_ref(e.filename)),
-                    Entry {
-                        kind,
-                        oid: e.oid.to_owned(),
-                    },
-                )
-            })
-            .collect())
+        let mut problems = fsck::check_tree(&obj.data, self.repo.object_hash().len_in_bytes());
+        let entries = match gix::objs::TreeRef::from_bytes(&obj.data, self.repo.object_hash()) {
+            Ok(tree) => tree
+                .entries
+                .iter()
+                .map(|e| {
+                    use gix::objs::tree::EntryKind as K;
+                    let kind = match e.mode.kind() {
+                        K::Tree => EntryKind::Tree,
+                        K::Blob => EntryKind::Blob,
+                        K::BlobExecutable => EntryKind::Executable,
+                        K::Link => EntryKind::Link,
+                        K::Commit => EntryKind::Submodule,
+                    };
+                    (
+                        Box::<[u8]>::from(AsRef::<[u8]>::as_ref(e.filename)),
+                        Entry {
+                            kind,
+                            oid: e.oid.to_owned(),
+                        },
+                    )
+                })
+                .collect(),
+            Err(e) if problems.is_empty() => {
+                return Err(obj_err(oid, format!("malformed tree: {e}")));
+            }
+            Err(e) => {
+                problems.push(fsck::FsckProblem {
+                    id: "badTree",
+                    message: format!("it cannot be parsed: {e}"),
+                });
+                Vec::new()
+            }
+        };
+        Ok(TreeEntries { entries, problems })
     }
 
     /// The entry at `path` (slash-separated) inside `tree`.
@@ -554,6 +598,7 @@ impl Store {
         while let Some(part) = parts.next() {
             let entries = self.tree_entries(current)?;
             let Some(e) = entries
+                .entries
                 .iter()
                 .find(|(n, _)| &n[..] == part.as_bytes())
                 .map(|(_, e)| *e)
@@ -587,6 +632,7 @@ impl Store {
                 oid,
             }) => Ok(self
                 .tree_entries(oid)?
+                .entries
                 .iter()
                 .map(|(n, e)| (String::from_utf8_lossy(n).into_owned(), *e))
                 .collect()),
@@ -598,9 +644,21 @@ impl Store {
     /// whose ids differ. Fails once more than `limit` changes are found, so a hostile commit
     /// cannot make the caller do unbounded work.
     pub fn diff_trees(&self, old: Option<Oid>, new: Oid, limit: usize) -> Result<Vec<Change>> {
+        Ok(self.diff_trees_checked(old, new, limit)?.0)
+    }
+
+    /// [`Store::diff_trees`], with what `git fsck --strict` would report about every tree of
+    /// `new` that `old` does not have (the trees the diff walks into).
+    pub fn diff_trees_checked(
+        &self,
+        old: Option<Oid>,
+        new: Oid,
+        limit: usize,
+    ) -> Result<(Vec<Change>, Vec<Malformed>)> {
         let mut out = Vec::new();
-        self.diff_rec(old, Some(new), "", limit, &mut out)?;
-        Ok(out)
+        let mut malformed = Vec::new();
+        self.diff_rec(old, Some(new), "", limit, &mut out, &mut malformed)?;
+        Ok((out, malformed))
     }
 
     fn diff_rec(
@@ -610,18 +668,33 @@ impl Store {
         prefix: &str,
         limit: usize,
         out: &mut Vec<Change>,
+        malformed: &mut Vec<Malformed>,
     ) -> Result<()> {
         if old == new {
             return Ok(());
         }
+        let empty = || {
+            Rc::new(TreeEntries {
+                entries: Vec::new(),
+                problems: Vec::new(),
+            })
+        };
         let a = match old {
             Some(o) => self.tree_entries(o)?,
-            None => Rc::new(Vec::new()),
+            None => empty(),
         };
         let b = match new {
             Some(n) => self.tree_entries(n)?,
-            None => Rc::new(Vec::new()),
+            None => empty(),
         };
+        if let Some(n) = new {
+            malformed.extend(b.problems.iter().map(|p| Malformed {
+                tree: n,
+                path: prefix.trim_end_matches('/').to_owned(),
+                problem: p.clone(),
+            }));
+        }
+        let (a, b) = (&a.entries, &b.entries);
         let (mut i, mut j) = (0, 0);
         while i < a.len() || j < b.len() {
             let ord = match (a.get(i), b.get(j)) {
@@ -651,7 +724,14 @@ impl Store {
             let old_tree = old_e.filter(|e| e.kind == EntryKind::Tree).map(|e| e.oid);
             let new_tree = new_e.filter(|e| e.kind == EntryKind::Tree).map(|e| e.oid);
             if old_tree.is_some() || new_tree.is_some() {
-                self.diff_rec(old_tree, new_tree, &format!("{path}/"), limit, out)?;
+                self.diff_rec(
+                    old_tree,
+                    new_tree,
+                    &format!("{path}/"),
+                    limit,
+                    out,
+                    malformed,
+                )?;
             }
             let old_file = old_e.filter(|e| e.kind != EntryKind::Tree);
             let new_file = new_e.filter(|e| e.kind != EntryKind::Tree);

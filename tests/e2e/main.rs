@@ -24,6 +24,7 @@ mod hook_rejects_records;
 mod hostile;
 mod intake;
 mod load;
+mod objects;
 mod pushers;
 mod report;
 mod requirements;
