@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Known advisories, checked, not remembered: the dependency tree (Cargo.lock) against the
 # offline snapshot of the RustSec advisory database in ../shared/advisory-db (or
-# $AIAUDIT_ADVISORY_DB), with cargo-deny's advisories check and network fetching disabled:
-# the snapshot is turned into a git repository in a temporary directory, cargo-deny takes its
-# copy from that local repository (a file:// URL, no network), then checks with
-# --disable-fetch. Justified ignores are in deny.toml's [advisories] section. The last line
-# names the snapshot and its date: advisories published after it are not known to this check.
+# $AIAUDIT_ADVISORY_DB), with cargo-deny's advisories check run `--offline` (it fetches
+# nothing): the snapshot is made a git repository (committed at the snapshot's date) where
+# cargo-deny looks for its database. `cargo fetch` first puts every crate of Cargo.lock in the
+# local registry cache (crates.io only), which cargo-deny's offline `cargo metadata` needs.
+# Justified ignores are in deny.toml's [advisories] section. The last line names the snapshot
+# and its date: advisories published after it are not known to this check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 snapshot="${AIAUDIT_ADVISORY_DB:-../shared/advisory-db}"
@@ -21,23 +22,22 @@ fi
 
 tmp="$(mktemp -d -t aiaudit-advisories.XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
-cp -r "$snapshot" "$tmp/snapshot"
-rm -rf "$tmp/snapshot/.git"
-stamp="$(grep -o 'commit [0-9a-f]\{40\} of [0-9-]\{10\}' "$snapshot/SNAPSHOT.md" | head -n 1 || true)"
+# Where cargo-deny 0.20.2 keeps the default database (RustSec's URL) under its db-path.
+db="$tmp/dbs/advisory-db-3157b0e258782691"
+mkdir -p "$tmp/dbs"
+cp -r "$snapshot" "$db"
+rm -rf "$db/.git"
+stamp="$(grep -o '[0-9a-f]\{40\} of [0-9-]\{10\}' "$snapshot/SNAPSHOT.md" | head -n 1 || true)"
 date="${stamp##* of }"
 (
-    cd "$tmp/snapshot"
+    cd "$db"
     export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
     export GIT_AUTHOR_NAME=snapshot GIT_AUTHOR_EMAIL=snapshot@localhost
     export GIT_COMMITTER_NAME=snapshot GIT_COMMITTER_EMAIL=snapshot@localhost
     if [ -n "$date" ]; then export GIT_AUTHOR_DATE="${date}T00:00:00Z" GIT_COMMITTER_DATE="${date}T00:00:00Z"; fi
     git init -q -b main . && git add -A && git commit -qm "RustSec advisory-db snapshot ${stamp:-of unknown date}"
 )
-# deny.toml, with the advisory database taken from the local snapshot repository.
-awk -v path="$tmp/dbs" -v url="file://$tmp/snapshot" '
-    { print }
-    /^\[advisories\]$/ { print "db-path = \"" path "\""; print "db-urls = [\"" url "\"]" }
-' deny.toml > "$tmp/deny.toml"
-cargo deny --config "$tmp/deny.toml" fetch db >/dev/null
-cargo deny --locked --config "$tmp/deny.toml" check --disable-fetch advisories
-echo "advisories ok against the RustSec advisory database snapshot (${stamp:-date unknown}, ../shared/advisory-db/SNAPSHOT.md); advisories published after it are not known to this check"
+awk -v path="$tmp/dbs" '{ print } /^\[advisories\]$/ { print "db-path = \"" path "\"" }' deny.toml > "$tmp/deny.toml"
+cargo fetch --locked --quiet
+cargo deny --offline --locked --config "$tmp/deny.toml" check advisories
+echo "advisories ok: cargo deny check advisories, offline, against the RustSec advisory database snapshot (${stamp:-date unknown}; ../shared/advisory-db/SNAPSHOT.md): advisories published after it are not known to this check"

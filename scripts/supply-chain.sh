@@ -2,7 +2,7 @@
 # Supply-chain checks: `cargo deny check licenses bans sources` against deny.toml. Installs
 # cargo-deny from crates.io (pinned, --locked) when it is missing. These checks read only
 # Cargo.lock and the local registry cache: no network beyond the package registry.
-# The advisory database cannot be fetched here: docs/security.md lists the known advisories.
+# Advisories are checked by scripts/advisories.sh against the offline RustSec snapshot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=0.20.2
