@@ -167,6 +167,9 @@ codes! {
     ApproverMismatch [Approvals] = "approver-mismatch":
         "an Approved-by trailer names a principal (or email) other than the owner of the signing key";
         "let `aiaudit approve` write the trailer";
+    TimeImplausible [Approvals] = "time-implausible":
+        "a time is implausible: an approval or review signed before the decision was created, an event recorded before its decision, a signature or record dated in the future beyond the 5-minute clock skew tolerated between machines";
+        "check the signer's clock; sign again (`aiaudit approve`, `review`) or record again once the decision exists";
     RolesNotSeparated [Decision] = "roles-not-separated":
         "one identity holds two roles of a decision that the policy's separate_roles keeps apart";
         "give each role its own identity (a separate agent or service account)";

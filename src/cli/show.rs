@@ -95,7 +95,10 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
     for v in trailers::parse(&commit.message).all(trailers::APPROVED_BY) {
         match Approval::parse(v) {
             Ok(ap) => {
-                let status = match checker.verify_signature(parent.tree, &policy, &ap, &bytes) {
+                let status = match checker
+                    .verify_signature(parent.tree, &policy, &ap, &bytes)
+                    .map(|(p, _)| p)
+                {
                     Ok(_) => "valid".to_owned(),
                     Err(e) => format!("INVALID [{}]: {}", e.code, e.message),
                 };

@@ -45,13 +45,20 @@ impl super::Checker<'_> {
                     continue;
                 }
             };
-            let principal = match self.verify_signature(gov_tree, policy, &a, bytes) {
+            let (principal, signed_at) = match self.verify_signature(gov_tree, policy, &a, bytes) {
                 Ok(p) => p,
                 Err(diag) => {
                     diags.push(diag);
                     continue;
                 }
             };
+            if let Some(why) = signed_before(signed_at, &d.created) {
+                diags.push(Diagnostic::new(
+                    Code::TimeImplausible,
+                    format!("the {key} signature of `{}` {why}", principal.id),
+                ));
+                continue;
+            }
             if principal.kind != PrincipalKind::Human {
                 diags.push(Diagnostic::new(
                     Code::ApproverNotHuman,
@@ -74,21 +81,22 @@ impl super::Checker<'_> {
                 out.push(CheckedApproval {
                     principal: principal.id.clone(),
                     key: a.key.clone(),
-                    signed_at: self.now,
+                    signed_at,
                 });
             }
         }
         out
     }
 
-    /// Verifies one signature against the governance of `gov_tree`; returns its principal.
+    /// Verifies one signature against the governance of `gov_tree`; returns its principal and
+    /// when the signature says it was made.
     pub fn verify_signature(
         &mut self,
         gov_tree: Oid,
         policy: &Policy,
         a: &Approval,
         data: &[u8],
-    ) -> Result<Principal, Diagnostic> {
+    ) -> Result<(Principal, SystemTime), Diagnostic> {
         let Some(principal) = policy.principal_by_key(&a.key) else {
             return Err(Diagnostic::new(
                 Code::KeyUnknown,
@@ -138,21 +146,41 @@ impl super::Checker<'_> {
             },
             None => cert,
         };
-        pgp::verify_detached_mode(&cert, &a.signature, data, self.now, self.mode).map_err(|e| {
-            let code = match e {
-                pgp::SigError::ExpiredAtSigning(_) | pgp::SigError::ExpiredNow(_) => {
-                    Code::KeyExpired
-                }
-                pgp::SigError::Revoked(_) => Code::KeyRevoked,
-                _ => Code::SignatureInvalid,
-            };
-            Diagnostic::new(
-                code,
-                format!("signature of `{}` (key {}): {e}", principal.id, a.key),
-            )
-        })?;
-        Ok(principal.clone())
+        let info = pgp::verify_detached_mode(&cert, &a.signature, data, self.now, self.mode)
+            .map_err(|e| {
+                let code = match e {
+                    pgp::SigError::ExpiredAtSigning(_) | pgp::SigError::ExpiredNow(_) => {
+                        Code::KeyExpired
+                    }
+                    pgp::SigError::Revoked(_) => Code::KeyRevoked,
+                    pgp::SigError::Future(_) => Code::TimeImplausible,
+                    _ => Code::SignatureInvalid,
+                };
+                Diagnostic::new(
+                    code,
+                    format!("signature of `{}` (key {}): {e}", principal.id, a.key),
+                )
+            })?;
+        Ok((principal.clone(), info.created))
     }
+}
+
+/// Why a signature made at `signed_at` cannot be about a record created at `created`, if it
+/// cannot: it is dated before the record existed, beyond the clock skew
+/// [`pgp::FUTURE_TOLERANCE`] tolerated between machines.
+pub(super) fn signed_before(signed_at: SystemTime, created: &str) -> Option<String> {
+    let created_at = crate::record::parse_created(created)?;
+    let created_secs = created_at.as_second();
+    let signed_secs = signed_at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    (signed_secs + (pgp::FUTURE_TOLERANCE.as_secs() as i64) < created_secs).then(|| {
+        format!(
+            "was made at {}, before the decision was created ({created})",
+            crate::record::format_unix(signed_secs)
+        )
+    })
 }
 
 /// Why `principal` may not approve `d`, if it may not.

@@ -46,6 +46,7 @@ impl super::Checker<'_> {
             return (None, diags);
         };
         diags.extend(self.duplicate_id(parent.tree, &d.id, path));
+        diags.extend(self.created_in_future(&d.created).map(|x| x.at_path(path)));
         if c.tree == parent.tree {
             // Only `approve` can get here (a pushed commit that adds a file changes its tree):
             // the decision's file is on main already, byte for byte, because an interrupted

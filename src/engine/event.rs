@@ -31,6 +31,7 @@ impl super::Checker<'_> {
             return (None, diags);
         };
         diags.extend(self.duplicate_id(parent.tree, &e.id, path));
+        diags.extend(self.created_in_future(&e.created).map(|x| x.at_path(path)));
         let mut found = Vec::new();
         let decision = match record::path_for_id("decisions", &e.decision) {
             None => None,
@@ -91,6 +92,24 @@ impl super::Checker<'_> {
                             ),
                         ));
                     }
+                }
+            }
+        }
+        if let Some(d) = &decision {
+            let (made, about) = (
+                record::parse_created(&e.created),
+                record::parse_created(&d.created),
+            );
+            if let (Some(made), Some(about)) = (made, about) {
+                let tolerance = crate::pgp::FUTURE_TOLERANCE.as_secs() as i64;
+                if made.as_second() + tolerance < about.as_second() {
+                    found.push(Diagnostic::new(
+                        Code::TimeImplausible,
+                        format!(
+                            "the event was recorded at {}, before decision {} was created ({})",
+                            e.created, d.id, d.created
+                        ),
+                    ));
                 }
             }
         }

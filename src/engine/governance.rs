@@ -144,7 +144,10 @@ impl super::Checker<'_> {
                     continue;
                 }
             };
-            match self.verify_signature(parent.tree, &old_policy, &a, statement.as_bytes()) {
+            match self
+                .verify_signature(parent.tree, &old_policy, &a, statement.as_bytes())
+                .map(|(p, _)| p)
+            {
                 Ok(p)
                     if p.kind == PrincipalKind::Human
                         && p.groups.contains(&old_policy.admins.group) =>

@@ -298,6 +298,27 @@ impl<'s> Checker<'s> {
         (role, diags.into_iter().map(at).collect())
     }
 
+    /// A record's `created` later than now by more than the clock skew tolerated between
+    /// machines ([`pgp::FUTURE_TOLERANCE`]): the hook sees it arrive from the future, and
+    /// `verify` judges history the same way.
+    fn created_in_future(&self, created: &str) -> Option<Diagnostic> {
+        let at = crate::record::parse_created(created)?.as_second();
+        let now = self
+            .now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        (at > now + pgp::FUTURE_TOLERANCE.as_secs() as i64).then(|| {
+            Diagnostic::new(
+                Code::TimeImplausible,
+                format!(
+                    "created {created}, later than now ({}) by more than the tolerated clock skew",
+                    crate::record::format_unix(now)
+                ),
+            )
+        })
+    }
+
     /// The bytes of the record a change adds, within the size cap.
     fn added_record(&self, change: &crate::store::Change) -> Result<Vec<u8>, Diagnostic> {
         let Some(entry) = change.new else {

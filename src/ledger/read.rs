@@ -163,9 +163,18 @@ impl LedgerDecision {
     }
 
     /// Seconds from the decision's creation to its last approval signature, when approved.
+    /// Only times that could have passed count: a signature dated before the decision existed
+    /// (beyond the tolerated clock skew, which the rules refuse) or after the decision landed
+    /// says nothing about how long approval took.
     pub fn approval_latency(&self) -> Option<i64> {
         let created = record::parse_created(&self.decision.created)?.as_second();
-        let last = self.approvals.iter().filter_map(|a| a.signed_at).max()?;
+        let skew = pgp::FUTURE_TOLERANCE.as_secs() as i64;
+        let last = self
+            .approvals
+            .iter()
+            .filter_map(|a| a.signed_at)
+            .filter(|t| *t + skew >= created && *t <= self.landed_at + skew)
+            .max()?;
         Some((last - created).max(0))
     }
 }

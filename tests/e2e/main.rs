@@ -34,5 +34,6 @@ mod roles;
 mod sealed;
 mod stored_context;
 mod terminal;
+mod times;
 mod trust;
 mod verify;
