@@ -163,9 +163,10 @@ impl LedgerDecision {
     }
 
     /// Seconds from the decision's creation to its last approval signature, when approved.
-    /// Only times that could have passed count: a signature dated before the decision existed
-    /// (beyond the tolerated clock skew, which the rules refuse) or after the decision landed
-    /// says nothing about how long approval took.
+    /// Only times the rules let pass count: a signature dated before the decision existed
+    /// (beyond the tolerated clock skew; `time-implausible`) says nothing about how long
+    /// approval took. (The landing commit's committer time is the lander's own claim, so it
+    /// bounds nothing.)
     pub fn approval_latency(&self) -> Option<i64> {
         let created = record::parse_created(&self.decision.created)?.as_second();
         let skew = pgp::FUTURE_TOLERANCE.as_secs() as i64;
@@ -173,7 +174,7 @@ impl LedgerDecision {
             .approvals
             .iter()
             .filter_map(|a| a.signed_at)
-            .filter(|t| *t + skew >= created && *t <= self.landed_at + skew)
+            .filter(|t| *t + skew >= created)
             .max()?;
         Some((last - created).max(0))
     }

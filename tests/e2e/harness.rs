@@ -510,6 +510,27 @@ impl World {
         self.aiaudit(&all)
     }
 
+    /// alice adds human principal `id` (`id@example.com`) with certificate `cert`, pushed.
+    pub fn add_human(&self, id: &str, cert: &Path) {
+        let email = format!("{id}@example.com");
+        self.aiaudit_signed(
+            ALICE,
+            &[
+                "principal",
+                "add",
+                id,
+                "--kind",
+                "human",
+                "--email",
+                &email,
+                "--cert",
+                s(cert),
+                "--push",
+            ],
+        )
+        .ok();
+    }
+
     /// `aiaudit ARGS` in `dir` with extra environment variables (e.g. a pinned `AIAUDIT_NOW`).
     pub fn aiaudit_in_env(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
         let mut c = self.command(AIAUDIT, dir);

@@ -167,22 +167,7 @@ fn accepts_an_approval_by_a_gnupg_rsa_key() {
     let fpr = w.generate_gpg_rsa_key("erin", "Erin");
     let cert = w.server.with_file_name("erin.asc");
     std::fs::write(&cert, w.gpg_export(&fpr)).unwrap();
-    w.aiaudit_signed(
-        ALICE,
-        &[
-            "principal",
-            "add",
-            "erin",
-            "--kind",
-            "human",
-            "--email",
-            "erin@example.com",
-            "--cert",
-            s(&cert),
-            "--push",
-        ],
-    )
-    .ok();
+    w.add_human("erin", &cert);
     let d = w.land_proposal(BOB);
     let landed = w
         .aiaudit(&["approve", &d.id, "--yes", "--gpg-key", &fpr, "--push"])

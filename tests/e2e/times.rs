@@ -35,22 +35,7 @@ fn erin_since_yesterday(w: &World) -> (std::path::PathBuf, String) {
             &[("AIAUDIT_NOW", &yesterday)],
         )
         .ok();
-    w.aiaudit_signed(
-        ALICE,
-        &[
-            "principal",
-            "add",
-            "erin",
-            "--kind",
-            "human",
-            "--email",
-            "erin@example.com",
-            "--cert",
-            s(&prefix.with_extension("asc")),
-            "--push",
-        ],
-    )
-    .ok();
+    w.add_human("erin", &prefix.with_extension("asc"));
     (prefix.with_extension("key"), fpr)
 }
 
@@ -65,19 +50,24 @@ fn erin_approval(key: &std::path::Path, fpr: &str, data: &[u8], at: SystemTime) 
     format!("Approved-by: erin <erin@example.com> key={fpr} sig={sig}\n")
 }
 
-#[test]
-fn an_approval_signed_before_the_decision_existed_is_rejected() {
-    let w = World::new();
-    let (key, fpr) = erin_since_yesterday(&w);
+/// A decision recorded by bob, landed by a commit carrying erin's approval signed at `at`.
+fn landing_approved_at(w: &World, at: SystemTime) -> (String, Decision) {
+    let (key, fpr) = erin_since_yesterday(w);
     let p = w.record(BOB);
-    let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
     let message = format!(
         "{}{}",
         p.message,
-        erin_approval(&key, &fpr, p.text.as_bytes(), an_hour_ago)
+        erin_approval(&key, &fpr, p.text.as_bytes(), at)
     );
     let main = w.server_ref(MAIN).expect("main");
     let c = w.commit(&main, &[Edit::File(&p.path, p.text.as_bytes())], &message);
+    (c, p)
+}
+
+#[test]
+fn an_approval_signed_before_the_decision_existed_is_rejected() {
+    let w = World::new();
+    let (c, p) = landing_approved_at(&w, SystemTime::now() - Duration::from_secs(3600));
     w.push_rejected(
         &[&onto_main(&c)],
         finding("time-implausible")
@@ -85,29 +75,16 @@ fn an_approval_signed_before_the_decision_existed_is_rejected() {
             .path(&p.path)
             .mentions("before the decision was created"),
     );
-    // Signed now, the same approval lands.
-    let message = format!(
-        "{}{}",
-        p.message,
-        erin_approval(&key, &fpr, p.text.as_bytes(), SystemTime::now())
-    );
-    let c = w.commit(&main, &[Edit::File(&p.path, p.text.as_bytes())], &message);
+    // A commit whose approval is signed now lands.
+    let w = World::new();
+    let (c, _) = landing_approved_at(&w, SystemTime::now());
     w.push_accepted(&[&onto_main(&c)]);
 }
 
 #[test]
 fn an_approval_dated_in_the_future_is_rejected() {
     let w = World::new();
-    let (key, fpr) = erin_since_yesterday(&w);
-    let p = w.record(BOB);
-    let in_an_hour = SystemTime::now() + Duration::from_secs(3600);
-    let message = format!(
-        "{}{}",
-        p.message,
-        erin_approval(&key, &fpr, p.text.as_bytes(), in_an_hour)
-    );
-    let main = w.server_ref(MAIN).expect("main");
-    let c = w.commit(&main, &[Edit::File(&p.path, p.text.as_bytes())], &message);
+    let (c, _) = landing_approved_at(&w, SystemTime::now() + Duration::from_secs(3600));
     w.push_rejected(
         &[&onto_main(&c)],
         finding("time-implausible")
