@@ -4,7 +4,7 @@ use super::util::{self, committer, main_base, Proposal, SignerArgs};
 use super::{errln, outln};
 use super::{CliError, CliResult, EXIT_OK};
 use crate::diag::Code;
-use crate::engine::{Checker, CommitView};
+use crate::engine::Checker;
 use crate::ledger::trailers::{self, Approval};
 use crate::ledger::write::{self, Draft, Expected, Judgement, RefMove, TreeSpec};
 use crate::ledger::{MAIN_REF, PROPOSALS_PREFIX};
@@ -69,8 +69,7 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
         key: fpr.clone(),
         signature: sig,
     };
-    let mut approvals: Vec<Approval> = CommitView::new(prop.commit.clone())
-        .trailers
+    let mut approvals: Vec<Approval> = trailers::parse(&prop.commit.message)
         .well_formed_signatures(trailers::APPROVED_BY)
         .into_iter()
         .filter(|x| x.principal != approver.id)
@@ -178,7 +177,13 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
         }
     } else {
         // Not enough yet: keep the approval on the proposal, same parent, same file, judged as
-        // the server judges a proposal.
+        // the server judges a proposal. The local proposal ref was read (local refs win over
+        // remote-tracking ones), or there was none.
+        let proposal_expected = if prop.refname == local_proposal {
+            Expected::At(prop.commit.id)
+        } else {
+            Expected::Absent
+        };
         let updated = write::write(
             &mut checker,
             Draft {
@@ -189,7 +194,9 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
                 message,
             },
             Judgement::Decision { landing: false },
-            &RefMove::new(&local_proposal, Expected::Any, "approve (partial)"),
+            // Compare-and-swap on what was read: another approval landing on the local
+            // proposal meanwhile is not overwritten.
+            &RefMove::new(&local_proposal, proposal_expected, "approve (partial)"),
         )
         .map_err(util::refused(
             "the approval would be rejected; nothing was changed",

@@ -105,6 +105,12 @@ fn add_signature_and_finish(
     let base_commit = base;
     if signed < need {
         let refname = format!("{GOVERNANCE_PREFIX}{}", change.name);
+        // Compare-and-swap on the local governance ref as read (none for a new change, or when
+        // the change was read from a remote-tracking ref).
+        let expected = match &proposal {
+            Some((r, oid)) if *r == refname => Expected::At(*oid),
+            _ => Expected::Absent,
+        };
         let commit = write::write(
             checker,
             Draft {
@@ -115,7 +121,7 @@ fn add_signature_and_finish(
                 message: change.message(),
             },
             Judgement::Governance { landing: false },
-            &RefMove::new(&refname, Expected::Any, "governance: signature"),
+            &RefMove::new(&refname, expected, "governance: signature"),
         )
         .map_err(util::refused(
             "the signature would be rejected; nothing was changed",

@@ -27,10 +27,19 @@ pub(super) enum Expected<'a> {
     },
 }
 
-/// The signature trailers `key` of `c`, all well-formed (`None` when one is not: that is
-/// reported as a malformed trailer by the rule that reads it).
+/// The signature trailers `key` of `c` as aiaudit writes them: one per principal (the first),
+/// in order. `None` when one is malformed: that is reported by the rule that reads it. A
+/// commit repeating a principal's signature therefore differs from the canonical message: git
+/// would show two approvals where the engine counts one.
 fn signatures(c: &CommitView, key: &str) -> Option<Vec<Approval>> {
-    c.trailers.signatures(key).collect::<Result<_, _>>().ok()
+    let all: Vec<Approval> = c.trailers.signatures(key).collect::<Result<_, _>>().ok()?;
+    let mut out: Vec<Approval> = Vec::with_capacity(all.len());
+    for a in all {
+        if !out.iter().any(|o| o.principal == a.principal) {
+            out.push(a);
+        }
+    }
+    Some(out)
 }
 
 /// `s` quoted for a finding: control characters and invisible formatting escaped, cut short.
@@ -93,7 +102,7 @@ impl super::Checker<'_> {
             Err(e) => return Some(internal(e)),
         };
         let canonical = store::canonical_commit_bytes(c.data(), &message);
-        (raw != canonical).then(|| header_difference(&canonical, &raw))
+        (*raw != canonical[..]).then(|| header_difference(&canonical, &raw))
     }
 }
 

@@ -119,8 +119,6 @@ pub enum Expected {
     /// The ref may be absent, or point to any commit on the new commit's first-parent chain:
     /// the branch only moves forward.
     Behind,
-    /// The ref may point anywhere; it is replaced (a proposal that gains a signature).
-    Any,
 }
 
 /// A ref move, with the proposal ref it replaces.
@@ -238,7 +236,6 @@ pub fn publish(store: &Store, staged: &Staged, mv: &RefMove) -> Result<(), Store
         Expected::Absent => None,
         Expected::At(oid) if current != Some(oid) => return Err(race(oid.to_string())),
         Expected::At(oid) => Some(oid),
-        Expected::Any => current,
         Expected::Behind => {
             if let Some(cur) = current {
                 if cur != new && store.first_parent_ids_until(new, Some(cur))?.is_none() {

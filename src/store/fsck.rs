@@ -29,22 +29,48 @@ const MODES: [u32; 5] = [0o100644, 0o100755, 0o120000, 0o40000, 0o160000];
 
 /// `.git`, and what a case-insensitive (NTFS, HFS+) file system takes for it: case variants,
 /// the 8.3 short name `git~1`, trailing dots and spaces (NTFS), ignorable code points (HFS+).
+/// Allocation-free for ASCII names, which is every name of a normal tree.
 fn is_dotgit(name: &[u8]) -> bool {
+    let plain = |n: &[u8]| {
+        let mut end = n.len();
+        while end > 0 && matches!(n[end - 1], b'.' | b' ') {
+            end -= 1;
+        }
+        let n = &n[..end];
+        n.eq_ignore_ascii_case(b".git") || n.eq_ignore_ascii_case(b"git~1")
+    };
+    if name.is_ascii() {
+        return plain(name);
+    }
     let Ok(s) = std::str::from_utf8(name) else {
         return false;
     };
-    let folded: String = s
-        .chars()
-        .filter(|c| !crate::text::is_hidden(*c))
-        .collect::<String>()
-        .to_ascii_lowercase();
-    let trimmed = folded.trim_end_matches(['.', ' ']);
-    trimmed == ".git" || trimmed == "git~1"
+    let folded: String = s.chars().filter(|c| !crate::text::is_hidden(*c)).collect();
+    plain(folded.as_bytes())
+}
+
+/// One entry of a raw tree object, as read.
+pub struct RawEntry<'a> {
+    pub name: &'a [u8],
+    /// The mode's value (`0o100644`, …); `None` when it is not octal.
+    pub mode: Option<u32>,
+    pub oid: &'a [u8],
 }
 
 /// Every problem of the raw tree object `raw` (ids of `hash_len` bytes), in entry order, each
 /// kind of problem reported once.
+#[cfg(test)]
 pub fn check_tree(raw: &[u8], hash_len: usize) -> Vec<FsckProblem> {
+    read_tree(raw, hash_len, |_| {})
+}
+
+/// Reads the raw tree object `raw` in one pass: every entry it can read goes to `each`, and
+/// every problem `git fsck --strict` would report is returned (each kind once).
+pub fn read_tree<'a>(
+    raw: &'a [u8],
+    hash_len: usize,
+    mut each: impl FnMut(RawEntry<'a>),
+) -> Vec<FsckProblem> {
     let mut out: Vec<FsckProblem> = Vec::new();
     let mut add = |p: FsckProblem| {
         if !out.iter().any(|o| o.id == p.id) {
@@ -54,13 +80,13 @@ pub fn check_tree(raw: &[u8], hash_len: usize) -> Vec<FsckProblem> {
     let mut rest = raw;
     let mut prev: Option<(&[u8], bool)> = None;
     while !rest.is_empty() {
-        let Some(space) = rest.iter().position(|b| *b == b' ') else {
+        let Some(space) = memchr::memchr(b' ', rest) else {
             add(problem("badTree", "an entry has no mode"));
             break;
         };
         let mode = &rest[..space];
         let after = &rest[space + 1..];
-        let Some(nul) = after.iter().position(|b| *b == 0) else {
+        let Some(nul) = memchr::memchr(0, after) else {
             add(problem("badTree", "an entry's name is not terminated"));
             break;
         };
@@ -71,26 +97,35 @@ pub fn check_tree(raw: &[u8], hash_len: usize) -> Vec<FsckProblem> {
         }
         let oid = &after[nul + 1..nul + 1 + hash_len];
         rest = &after[nul + 1 + hash_len..];
-        let shown = String::from_utf8_lossy(name);
-        let mode_value = if mode.is_empty() || !mode.iter().all(|b| (b'0'..=b'7').contains(b)) {
-            add(problem(
-                "badTree",
-                format!(
-                    "entry `{shown}` has mode `{}`",
-                    String::from_utf8_lossy(mode)
-                ),
-            ));
-            None
-        } else {
-            mode.iter().try_fold(0u32, |v, b| {
+        let shown = || String::from_utf8_lossy(name);
+        // The modes git writes, without parsing; anything else the slow way.
+        let mode_value = match mode {
+            b"100644" => Some(0o100644),
+            b"40000" => Some(0o40000),
+            b"100755" => Some(0o100755),
+            b"120000" => Some(0o120000),
+            b"160000" => Some(0o160000),
+            _ if mode.is_empty() || !mode.iter().all(|b| (b'0'..=b'7').contains(b)) => {
+                add(problem(
+                    "badTree",
+                    format!(
+                        "entry `{}` has mode `{}`",
+                        shown(),
+                        String::from_utf8_lossy(mode)
+                    ),
+                ));
+                None
+            }
+            _ => mode.iter().try_fold(0u32, |v, b| {
                 v.checked_mul(8)?.checked_add(u32::from(b - b'0'))
-            })
+            }),
         };
         if mode.len() > 1 && mode[0] == b'0' {
             add(problem(
                 "zeroPaddedFilemode",
                 format!(
-                    "entry `{shown}` has a zero-padded mode `{}`",
+                    "entry `{}` has a zero-padded mode `{}`",
+                    shown(),
                     String::from_utf8_lossy(mode)
                 ),
             ));
@@ -98,41 +133,48 @@ pub fn check_tree(raw: &[u8], hash_len: usize) -> Vec<FsckProblem> {
         if let Some(v) = mode_value.filter(|v| !MODES.contains(v)) {
             add(problem(
                 "badFilemode",
-                format!("entry `{shown}` has mode {v:o}"),
+                format!("entry `{}` has mode {v:o}", shown()),
             ));
         }
         match name {
             b"" => add(problem("emptyName", "an entry has an empty name")),
             b"." => add(problem("hasDot", "an entry is named `.`")),
             b".." => add(problem("hasDotdot", "an entry is named `..`")),
-            n if n.contains(&b'/') => add(problem(
+            n if memchr::memchr(b'/', n).is_some() => add(problem(
                 "fullPathname",
-                format!("entry `{shown}` holds a `/`"),
+                format!("entry `{}` holds a `/`", shown()),
             )),
-            n if is_dotgit(n) => add(problem(
+            // Only names starting `.`, `g`, `G` or with a non-ASCII byte can read as `.git`.
+            n if matches!(n[0], b'.' | b'g' | b'G' | 0x80..) && is_dotgit(n) => add(problem(
                 "hasDotgit",
-                format!("entry `{shown}` is read as `.git`"),
+                format!("entry `{}` is read as `.git`", shown()),
             )),
             _ => {}
         }
         if oid.iter().all(|b| *b == 0) {
             add(problem(
                 "nullSha1",
-                format!("entry `{shown}` points to the null id"),
+                format!("entry `{}` points to the null id", shown()),
             ));
         }
+        each(RawEntry {
+            name,
+            mode: mode_value,
+            oid,
+        });
         let is_tree = mode_value == Some(0o40000);
         if let Some((p, p_tree)) = prev {
             if p == name {
                 add(problem(
                     "duplicateEntries",
-                    format!("entry `{shown}` appears more than once"),
+                    format!("entry `{}` appears more than once", shown()),
                 ));
             } else if order(p, p_tree, name, is_tree) != Ordering::Less {
                 add(problem(
                     "treeNotSorted",
                     format!(
-                        "entry `{shown}` comes after `{}`",
+                        "entry `{}` comes after `{}`",
+                        shown(),
                         String::from_utf8_lossy(p)
                     ),
                 ));

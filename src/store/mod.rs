@@ -190,6 +190,9 @@ pub struct Store {
     /// twice (as a commit's tree, then as its child's parent tree) besides the policy and key
     /// lookups: decoding and inflating them once matters most for large month folders.
     trees: std::cell::RefCell<HashMap<Oid, Rc<TreeEntries>>>,
+    /// The raw bytes of the last commits read, so that judging a commit's form does not read
+    /// it a second time.
+    raw_commits: std::cell::RefCell<std::collections::VecDeque<(Oid, Rc<[u8]>)>>,
 }
 
 /// A decoded tree: its entries, and what `git fsck --strict` would report about its bytes.
@@ -224,6 +227,7 @@ impl Store {
             repo,
             _hook_objects: None,
             trees: Default::default(),
+            raw_commits: Default::default(),
         })
     }
 
@@ -249,6 +253,7 @@ impl Store {
             repo,
             _hook_objects: None,
             trees: Default::default(),
+            raw_commits: Default::default(),
         })
     }
 
@@ -324,6 +329,7 @@ impl Store {
             repo: shared.0.to_thread_local(),
             _hook_objects: shared.1.clone(),
             trees: Default::default(),
+            raw_commits: Default::default(),
         }
     }
 
@@ -471,13 +477,24 @@ impl Store {
         }))
     }
 
-    /// The raw bytes of a commit object, as stored.
-    pub fn raw_commit(&self, oid: Oid) -> Result<Vec<u8>> {
+    /// The raw bytes of a commit object, as stored (the last few commits read are kept).
+    pub fn raw_commit(&self, oid: Oid) -> Result<Rc<[u8]>> {
+        if let Some((_, raw)) = self.raw_commits.borrow().iter().find(|(o, _)| *o == oid) {
+            return Ok(raw.clone());
+        }
         let obj = self.repo.find_object(oid).map_err(|e| obj_err(oid, e))?;
         if obj.kind != gix::object::Kind::Commit {
             return Err(obj_err(oid, format!("is a {}, not a commit", obj.kind)));
         }
-        Ok(obj.detach().data)
+        Ok(Rc::from(&obj.data[..]))
+    }
+
+    fn remember_raw_commit(&self, oid: Oid, raw: &[u8]) {
+        let mut cache = self.raw_commits.borrow_mut();
+        if cache.len() >= 4 {
+            cache.pop_front();
+        }
+        cache.push_back((oid, Rc::from(raw)));
     }
 
     /// Reads a commit.
@@ -486,6 +503,7 @@ impl Store {
         if obj.kind != gix::object::Kind::Commit {
             return Err(obj_err(oid, format!("is a {}, not a commit", obj.kind)));
         }
+        self.remember_raw_commit(oid, &obj.data);
         let c = gix::objs::CommitRef::from_bytes(&obj.data, self.repo.object_hash())
             .map_err(|e| obj_err(oid, format!("malformed commit: {e}")))?;
         let person = |s: gix::actor::SignatureRef<'_>| {
@@ -554,40 +572,25 @@ impl Store {
         if obj.kind != gix::object::Kind::Tree {
             return Err(obj_err(oid, format!("is a {}, not a tree", obj.kind)));
         }
-        let mut problems = fsck::check_tree(&obj.data, self.repo.object_hash().len_in_bytes());
-        let entries = match gix::objs::TreeRef::from_bytes(&obj.data, self.repo.object_hash()) {
-            Ok(tree) => tree
-                .entries
-                .iter()
-                .map(|e| {
-                    use gix::objs::tree::EntryKind as K;
-                    let kind = match e.mode.kind() {
-                        K::Tree => EntryKind::Tree,
-                        K::Blob => EntryKind::Blob,
-                        K::BlobExecutable => EntryKind::Executable,
-                        K::Link => EntryKind::Link,
-                        K::Commit => EntryKind::Submodule,
-                    };
-                    (
-                        Box::<[u8]>::from(AsRef::<[u8]>::as_ref(e.filename)),
-                        Entry {
-                            kind,
-                            oid: e.oid.to_owned(),
-                        },
-                    )
-                })
-                .collect(),
-            Err(e) if problems.is_empty() => {
-                return Err(obj_err(oid, format!("malformed tree: {e}")));
+        // One pass reads the entries and what `git fsck --strict` would say of the tree.
+        let mut entries = Vec::new();
+        let mut bad_id = None;
+        let problems = fsck::read_tree(&obj.data, self.repo.object_hash().len_in_bytes(), |e| {
+            let kind = match e.mode.map(|m| m & 0o170000) {
+                Some(0o040000) => EntryKind::Tree,
+                Some(0o120000) => EntryKind::Link,
+                Some(0o160000) => EntryKind::Submodule,
+                _ if e.mode.is_some_and(|m| m & 0o111 != 0) => EntryKind::Executable,
+                _ => EntryKind::Blob,
+            };
+            match ObjectId::try_from(e.oid) {
+                Ok(oid) => entries.push((Box::<[u8]>::from(e.name), Entry { kind, oid })),
+                Err(err) => bad_id = Some(err.to_string()),
             }
-            Err(e) => {
-                problems.push(fsck::FsckProblem {
-                    id: "badTree",
-                    message: format!("it cannot be parsed: {e}"),
-                });
-                Vec::new()
-            }
-        };
+        });
+        if let Some(e) = bad_id {
+            return Err(obj_err(oid, format!("malformed tree: {e}")));
+        }
         Ok(TreeEntries { entries, problems })
     }
 

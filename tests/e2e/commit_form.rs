@@ -84,3 +84,22 @@ fn a_proposal_with_a_rewritten_message_is_rejected() {
         finding("commit-not-canonical").commit(&bad).alone(),
     );
 }
+
+/// The same approval twice: git would show two approvals where the engine counts one.
+#[test]
+fn a_repeated_signature_trailer_is_rejected() {
+    let w = World::new();
+    let p = w.land_proposal(BOB);
+    let landed = w.approve_unpushed(&p, CAROL);
+    let approval = landed
+        .message
+        .lines()
+        .find(|l| l.starts_with("Approved-by: "))
+        .expect("an approval")
+        .to_owned();
+    let bad = w.with_message(&landed.commit, &format!("{}{approval}\n", landed.message));
+    w.push_rejected(
+        &[&onto_main(&bad)],
+        finding("commit-not-canonical").commit(&bad).alone(),
+    );
+}
