@@ -68,10 +68,6 @@ impl CommitView {
     pub fn data(&self) -> &CommitData {
         &self.commit
     }
-
-    pub fn into_data(self) -> CommitData {
-        self.commit
-    }
 }
 
 impl std::ops::Deref for CommitView {
