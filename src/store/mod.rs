@@ -215,6 +215,20 @@ pub struct Malformed {
 const TREE_CACHE_ENTRIES: usize = 256;
 
 impl Store {
+    /// A store over `repo`, with empty caches; `hook_objects` keeps a hook's object directory
+    /// alive as long as the store.
+    fn with_repo(
+        repo: gix::Repository,
+        hook_objects: Option<std::sync::Arc<tempfile::TempDir>>,
+    ) -> Store {
+        Store {
+            repo,
+            _hook_objects: hook_objects,
+            trees: Default::default(),
+            raw_commits: Default::default(),
+        }
+    }
+
     /// Opens the repository containing `path` (a work tree or a bare repository).
     pub fn discover(path: &Path) -> Result<Self> {
         // gix's discovery expects an absolute path for bare repositories given relatively.
@@ -223,12 +237,7 @@ impl Store {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
-        Ok(Store {
-            repo,
-            _hook_objects: None,
-            trees: Default::default(),
-            raw_commits: Default::default(),
-        })
+        Ok(Store::with_repo(repo, None))
     }
 
     /// Creates a bare repository at `git_dir` (an existing empty directory or a new one) and
@@ -249,12 +258,7 @@ impl Store {
                 message: e.to_string(),
             }
         })?;
-        Ok(Store {
-            repo,
-            _hook_objects: None,
-            trees: Default::default(),
-            raw_commits: Default::default(),
-        })
+        Ok(Store::with_repo(repo, None))
     }
 
     /// Opens the repository a `pre-receive` hook runs in, with the pushed (quarantined) objects
@@ -325,12 +329,7 @@ impl Store {
 
     /// Opens this thread's store from a [`SharedStore`].
     pub fn from_shared(shared: &SharedStore) -> Store {
-        Store {
-            repo: shared.0.to_thread_local(),
-            _hook_objects: shared.1.clone(),
-            trees: Default::default(),
-            raw_commits: Default::default(),
-        }
+        Store::with_repo(shared.0.to_thread_local(), shared.1.clone())
     }
 
     /// The ids of the first-parent chain ending at `tip`, oldest first (ids only, so a long
