@@ -90,31 +90,27 @@ fn an_unsorted_tree_is_refused_by_git_and_by_the_engine() {
 
 #[test]
 fn duplicate_entries_and_a_dotgit_name_are_refused_with_their_fsck_ids() {
+    type Root = Vec<(String, String, String)>;
+    let readme = |root: &Root| {
+        let at = root
+            .iter()
+            .position(|e| e.1 == "README.md")
+            .expect("README");
+        (at, root[at].clone())
+    };
     for (id, edit) in [
         (
             "duplicateEntries",
-            Box::new(|root: &mut Vec<(String, String, String)>| {
-                let readme = root
-                    .iter()
-                    .find(|e| e.1 == "README.md")
-                    .cloned()
-                    .expect("README");
-                let at = root
-                    .iter()
-                    .position(|e| e.1 == "README.md")
-                    .expect("README");
-                root.insert(at, readme);
-            }) as Box<dyn Fn(&mut Vec<(String, String, String)>)>,
+            Box::new(|root: &mut Root| {
+                let (at, entry) = readme(root);
+                root.insert(at, entry);
+            }) as Box<dyn Fn(&mut Root)>,
         ),
         (
             "hasDotgit",
-            Box::new(|root: &mut Vec<(String, String, String)>| {
-                let readme = root
-                    .iter()
-                    .find(|e| e.1 == "README.md")
-                    .cloned()
-                    .expect("README");
-                root.insert(0, ("100644".into(), ".GIT".into(), readme.2));
+            Box::new(|root: &mut Root| {
+                let (_, entry) = readme(root);
+                root.insert(0, ("100644".into(), ".GIT".into(), entry.2));
             }),
         ),
     ] {
