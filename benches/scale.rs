@@ -55,7 +55,7 @@ const AIAUDIT: &str = env!("CARGO_BIN_EXE_aiaudit");
 const TARGET_TMP: &str = env!("CARGO_TARGET_TMPDIR");
 
 /// Version of the generated history; part of the cache path.
-const GEN_VERSION: u32 = 4;
+const GEN_VERSION: u32 = 5;
 /// Keys, genesis and policy changes are dated here (`AIAUDIT_NOW`, `GIT_COMMITTER_DATE`).
 const KEYS_AT: &str = "2019-12-01T00:00:00Z";
 /// Decisions are created [`STEP`] seconds apart, the last of the N-decision history at
@@ -569,6 +569,13 @@ fn synthetic_decision(i: u64, n: u64, policy: &Policy) -> Decision {
     d
 }
 
+/// The fixture's signing keys: bob initiates, carol approves.
+#[derive(Clone)]
+struct Signers {
+    bob: LoadedSigner,
+    carol: LoadedSigner,
+}
+
 /// Everything needed to write decision `i` as a landing commit on main.
 struct Prepared {
     path: String,
@@ -587,6 +594,8 @@ struct Cast {
     carol: Person,
     carol_fpr: String,
     carol_key: PathBuf,
+    bob_fpr: String,
+    bob_key: PathBuf,
 }
 
 impl Cast {
@@ -608,28 +617,45 @@ impl Cast {
         };
         let (bob, carol) = (who("bob"), who("carol"));
         let carol_fpr = policy.principal("carol").expect("carol").keys[0].clone();
+        let bob_fpr = policy.principal("bob").expect("bob").keys[0].clone();
         Cast {
             n,
             bob,
             carol,
             carol_fpr,
             carol_key: keys.join("carol.key"),
+            bob_fpr,
+            bob_key: keys.join("bob.key"),
             policy,
         }
     }
 
-    fn signer(&self, at: i64) -> LoadedSigner {
-        LoadedSigner::load(&self.carol_key, None, unix_time(at)).expect("load carol's key")
+    fn signers(&self, at: i64) -> Signers {
+        Signers {
+            bob: LoadedSigner::load(&self.bob_key, None, unix_time(at)).expect("load bob's key"),
+            carol: LoadedSigner::load(&self.carol_key, None, unix_time(at))
+                .expect("load carol's key"),
+        }
     }
 
-    /// Decision `i` with carol's approval signed over its exact bytes, and its commit message
-    /// as `aiaudit approve` writes it.
-    fn prepare(&self, i: u64, signer: &LoadedSigner) -> Prepared {
+    /// Decision `i` signed by bob, its initiator, and approved by carol, both over its exact
+    /// bytes, and its commit message as `aiaudit approve` writes it.
+    fn prepare(&self, i: u64, signers: &Signers) -> Prepared {
         let d = synthetic_decision(i, self.n, &self.policy);
         let path = record::decision_path(&d).expect("record path");
         let bytes = to_canonical_yaml(&d).expect("canonical yaml").into_bytes();
         let signed_at = created_secs(i, self.n) + SIGN_DELAY;
-        let signature = signer
+        let initiated = Approval {
+            principal: "bob".into(),
+            email: Some(self.bob.email.clone()),
+            key: self.bob_fpr.clone(),
+            signature: signers
+                .bob
+                .sign(&bytes, unix_time(created_secs(i, self.n)))
+                .expect("bob signs the decision"),
+        };
+        let signature = signers
+            .carol
             .sign(&bytes, unix_time(signed_at))
             .expect("sign the decision");
         let approval = Approval {
@@ -638,7 +664,7 @@ impl Cast {
             key: self.carol_fpr.clone(),
             signature,
         };
-        let message = trailers::decision_message(&d, &[approval]);
+        let message = trailers::decision_message(&d, Some(&initiated), &[approval]);
         Prepared {
             path,
             bytes,
@@ -662,7 +688,7 @@ impl Cast {
             .min(range.end.saturating_sub(range.start).max(1) as usize);
         let len = range.end - range.start;
         let per = len.div_ceil(threads as u64);
-        let signer = self.signer(created_secs(range.start, self.n));
+        let signer = self.signers(created_secs(range.start, self.n));
         let mut out: Vec<Prepared> = Vec::with_capacity(len as usize);
         std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads as u64)
@@ -1390,6 +1416,8 @@ fn bench_size(n: u64, o: &Opts, scratch_root: &Path) -> Row {
                     &w("output.txt"),
                     "--recommendation",
                     "raise it to 200/s",
+                    "--key",
+                    &fx.keys.join("bob.key").to_string_lossy(),
                 ],
             ),
             &work,

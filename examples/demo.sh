@@ -26,9 +26,10 @@ echo "working in $work"
 export HOME="$work/home" GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
 mkdir -p "$HOME"
 
-step "keys: alice (admin, security), bob (developer); Ed25519, generated in-process"
+step "keys: alice (admin, security), bob (developer), the agent's service account; Ed25519, generated in-process"
 aiaudit key generate --name "Alice Admin" --email alice@example.com --out alice
 aiaudit key generate --name "Bob Developer" --email bob@example.com --out bob
+aiaudit key generate --name "Deploy Agent" --email deploy-agent@example.com --out deploy-agent
 
 step "the server: a bare audit repository with its root of trust, and the hook"
 run aiaudit init server.git --admin alice --admin-key alice.asc --admin-name "Alice Admin"
@@ -41,10 +42,11 @@ git clone --quiet server.git alice-work
     export GIT_COMMITTER_NAME="Alice Admin" GIT_COMMITTER_EMAIL=alice@example.com
     run aiaudit principal add bob --kind human --name "Bob Developer" --email bob@example.com \
         --group dev --cert ../bob.asc --key ../alice.key --push
-    run aiaudit principal add deploy-agent --kind service --owner bob --key ../alice.key --push
+    run aiaudit principal add deploy-agent --kind service --owner bob --email deploy-agent@example.com \
+        --cert ../deploy-agent.asc --key ../alice.key --push
 )
 
-step "bob records an AI-suggested access change (prompt, retrieved doc and a tool call are hashed; --store-context keeps their text for auditors)"
+step "bob records and signs an AI-suggested access change (prompt, retrieved doc and a tool call are hashed; --store-context keeps their text for auditors)"
 git clone --quiet server.git bob-work
 cd bob-work
 export GIT_COMMITTER_NAME="Bob Developer" GIT_COMMITTER_EMAIL=bob@example.com
@@ -59,7 +61,7 @@ id=$(aiaudit record --initiator bob --action access-change --system aws:prod \
     --framework "claude-code 1.0" --prompt ../prompt.txt --context retrieved-document=../runbook.md \
     --tool-call iam.list_attached=../iam-args.json,../iam-result.json \
     --output ../model-output.txt --recommendation "Attach db-read to svc-analytics" \
-    --store-context --push)
+    --store-context --key ../bob.key --push)
 echo "decision id: $id"
 
 step "what awaits approval"
@@ -83,11 +85,13 @@ export GIT_COMMITTER_NAME="Alice Admin" GIT_COMMITTER_EMAIL=alice@example.com
 run aiaudit show "$id"
 run aiaudit approve "$id" --key ../alice.key --yes --push
 
-step "the agent's service account executes the change and records the outcome"
+step "the agent's service account executes the change and records the outcome, signed with its own key"
 cd ../bob-work
 git fetch --quiet origin '+refs/heads/*:refs/remotes/origin/*'
-run aiaudit outcome "$id" --actor deploy-agent --action "attached role db-read to svc-analytics" \
-    --reference iam-grant-8812 --push
+printf 'attached policy arn:aws:iam::aws:policy/db-read to svc-analytics\n' > ../apply.log
+run aiaudit outcome "$id" --action "attached role db-read to svc-analytics" \
+    --reference iam-grant-8812 --exit-code 0 --result "role attached" --log ../apply.log \
+    --key ../deploy-agent.key --push
 
 step "an auditor clones the server and verifies everything offline"
 cd ..
@@ -100,7 +104,7 @@ run aiaudit log
 run aiaudit report --format markdown
 
 step "plain git log tells the same story"
-git log --format='%h %an — %s%n%(trailers:key=Decision-Id,key=Initiator,key=Model,key=Risk)' main
+git log --format='%h %an — %s%n%(trailers:key=Decision-Id,key=Initiator,key=Model,key=Risk,key=Actor)' main
 
 if command -v gpg >/dev/null 2>&1; then
     step "the approval is a standard OpenPGP signature: stock gpg verifies it"

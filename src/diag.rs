@@ -167,8 +167,26 @@ codes! {
     ApproverMismatch [Approvals] = "approver-mismatch":
         "an Approved-by trailer names a principal (or email) other than the owner of the signing key";
         "let `aiaudit approve` write the trailer";
+    InitiatorSignatureMissing [Approvals] = "initiator-signature-missing":
+        "the policy rule requires the initiator's signature on the record and the commit has no Initiated-by trailer";
+        "record with your own key: `aiaudit record --key FILE` (or --gpg-key); service and workflow accounts sign with their own key";
+    InitiatorSignatureInvalid [Approvals] = "initiator-signature-invalid":
+        "the Initiated-by signature does not verify over this record (forged, corrupted, copied from another record, unknown key, or more than one)";
+        "record again with `aiaudit record --key FILE`: the initiator signs the exact bytes of the file";
+    InitiatorSignatureMisattributed [Approvals] = "initiator-signature-misattributed":
+        "the Initiated-by signature is made by, or names, a principal other than the record's initiator";
+        "the initiator named in the record signs it, with a key the policy lists for that principal";
+    OutcomeSignatureMissing [Event] = "outcome-signature-missing":
+        "the policy rule requires the executor's signature on the outcome and the commit has no Executed-by trailer";
+        "record the outcome as its executor with `aiaudit outcome --key FILE` (or --gpg-key)";
+    OutcomeSignatureInvalid [Event] = "outcome-signature-invalid":
+        "the Executed-by signature does not verify over this outcome (forged, corrupted, copied, unknown key, or more than one)";
+        "record the outcome again with `aiaudit outcome --key FILE`: the executor signs the exact bytes of the event";
+    OutcomeSignatureMisattributed [Event] = "outcome-signature-misattributed":
+        "the Executed-by signature is made by, or names, a principal other than the outcome's actor";
+        "the principal that executed the action records and signs the outcome with its own key";
     TimeImplausible [Approvals] = "time-implausible":
-        "a time is implausible: an approval or review signed before the decision was created, an event recorded before its decision, a signature or record dated in the future beyond the 5-minute clock skew tolerated between machines";
+        "a time is implausible: an approval, review, initiator or outcome signature made before the decision was created, an outcome executed or signed before the approvals it acted on, an event recorded before its decision, an outcome that finished before it started, a signature or record dated in the future beyond the 5-minute clock skew tolerated between machines";
         "check the signer's clock; sign again (`aiaudit approve`, `review`) or record again once the decision exists";
     RolesNotSeparated [Decision] = "roles-not-separated":
         "one identity holds two roles of a decision that the policy's separate_roles keeps apart";
@@ -177,7 +195,7 @@ codes! {
         "a service or workflow account is used as a shared identity (it initiated a decision and records its outcome)";
         "give the executor its own identity; the policy's shared_accounts decides whether this warns or rejects";
     PusherMismatch [Push] = "pusher-mismatch":
-        "the policy binds pushers, and the forge login that pushed this commit onto main is not one of its approvers, signers or actor, nor a landing account";
+        "the policy binds pushers, and the forge login that pushed is not accountable for what it pushed: a commit onto main by none of its approvers, signers or actor; a proposal by other than its initiator; a proposal deleted by other than its initiator, an approver of it or an admin; and not a landing account";
         "let an approver (or a landing account named in the policy) push it; check the forge passes the pusher to the hook";
     PolicyInvalid [Governance] = "policy-invalid":
         "the policy or a key file in .aiaudit/ is malformed";

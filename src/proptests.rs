@@ -52,10 +52,19 @@ fn event_seed() -> (String, String) {
             kind: PrincipalKind::Service,
         },
         outcome: Some(record::event::Outcome {
-            status: record::event::OutcomeStatus::Executed,
-            action: "attached role db-read".into(),
             reference: Some("iam-grant-8812".into()),
-            at: None,
+            started: Some(created.into()),
+            finished: Some(created.into()),
+            exit_code: Some(0),
+            result: Some("HTTP 201".into()),
+            output: Some(record::event::Evidence {
+                sha256: "ab".repeat(32),
+                size: 1234,
+            }),
+            ..record::event::Outcome::new(
+                record::event::OutcomeStatus::Executed,
+                "attached role db-read",
+            )
         }),
         review: None,
         note: Some("granted for 24 hours".into()),

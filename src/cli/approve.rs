@@ -69,7 +69,13 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
         key: fpr.clone(),
         signature: sig,
     };
-    let mut approvals: Vec<Approval> = trailers::parse(&prop.commit.message)
+    let proposed = trailers::parse(&prop.commit.message);
+    // The initiator's signature travels with the record onto main.
+    let initiated = proposed
+        .well_formed_signatures(trailers::INITIATED_BY)
+        .into_iter()
+        .next();
+    let mut approvals: Vec<Approval> = proposed
         .well_formed_signatures(trailers::APPROVED_BY)
         .into_iter()
         .filter(|x| x.principal != approver.id)
@@ -78,7 +84,7 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
 
     // Build the landing commit on today's main and judge it with the server's rules: the
     // decision's bytes and the proposal's stored context, blob for blob.
-    let message = trailers::decision_message(&d, &approvals);
+    let message = trailers::decision_message(&d, initiated.as_ref(), &approvals);
     let committer = committer(
         &store,
         &util::person(

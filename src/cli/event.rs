@@ -21,8 +21,9 @@ pub struct OutcomeArgs {
     /// The decision id.
     pub id: String,
     /// Who executed the action (a principal id: a human or the executing service account).
+    /// Defaults to the principal whose key signs the outcome.
     #[arg(long, value_name = "ID", env = "AIAUDIT_ACTOR")]
-    pub actor: String,
+    pub actor: Option<String>,
     /// executed, failed, aborted or rolled-back.
     #[arg(long, value_parser = parse_status, default_value = "executed")]
     pub status: OutcomeStatus,
@@ -35,9 +36,33 @@ pub struct OutcomeArgs {
     /// When the action happened (RFC 3339 UTC), when not now.
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
+    /// Evidence: when the execution started (RFC 3339 UTC).
+    #[arg(long, value_name = "TIME")]
+    pub started: Option<String>,
+    /// Evidence: when the execution finished (RFC 3339 UTC).
+    #[arg(long, value_name = "TIME")]
+    pub finished: Option<String>,
+    /// Evidence: the exit code of the command that executed the action.
+    #[arg(long, value_name = "CODE", allow_negative_numbers = true)]
+    pub exit_code: Option<i64>,
+    /// Evidence: the system's result in its own words, one line (e.g. "HTTP 201").
+    #[arg(long, value_name = "TEXT")]
+    pub result: Option<String>,
+    /// Evidence: the execution's output (a file, `-` for standard input); its SHA-256 and
+    /// size are recorded, not its content.
+    #[arg(long = "output", value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// Evidence: the execution's log (a file); its SHA-256 and size are recorded.
+    #[arg(long = "log", value_name = "FILE")]
+    pub log: Option<std::path::PathBuf>,
     /// A note for auditors.
     #[arg(long)]
     pub note: Option<String>,
+    /// The executor signs the outcome's exact bytes (an `Executed-by` trailer): with a key
+    /// file (--key) or through GnuPG (--gpg-key). Required when the policy rule says
+    /// `signatures: outcome: required` (what `aiaudit init` writes).
+    #[command(flatten)]
+    pub signer: SignerArgs,
     /// Push to this remote's main.
     #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
     pub push: Option<String>,
@@ -71,32 +96,66 @@ fn parse_verdict(s: &str) -> Result<ReviewVerdict, String> {
 }
 
 pub fn run_outcome(cwd: &Path, a: OutcomeArgs) -> CliResult {
-    let outcome = Outcome {
-        status: a.status,
-        action: a.what.clone(),
-        reference: a.reference.clone(),
-        at: a.at.clone(),
+    let mut outcome = Outcome::new(a.status, a.what.clone());
+    outcome.reference = a.reference.clone();
+    outcome.at = a.at.clone();
+    outcome.started = a.started.clone();
+    outcome.finished = a.finished.clone();
+    outcome.exit_code = a.exit_code;
+    outcome.result = a.result.clone();
+    outcome.output = a.output.as_deref().map(evidence).transpose()?;
+    outcome.log = a.log.as_deref().map(evidence).transpose()?;
+    let signer = match (&a.signer.key, &a.signer.gpg_key) {
+        (None, None) => None,
+        _ => Some(a.signer.signer()?),
     };
+    let actor =
+        match (&a.actor, &signer) {
+            (Some(id), _) => id.clone(),
+            (None, Some(signer)) => {
+                let store = util::open(cwd)?;
+                let base = main_base(&store)?;
+                let policy = Governance::new(&store).policy_at(base.tree)?;
+                signer_principal(&policy, signer)?
+            }
+            (None, None) => return Err(CliError::usage(anyhow!("who executed the action?")).hint(
+                "sign as the executor with --key FILE or --gpg-key KEY, or name it with --actor ID",
+            )),
+        };
     land(
         cwd,
         &a.id,
-        &a.actor,
+        &actor,
         EventKind::Outcome,
         Some(outcome),
         None,
         a.note.clone(),
-        None,
+        signer.as_ref(),
         a.push.as_deref(),
     )
 }
 
-pub fn run_review(cwd: &Path, a: ReviewArgs) -> CliResult {
-    let store = util::open(cwd)?;
-    let base = main_base(&store)?;
-    let policy = Governance::new(&store).policy_at(base.tree)?;
-    let signer = a.signer.signer()?;
-    let fpr = pgp::signer_fingerprint(&signer).map_err(CliError::usage)?;
-    let reviewer = policy
+/// The digest and size of an evidence file (`-`: standard input).
+fn evidence(path: &Path) -> CliResult<crate::record::event::Evidence> {
+    use sha2::Digest as _;
+    let bytes = if path == Path::new("-") {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)
+            .map_err(|e| CliError::usage(anyhow!("standard input: {e}")))?;
+        b
+    } else {
+        std::fs::read(path).map_err(|e| CliError::usage(anyhow!("{}: {e}", path.display())))?
+    };
+    Ok(crate::record::event::Evidence {
+        sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+        size: bytes.len() as u64,
+    })
+}
+
+/// The principal whose key `signer` holds.
+fn signer_principal(policy: &crate::policy::Policy, signer: &pgp::Signer) -> CliResult<String> {
+    let fpr = pgp::signer_fingerprint(signer).map_err(CliError::usage)?;
+    Ok(policy
         .principal_by_key(&fpr)
         .ok_or_else(|| {
             CliError::usage(anyhow!(
@@ -104,7 +163,15 @@ pub fn run_review(cwd: &Path, a: ReviewArgs) -> CliResult {
             ))
         })?
         .id
-        .clone();
+        .clone())
+}
+
+pub fn run_review(cwd: &Path, a: ReviewArgs) -> CliResult {
+    let store = util::open(cwd)?;
+    let base = main_base(&store)?;
+    let policy = Governance::new(&store).policy_at(base.tree)?;
+    let signer = a.signer.signer()?;
+    let reviewer = signer_principal(&policy, &signer)?;
     let review = Review {
         verdict: a.verdict,
         summary: a.summary.clone(),
@@ -172,9 +239,39 @@ fn land(
     let path = record::event_path(&event)
         .ok_or_else(|| CliError::internal(anyhow!("no path for the event")))?;
     let text = to_canonical_yaml(&event).map_err(CliError::internal)?;
+    let decision = match store.lookup(base.tree, &dpath)? {
+        Some(entry) => match store.read_blob(entry.oid, record::MAX_RECORD_BYTES as u64)? {
+            crate::store::BlobRead::Data(b) => record::check_decision(&dpath, &b).0,
+            crate::store::BlobRead::TooLarge(_) => None,
+        },
+        None => None,
+    };
+    let required = kind == EventKind::Outcome
+        && decision
+            .as_ref()
+            .is_some_and(|d| policy.verdict(d).signatures.outcome);
     let mut signatures = Vec::new();
+    if signer.is_none() && required {
+        return Err(CliError::usage(anyhow!(
+            "the policy requires the executor `{}` to sign the outcome; nothing was recorded",
+            actor.id
+        ))
+        .hint("pass --key FILE (the executor's Ed25519 key file) or --gpg-key KEY"));
+    }
     if let Some(signer) = signer {
         let fpr = pgp::signer_fingerprint(signer).map_err(CliError::usage)?;
+        if policy.principal_by_key(&fpr).map(|p| p.id.as_str()) != Some(actor.id.as_str()) {
+            return Err(CliError::usage(anyhow!(
+                "your key {fpr} is not a key of `{}`, who {} it; nothing was recorded",
+                actor.id,
+                if kind == EventKind::Outcome {
+                    "executed"
+                } else {
+                    "records"
+                }
+            ))
+            .hint("the actor signs its own event, with a key the policy lists for it"));
+        }
         let sig = pgp::sign_detached(signer, text.as_bytes(), now).map_err(CliError::usage)?;
         signatures.push(Approval {
             principal: actor.id.clone(),

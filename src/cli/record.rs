@@ -14,6 +14,7 @@ use crate::intake::{self, otel, secrets::Scan, Digested, INTAKE_SCHEMA};
 use crate::ledger::trailers;
 use crate::ledger::write::{self, Draft, Expected, Judgement, RefMove, TreeSpec};
 use crate::ledger::{MAIN_REF, PROPOSALS_PREFIX};
+use crate::pgp;
 use crate::policy::Policy;
 use crate::record::{
     self, canonical::to_canonical_yaml, digest, ActionKind, Agent, Ai, AiRole, Context,
@@ -53,9 +54,16 @@ pub struct RecordArgs {
     #[arg(long = "digest-only", value_name = "NAME")]
     pub digest_only: Vec<String>,
 
-    /// The initiating principal's id (kind, owner and name come from the policy).
+    /// The initiating principal's id (kind, owner and name come from the policy). Defaults to
+    /// the principal whose key signs the record.
     #[arg(long, value_name = "ID", env = "AIAUDIT_INITIATOR")]
     pub initiator: Option<String>,
+    /// The initiator signs the record's exact bytes (an `Initiated-by` trailer): with a key
+    /// file (--key, Ed25519) or through GnuPG (--gpg-key). Service and workflow principals sign
+    /// with keys of their own. Required when the policy rule says `signatures: initiator:
+    /// required` (what `aiaudit init` writes).
+    #[command(flatten)]
+    pub signer: super::util::SignerArgs,
     /// The forge login of the initiator, where known.
     #[arg(long, value_name = "LOGIN")]
     pub forge_login: Option<String>,
@@ -198,12 +206,30 @@ fn parse_agent(s: &str) -> Result<Agent, String> {
     })
 }
 
-pub fn run(cwd: &Path, a: RecordArgs) -> CliResult {
+pub fn run(cwd: &Path, mut a: RecordArgs) -> CliResult {
     let store = util::open(cwd)?;
     let now = util::now()?;
     let base = main_base(&store)?;
     let mut checker = Checker::new(&store, now);
     let policy = checker.governance().policy_at(base.tree)?;
+    // Who signs, known before anything is read: the key names its principal.
+    let signer = match (&a.signer.key, &a.signer.gpg_key) {
+        (None, None) => None,
+        _ => {
+            let signer = a.signer.signer()?;
+            let fpr = pgp::signer_fingerprint(&signer).map_err(CliError::usage)?;
+            let Some(p) = policy.principal_by_key(&fpr) else {
+                return Err(CliError::usage(anyhow!(
+                    "your key {fpr} belongs to no principal of the policy"
+                ))
+                .hint("an admin adds it with `aiaudit principal add-key`"));
+            };
+            if a.initiator.is_none() && a.from.is_none() {
+                a.initiator = Some(p.id.clone());
+            }
+            Some((signer, fpr, p.clone()))
+        }
+    };
     let mut scan = Scan::new(a.digest_only.iter().cloned());
     if a.store_context {
         scan.keep_content();
@@ -229,6 +255,34 @@ pub fn run(cwd: &Path, a: RecordArgs) -> CliResult {
         ))
     })?;
     let text = to_canonical_yaml(&d).map_err(CliError::internal)?;
+    let initiated = match &signer {
+        Some((signer, fpr, p)) => {
+            if p.id != d.initiator.id {
+                return Err(CliError::usage(anyhow!(
+                    "your key {fpr} belongs to `{}`, not to the initiator `{}`; nothing was recorded",
+                    p.id,
+                    d.initiator.id
+                ))
+                .hint("the initiator signs its own record: a service or workflow account with its own key"));
+            }
+            let sig = pgp::sign_detached(signer, text.as_bytes(), now).map_err(CliError::usage)?;
+            Some(trailers::Approval {
+                principal: p.id.clone(),
+                email: p.email.clone(),
+                key: fpr.clone(),
+                signature: sig,
+            })
+        }
+        None if verdict.signatures.initiator => {
+            return Err(CliError::usage(anyhow!(
+            "policy rule `{}` requires the initiator `{}` to sign the record; nothing was recorded",
+            verdict.rule,
+            d.initiator.id
+        ))
+            .hint("pass --key FILE (an Ed25519 key file of the initiator) or --gpg-key KEY"))
+        }
+        None => None,
+    };
 
     let principal = policy.principal(&d.initiator.id);
     let author = person(
@@ -264,7 +318,7 @@ pub fn run(cwd: &Path, a: RecordArgs) -> CliResult {
             ),
             author,
             committer,
-            message: trailers::decision_message(&d, &[]),
+            message: trailers::decision_message(&d, initiated.as_ref(), &[]),
         },
     )?;
     // Judge the proposal with the server's rules before any ref moves.
@@ -291,6 +345,8 @@ pub fn run(cwd: &Path, a: RecordArgs) -> CliResult {
     if a.json {
         let out = json!({
             "id": d.id,
+            "initiator": d.initiator.id,
+            "signed": initiated.as_ref().map(|i| i.key.clone()),
             "path": path,
             "ref": refname,
             "commit": commit.to_string(),
@@ -311,6 +367,10 @@ pub fn run(cwd: &Path, a: RecordArgs) -> CliResult {
             d.action.target.system
         );
         errln!("  file:   {path}");
+        match &initiated {
+            Some(i) => errln!("  signed: by {} with key {}", i.principal, i.key),
+            None => errln!("  signed: no (the policy rule does not require it)"),
+        }
         if a.store_context {
             errln!(
                 "  stored: {} context file(s) under context/",

@@ -3,7 +3,7 @@
 use super::outln;
 use super::util::{self, main_base};
 use super::{CliError, CliResult, EXIT_OK};
-use crate::engine::Checker;
+use crate::engine::{Checker, CommitView, Link, LinkStatus};
 use crate::ledger::trailers::{self, Approval};
 use crate::ledger::MAIN_REF;
 use crate::record::{self, Decision, Event};
@@ -115,6 +115,37 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
             }
         }
     }
+    let verdict = policy.verdict(&d);
+    let view = CommitView::new(commit.clone());
+    let initiated = checker.link_status(
+        parent.tree,
+        &policy,
+        Link::Initiator,
+        &d.initiator.id,
+        &d.created,
+        &bytes,
+        &view,
+    );
+    // Each outcome's executor signature, judged against the governance of its own parent.
+    let mut executed = Vec::new();
+    for ev in &events {
+        let status = match ev.event.kind {
+            record::EventKind::Outcome => {
+                let policy = checker.governance().policy_at(ev.parent_tree)?;
+                Some(checker.link_status(
+                    ev.parent_tree,
+                    &policy,
+                    Link::Outcome,
+                    &ev.event.actor.id,
+                    &d.created,
+                    &ev.bytes,
+                    &CommitView::new(ev.commit.clone()),
+                ))
+            }
+            _ => None,
+        };
+        executed.push(status);
+    }
     // Stored context is read from the tree that carries the decision.
     let mut context = Vec::new();
     for e in &d.context.entries {
@@ -144,7 +175,16 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
                 "output": stored_json(&output),
             },
             "approvals": approvals,
-            "events": events.iter().map(|(c, e)| json!({"commit": c, "event": e})).collect::<Vec<_>>(),
+            "links": {
+                "initiator": link_json(&initiated, verdict.signatures.initiator),
+                "outcomes": events.iter().zip(&executed).filter_map(|(ev, st)| {
+                    st.as_ref().map(|st| json!({
+                        "event": ev.event.id,
+                        "signature": link_json(st, verdict.signatures.outcome),
+                    }))
+                }).collect::<Vec<_>>(),
+            },
+            "events": events.iter().map(|ev| json!({"commit": ev.commit.id.to_string(), "event": ev.event})).collect::<Vec<_>>(),
             "findings": diags,
         });
         outln!(
@@ -170,6 +210,10 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
             .as_ref()
             .map(|n| format!(" — {n}"))
             .unwrap_or_default()
+    );
+    outln!(
+        "               {}",
+        link_line(&initiated, verdict.signatures.initiator)
     );
     outln!(
         "2 context    {} ({} input(s))",
@@ -260,7 +304,6 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
             outln!("  {label:<10} {v}");
         }
     }
-    let verdict = policy.verdict(&d);
     outln!(
         "  risk       {} (policy rule `{}`: {}-approval, {})",
         d.risk.as_str(),
@@ -291,7 +334,8 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
         outln!("               key {}", ap["key"].as_str().unwrap_or("?"));
     }
     let mut any = false;
-    for (c, e) in &events {
+    for (ev, link) in events.iter().zip(&executed) {
+        let (c, e) = (ev.commit.id.to_string(), &ev.event);
         any = true;
         match (&e.outcome, &e.review) {
             (Some(o), _) => outln!(
@@ -321,11 +365,17 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
                 e.note.as_deref().unwrap_or("").lines().next().unwrap_or("")
             ),
         }
+        if let Some(link) = link {
+            outln!(
+                "               {}",
+                link_line(link, verdict.signatures.outcome)
+            );
+        }
         if let (Some(n), true) = (&e.note, e.outcome.is_some() || e.review.is_some()) {
             outln!("               note: {}", n.lines().next().unwrap_or(""));
         }
     }
-    if !any || !events.iter().any(|(_, e)| e.outcome.is_some()) {
+    if !any || !events.iter().any(|ev| ev.event.outcome.is_some()) {
         outln!("6 outcome    none recorded");
     }
     outln!("  commit     {} ({})", commit.id, path);
@@ -335,7 +385,40 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
     Ok(EXIT_OK)
 }
 
-type Found = (CommitData, CommitData, Vec<u8>, Vec<(String, Event)>);
+type Found = (CommitData, CommitData, Vec<u8>, Vec<FoundEvent>);
+
+/// An event about the decision: its commit, its parent's tree, the record and its bytes.
+struct FoundEvent {
+    commit: CommitData,
+    parent_tree: Oid,
+    event: Event,
+    bytes: Vec<u8>,
+}
+
+/// One line on a link's signature: who signed it and when, or why it does not count.
+fn link_line(status: &LinkStatus, required: bool) -> String {
+    match status {
+        LinkStatus::Valid(a) => format!(
+            "signed by {} at {} — valid (key {})",
+            a.principal,
+            jiff::Timestamp::try_from(a.signed_at)
+                .map(record::format_created)
+                .unwrap_or_default(),
+            a.key
+        ),
+        LinkStatus::Unsigned if required => {
+            "UNSIGNED — the policy rule requires a signature".into()
+        }
+        LinkStatus::Unsigned => "unsigned (the policy rule does not require a signature)".into(),
+        LinkStatus::Invalid(d) => format!("signature INVALID [{}]: {}", d.code, d.message),
+    }
+}
+
+fn link_json(status: &LinkStatus, required: bool) -> serde_json::Value {
+    let mut v = status.to_json();
+    v["required"] = json!(required);
+    v
+}
 
 /// The commit on main that added decision `id`, its parent, the file's bytes, and the events
 /// about it landed since (oldest first).
@@ -404,18 +487,28 @@ fn find_on_main(store: &Store, base: &CommitData, id: &str) -> CliResult<Option<
     let mut events = Vec::new();
     for k in (0..lo).rev().filter(|k| back[*k].2) {
         let c = store.commit(back[k].0)?;
-        if let Some(e) = event_of(store, &c, &store.commit(back[k + 1].0)?)? {
-            events.push((c.id.to_string(), e));
+        let parent = store.commit(back[k + 1].0)?;
+        if let Some((event, bytes)) = event_of(store, &c, &parent)? {
+            events.push(FoundEvent {
+                commit: c,
+                parent_tree: parent.tree,
+                event,
+                bytes,
+            });
         }
     }
     Ok(Some((landing, parent, bytes, events)))
 }
 
-fn event_of(store: &Store, c: &CommitData, parent: &CommitData) -> CliResult<Option<Event>> {
+fn event_of(
+    store: &Store,
+    c: &CommitData,
+    parent: &CommitData,
+) -> CliResult<Option<(Event, Vec<u8>)>> {
     for ch in store.diff_trees(Some(parent.tree), c.tree, 4)? {
         if let (Some(e), true) = (ch.new, ch.path.starts_with("events/")) {
             let bytes = store.read_blob_capped(e.oid, record::MAX_RECORD_BYTES as u64)?;
-            return Ok(record::check_event(&ch.path, &bytes).0);
+            return Ok(record::check_event(&ch.path, &bytes).0.map(|e| (e, bytes)));
         }
     }
     Ok(None)

@@ -4,7 +4,7 @@
 
 use super::CommitView;
 use crate::diag::{Code, Diagnostic};
-use crate::ledger::trailers::Approval;
+use crate::ledger::trailers::{self, Approval};
 use crate::pgp;
 use crate::policy::{self, Policy, Principal};
 use crate::record::{Decision, PrincipalKind};
@@ -17,6 +17,94 @@ pub struct CheckedApproval {
     pub principal: String,
     pub key: String,
     pub signed_at: SystemTime,
+}
+
+/// A link of the chain its actor signs in a trailer of its own (SPEC §6): the initiator the
+/// record (`Initiated-by`), the executor the outcome (`Executed-by`). Approvals and reviews
+/// are judged by [`super::Checker::check_signed_by`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    Initiator,
+    Outcome,
+}
+
+/// Where one link's signature stands, for `show` and `verify --json`.
+#[derive(Debug, Clone)]
+pub enum LinkStatus {
+    /// Verified: made by the actor itself with a valid key.
+    Valid(CheckedApproval),
+    /// No signature (a finding only where the policy rule requires one).
+    Unsigned,
+    /// Present and wrong: the finding says how.
+    Invalid(Diagnostic),
+}
+
+impl LinkStatus {
+    /// `valid`, `unsigned`, or `invalid [code]: message`.
+    pub fn describe(&self) -> String {
+        match self {
+            LinkStatus::Valid(_) => "valid".into(),
+            LinkStatus::Unsigned => "unsigned".into(),
+            LinkStatus::Invalid(d) => format!("invalid [{}]: {}", d.code, d.message),
+        }
+    }
+
+    /// The status as JSON: `status`, and `principal`, `key`, `signed_at` when valid.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            LinkStatus::Valid(a) => serde_json::json!({
+                "status": "valid",
+                "principal": a.principal,
+                "key": a.key,
+                "signed_at": jiff::Timestamp::try_from(a.signed_at)
+                    .ok()
+                    .map(crate::record::format_created),
+            }),
+            LinkStatus::Unsigned => serde_json::json!({"status": "unsigned"}),
+            LinkStatus::Invalid(d) => serde_json::json!({
+                "status": "invalid",
+                "code": d.code.name(),
+                "message": d.message,
+            }),
+        }
+    }
+}
+
+impl Link {
+    pub fn trailer(self) -> &'static str {
+        match self {
+            Link::Initiator => trailers::INITIATED_BY,
+            Link::Outcome => trailers::EXECUTED_BY,
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Link::Initiator => "the record's initiator",
+            Link::Outcome => "the outcome's executor",
+        }
+    }
+
+    fn missing(self) -> Code {
+        match self {
+            Link::Initiator => Code::InitiatorSignatureMissing,
+            Link::Outcome => Code::OutcomeSignatureMissing,
+        }
+    }
+
+    fn invalid(self) -> Code {
+        match self {
+            Link::Initiator => Code::InitiatorSignatureInvalid,
+            Link::Outcome => Code::OutcomeSignatureInvalid,
+        }
+    }
+
+    fn misattributed(self) -> Code {
+        match self {
+            Link::Initiator => Code::InitiatorSignatureMisattributed,
+            Link::Outcome => Code::OutcomeSignatureMisattributed,
+        }
+    }
 }
 
 impl super::Checker<'_> {
@@ -86,6 +174,122 @@ impl super::Checker<'_> {
             }
         }
         out
+    }
+
+    /// Judges the signature of one link (`link`) by its actor `actor` over the record's `bytes`:
+    /// at most one trailer; when present it verifies with a valid key of `actor` itself (not
+    /// its owner, not anyone else) and is not dated before `created`; when `required` by the
+    /// policy rule it is present. Returns the verified signature.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn check_link_signature(
+        &mut self,
+        gov_tree: Oid,
+        policy: &Policy,
+        link: Link,
+        actor: &str,
+        created: &str,
+        bytes: &[u8],
+        c: &CommitView,
+        required: bool,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<CheckedApproval> {
+        let key = link.trailer();
+        let all: Vec<_> = c.trailers.signatures(key).collect();
+        let parsed = match all.as_slice() {
+            [] => {
+                if required {
+                    diags.push(Diagnostic::new(
+                        link.missing(),
+                        format!(
+                            "the policy rule requires {} `{actor}` to sign it (an {key} trailer), and there is none",
+                            link.what()
+                        ),
+                    ));
+                }
+                return None;
+            }
+            [one] => one,
+            many => {
+                diags.push(Diagnostic::new(
+                    link.invalid(),
+                    format!(
+                        "the commit has {} {key} trailers; {} signs once",
+                        many.len(),
+                        link.what()
+                    ),
+                ));
+                return None;
+            }
+        };
+        let a = match parsed {
+            Ok(a) => a,
+            Err(e) => {
+                diags.push(Diagnostic::new(
+                    link.invalid(),
+                    format!("malformed {key} trailer: {e}"),
+                ));
+                return None;
+            }
+        };
+        if a.principal != actor {
+            diags.push(Diagnostic::new(
+                link.misattributed(),
+                format!(
+                    "the {key} trailer names `{}`, but {} is `{actor}`",
+                    super::clip(&a.principal),
+                    link.what()
+                ),
+            ));
+            return None;
+        }
+        let (principal, signed_at) = match self.verify_signature(gov_tree, policy, a, bytes) {
+            Ok(p) => p,
+            Err(d) => {
+                let code = match d.code {
+                    Code::ApproverMismatch => link.misattributed(),
+                    Code::SignatureInvalid | Code::KeyUnknown => link.invalid(),
+                    other => other,
+                };
+                diags.push(Diagnostic::new(code, format!("{key}: {}", d.message)));
+                return None;
+            }
+        };
+        if let Some(why) = signed_before(signed_at, created) {
+            diags.push(Diagnostic::new(
+                Code::TimeImplausible,
+                format!("the {key} signature of `{}` {why}", principal.id),
+            ));
+            return None;
+        }
+        Some(CheckedApproval {
+            principal: principal.id.clone(),
+            key: a.key.clone(),
+            signed_at,
+        })
+    }
+
+    /// Where the signature of `link` by `actor` on commit `c` stands (see
+    /// [`Self::check_link_signature`]; a missing one is [`LinkStatus::Unsigned`] whatever the
+    /// policy requires).
+    #[allow(clippy::too_many_arguments)]
+    pub fn link_status(
+        &mut self,
+        gov_tree: Oid,
+        policy: &Policy,
+        link: Link,
+        actor: &str,
+        created: &str,
+        bytes: &[u8],
+        c: &CommitView,
+    ) -> LinkStatus {
+        let mut found = Vec::new();
+        match self.check_link_signature(
+            gov_tree, policy, link, actor, created, bytes, c, false, &mut found,
+        ) {
+            Some(a) => LinkStatus::Valid(a),
+            None if found.is_empty() => LinkStatus::Unsigned,
+            None => LinkStatus::Invalid(found.swap_remove(0)),
+        }
     }
 
     /// Verifies one signature against the governance of `gov_tree`; returns its principal and
@@ -228,4 +432,25 @@ pub fn shortfall(
         }
     }
     out
+}
+
+/// The finding for an outcome of decision `decision` written (recorded or signed) at
+/// `recorded`, before `approved`, the time of the latest approval on the decision's landing
+/// commit, beyond the tolerated clock skew: it cannot be the outcome of an approved action.
+pub(super) fn acted_before_approval(
+    recorded: i64,
+    approved: i64,
+    decision: &str,
+) -> Option<Diagnostic> {
+    let tolerance = pgp::FUTURE_TOLERANCE.as_secs() as i64;
+    (recorded + tolerance < approved).then(|| {
+        Diagnostic::new(
+            Code::TimeImplausible,
+            format!(
+                "the outcome was recorded or signed at {}, before decision {decision} was approved ({})",
+                crate::record::format_unix(recorded),
+                crate::record::format_unix(approved)
+            ),
+        )
+    })
 }

@@ -1,8 +1,9 @@
 //! Rule family: a decision commit. The record is well-formed and canonical, its id unused,
-//! its initiator a principal of the policy and the commit's author, its risk the policy's,
-//! its trailers mirror the file, and (landing on main) its approvals meet the policy.
+//! its initiator a principal of the policy, the commit's author and (where the policy rule
+//! requires it, or when present) the signer of an `Initiated-by` trailer, its risk the
+//! policy's, its trailers mirror the file, and (landing on main) its approvals meet the policy.
 
-use super::approvals::shortfall;
+use super::approvals::{shortfall, Link};
 use super::form::Expected;
 use super::{clip, internal, CommitView};
 use crate::diag::{Code, Diagnostic};
@@ -99,6 +100,17 @@ impl super::Checker<'_> {
             ));
         }
         check_expected_trailers(&trailers::decision_trailers(&d), &c.trailers, &mut found);
+        self.check_link_signature(
+            parent.tree,
+            &policy,
+            Link::Initiator,
+            &d.initiator.id,
+            &d.created,
+            &bytes,
+            c,
+            verdict.signatures.initiator,
+            &mut found,
+        );
         let approvals = self.check_signed_by(
             parent.tree,
             &policy,

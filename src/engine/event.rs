@@ -1,7 +1,11 @@
 //! Rule family: an event commit (outcome, review, annotation). The decision it refers to is
-//! on main, its actor a principal and the commit's author, its trailers mirror the file, and a
-//! review is signed by its actor.
+//! on main, its actor a principal and the commit's author, its trailers mirror the file, a
+//! review is signed by its actor, and an outcome by its executor (`Executed-by`, where the
+//! policy rule requires it or when present), with times in a plausible order: it finished
+//! after it started and before it was recorded, and was recorded and signed after the
+//! decision's approvals.
 
+use super::approvals::{acted_before_approval, CheckedApproval, Link};
 use super::decision::check_expected_trailers;
 use super::form::Expected;
 use super::{clip, internal, CommitView};
@@ -10,6 +14,7 @@ use crate::ledger::trailers;
 use crate::policy;
 use crate::record::{self, Event, EventKind, PrincipalKind};
 use crate::store::{Change, CommitData};
+use std::time::SystemTime;
 
 impl super::Checker<'_> {
     /// Checks a commit that adds one event: the decision it refers to exists on main, the actor
@@ -131,6 +136,33 @@ impl super::Checker<'_> {
             }
         }
         check_expected_trailers(&trailers::event_trailers(&e), &c.trailers, &mut found);
+        if let (EventKind::Outcome, Some(d)) = (e.kind, &decision) {
+            let signed = self.check_link_signature(
+                parent.tree,
+                &policy,
+                Link::Outcome,
+                &e.actor.id,
+                &d.created,
+                &bytes,
+                c,
+                policy.verdict(d).signatures.outcome,
+                &mut found,
+            );
+            found.extend(outcome_clock(&e));
+            // Re-checking history, `verify` judges this order across history at the end
+            // (`gaps`); landing, the approvals are read from the commit that landed the decision.
+            if self.mode == crate::pgp::VerifyMode::Landing {
+                let dpath = record::path_for_id("decisions", &d.id).unwrap_or_default();
+                match self.landing_approval_time(parent, &dpath) {
+                    Ok(Some(approved)) => {
+                        let at = recorded_at(&e, signed.as_ref());
+                        found.extend(acted_before_approval(at, approved, &d.id));
+                    }
+                    Ok(None) => {}
+                    Err(err) => found.push(err),
+                }
+            }
+        }
         if e.kind == EventKind::Review {
             let reviewers = match &decision {
                 Some(d) => self.check_signed_by(
@@ -158,5 +190,109 @@ impl super::Checker<'_> {
         found.extend(self.check_form(c, Expected::Event(&e), &so_far));
         diags.extend(found.into_iter().map(|x| x.at_path(path)));
         (Some(e), diags)
+    }
+}
+
+/// The earliest time an outcome claims to have been written: its `created`, or its
+/// signature's time when earlier. An outcome cannot be written before the approvals it acted
+/// on.
+pub(super) fn recorded_at(e: &Event, signed: Option<&CheckedApproval>) -> i64 {
+    let created = record::parse_created(&e.created)
+        .map(|t| t.as_second())
+        .unwrap_or(i64::MAX);
+    let signed = signed
+        .and_then(|s| s.signed_at.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(i64::MAX);
+    created.min(signed)
+}
+
+/// The outcome's own times in order: it finished after it started, and neither (nor `at`)
+/// lies after the event was recorded, beyond the tolerated clock skew.
+fn outcome_clock(e: &Event) -> Vec<Diagnostic> {
+    let Some(o) = &e.outcome else {
+        return Vec::new();
+    };
+    let secs = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(record::parse_created)
+            .map(|t| t.as_second())
+    };
+    let tolerance = crate::pgp::FUTURE_TOLERANCE.as_secs() as i64;
+    let mut out = Vec::new();
+    if let (Some(s), Some(f)) = (secs(&o.started), secs(&o.finished)) {
+        if f < s {
+            out.push(Diagnostic::new(
+                Code::TimeImplausible,
+                format!(
+                    "outcome.finished ({}) is before outcome.started ({})",
+                    o.finished.as_deref().unwrap_or_default(),
+                    o.started.as_deref().unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    let created = record::parse_created(&e.created).map(|t| t.as_second());
+    for (field, t) in [
+        ("outcome.started", &o.started),
+        ("outcome.finished", &o.finished),
+        ("outcome.at", &o.at),
+    ] {
+        if let (Some(at), Some(created)) = (secs(t), created) {
+            if at > created + tolerance {
+                out.push(Diagnostic::new(
+                    Code::TimeImplausible,
+                    format!(
+                        "{field} ({}) is after the outcome was recorded ({}): an outcome records what already happened",
+                        t.as_deref().unwrap_or_default(),
+                        e.created
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+impl super::Checker<'_> {
+    /// The time of the latest approval signature on the commit that landed the decision at
+    /// `dpath` on main (`None`: it landed without approvals); `from`'s tree holds it.
+    fn landing_approval_time(
+        &mut self,
+        from: &CommitData,
+        dpath: &str,
+    ) -> Result<Option<i64>, Diagnostic> {
+        let landing = self.landing_commit(from, dpath)?;
+        let t = trailers::parse(&landing.message);
+        Ok(t.well_formed_signatures(trailers::APPROVED_BY)
+            .iter()
+            .filter_map(|a| crate::pgp::signature_time(&a.signature))
+            .filter_map(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs() as i64)
+            .max())
+    }
+
+    /// The commit of main that added the record at `path`, walking back from `from`, whose
+    /// tree holds it. Main is append-only, so the record is in every tree from its landing on:
+    /// the landing commit is the first whose parent's tree does not hold it.
+    pub(super) fn landing_commit(
+        &mut self,
+        from: &CommitData,
+        path: &str,
+    ) -> Result<CommitData, Diagnostic> {
+        let mut cur = from.clone();
+        while let Some(p) = cur.parents.first() {
+            let parent = self.store.commit(*p).map_err(internal)?;
+            if self
+                .store
+                .lookup(parent.tree, path)
+                .map_err(internal)?
+                .is_none()
+            {
+                break;
+            }
+            cur = parent;
+        }
+        Ok(cur)
     }
 }

@@ -60,11 +60,17 @@ impl super::Checker<'_> {
             return None;
         }
         let message = match expected {
-            Expected::Decision(d) => {
-                trailers::decision_message(d, &signatures(c, trailers::APPROVED_BY)?)
-            }
+            Expected::Decision(d) => trailers::decision_message(
+                d,
+                signatures(c, trailers::INITIATED_BY)?.first(),
+                &signatures(c, trailers::APPROVED_BY)?,
+            ),
             Expected::Event(e) => {
-                trailers::event_message(e, &signatures(c, trailers::REVIEWED_BY)?)
+                let signed = match trailers::event_signature_key(e.kind) {
+                    Some(key) => signatures(c, key)?,
+                    None => Vec::new(),
+                };
+                trailers::event_message(e, &signed)
             }
             Expected::PolicyChange => {
                 let subject = c.message.lines().next().unwrap_or("");

@@ -1,8 +1,9 @@
-//! History-wide rules: decisions awaiting a post-action review past their deadline, and
-//! high-risk decisions without an outcome. Learned commit by commit, merged across chunks,
+//! History-wide rules: decisions awaiting a post-action review past their deadline,
+//! high-risk decisions without an outcome, and outcomes written before the approvals of their
+//! decision. Learned commit by commit, merged across chunks,
 //! carried over by a resumed `verify`, judged at the end.
 
-use super::approvals::{shortfall, CheckedApproval};
+use super::approvals::{acted_before_approval, shortfall, CheckedApproval};
 use super::CommitView;
 use crate::diag::{Code, Diagnostic};
 use crate::ledger::{trailers, MAIN_REF};
@@ -22,6 +23,13 @@ pub(super) struct Gaps {
     /// High-risk decisions (id → commit, path) and the decisions with an outcome.
     pub(super) high: Vec<(String, String, String)>,
     pub(super) outcomes: HashSet<String>,
+    /// Decision id → the time of the latest approval signature it landed with.
+    #[serde(default)]
+    pub(super) approved: HashMap<String, i64>,
+    /// Outcomes seen: (decision id, when recorded or signed, commit, path), judged against
+    /// `approved` at the end.
+    #[serde(default)]
+    pub(super) recorded: Vec<(String, i64, String, String)>,
 }
 
 impl Gaps {
@@ -37,10 +45,23 @@ impl Gaps {
         }
         self.high.extend(other.high);
         self.outcomes.extend(other.outcomes);
+        self.approved.extend(other.approved);
+        self.recorded.extend(other.recorded);
     }
 
     pub(super) fn decision(&mut self, d: &Decision, verdict: policy::Verdict, c: &CommitView) {
         let path = record::decision_path(d).unwrap_or_default();
+        let approved = c
+            .trailers
+            .well_formed_signatures(trailers::APPROVED_BY)
+            .iter()
+            .filter_map(|a| crate::pgp::signature_time(&a.signature))
+            .filter_map(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map(|t| t.as_secs() as i64)
+            .max();
+        if let Some(t) = approved {
+            self.approved.insert(d.id.clone(), t);
+        }
         if verdict.risk >= record::Risk::High {
             self.high
                 .push((d.id.clone(), c.id.to_string(), path.clone()));
@@ -64,6 +85,23 @@ impl Gaps {
         match e.kind {
             EventKind::Outcome => {
                 self.outcomes.insert(e.decision.clone());
+                let signed = c
+                    .trailers
+                    .well_formed_signatures(trailers::EXECUTED_BY)
+                    .first()
+                    .and_then(|a| crate::pgp::signature_time(&a.signature))
+                    .map(|t| CheckedApproval {
+                        principal: String::new(),
+                        key: String::new(),
+                        signed_at: t,
+                    });
+                let path = record::event_path(e).unwrap_or_default();
+                self.recorded.push((
+                    e.decision.clone(),
+                    super::event::recorded_at(e, signed.as_ref()),
+                    c.id.to_string(),
+                    path,
+                ));
             }
             EventKind::Review => {
                 let at = record::parse_created(&e.created)
@@ -125,6 +163,14 @@ impl Gaps {
                     .at_path(path)
                     .at_ref(MAIN_REF),
                 );
+            }
+        }
+        for (decision, recorded, commit, path) in self.recorded {
+            let Some(approved) = self.approved.get(&decision) else {
+                continue;
+            };
+            if let Some(d) = acted_before_approval(recorded, *approved, &decision) {
+                out.push(d.at_commit(commit).at_path(path).at_ref(MAIN_REF));
             }
         }
         for (id, commit, path) in self.high {

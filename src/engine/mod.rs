@@ -31,7 +31,7 @@ mod push;
 mod stored;
 mod verify;
 
-pub use approvals::{shortfall, CheckedApproval};
+pub use approvals::{shortfall, CheckedApproval, Link, LinkStatus};
 pub use push::RefUpdate;
 pub use verify::{Coverage, HistoryReport, VerifyState};
 

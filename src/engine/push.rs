@@ -33,7 +33,7 @@ impl super::Checker<'_> {
             let mut found = if u.name.starts_with(CHECKPOINTS_PREFIX) {
                 self.check_checkpoint(u, main_after)
             } else {
-                self.check_update(u)
+                self.check_update(u, main_after)
             };
             for d in &mut found {
                 if d.refname.is_none() {
@@ -45,7 +45,7 @@ impl super::Checker<'_> {
         diags
     }
 
-    fn check_update(&mut self, u: &RefUpdate) -> Vec<Diagnostic> {
+    fn check_update(&mut self, u: &RefUpdate, main_after: Option<Oid>) -> Vec<Diagnostic> {
         if u.name == MAIN_REF {
             return self.check_main_update(u);
         }
@@ -56,10 +56,17 @@ impl super::Checker<'_> {
             };
         }
         if let Some(id) = u.name.strip_prefix(PROPOSALS_PREFIX) {
-            return match u.new {
+            let diags = match u.new {
                 None => Vec::new(), // withdrawing or cleaning up a proposal is allowed
                 Some(new) => self.check_proposal(id, new),
             };
+            if !diags.is_empty() {
+                return diags;
+            }
+            return self
+                .check_proposal_pusher(u, id, main_after)
+                .into_iter()
+                .collect();
         }
         vec![Diagnostic::new(
             Code::RefNotAllowed,
@@ -186,6 +193,83 @@ impl super::Checker<'_> {
         ))
     }
 
+    /// Pusher binding on a proposal ref, under the policy of main after the push: a proposal is
+    /// created by its initiator, updated by its initiator or an approver whose approval it
+    /// carries (`approve` adding a partial approval), and deleted by its initiator, an approver
+    /// of it (on the proposal, or on the commit that landed it) or an admin; a landing account
+    /// may do all three.
+    fn check_proposal_pusher(
+        &mut self,
+        u: &RefUpdate,
+        id: &str,
+        main_after: Option<Oid>,
+    ) -> Option<Diagnostic> {
+        let main = self.store.commit(main_after?).ok()?;
+        let policy = self.gov.policy_at(main.tree).ok()?;
+        let binding = policy.pushers.as_ref().filter(|p| p.bind)?;
+        let Some(pusher) = self.pusher.clone() else {
+            return Some(no_pusher());
+        };
+        if binding.landing_accounts.contains(&pusher) {
+            return None;
+        }
+        let proposal = match self.store.commit(u.new.or(u.old)?) {
+            Ok(c) => CommitView::new(c),
+            Err(e) => return Some(internal(e)),
+        };
+        let mut accountable: Vec<String> = proposal
+            .trailers
+            .first(trailers::INITIATOR)
+            .and_then(|v| v.split_whitespace().next())
+            .map(|i| vec![i.to_owned()])
+            .unwrap_or_default();
+        let signers = |c: &CommitView| -> Vec<String> {
+            c.trailers
+                .well_formed_signatures(trailers::APPROVED_BY)
+                .into_iter()
+                .map(|a| a.principal)
+                .collect()
+        };
+        let what = match (u.old, u.new) {
+            (None, _) => "creates",
+            (Some(_), Some(_)) => {
+                accountable.extend(signers(&proposal));
+                "updates"
+            }
+            (Some(_), None) => {
+                accountable.extend(signers(&proposal));
+                let path = crate::record::path_for_id("decisions", id).unwrap_or_default();
+                if let Ok(Some(_)) = self.store.lookup(main.tree, &path) {
+                    match self.landing_commit(&main, &path) {
+                        Ok(landing) => accountable.extend(signers(&CommitView::new(landing))),
+                        Err(d) => return Some(d),
+                    }
+                }
+                accountable.extend(
+                    policy
+                        .principals
+                        .iter()
+                        .filter(|p| p.groups.contains(&policy.admins.group))
+                        .map(|p| p.id.clone()),
+                );
+                "deletes"
+            }
+        };
+        let allowed = accountable
+            .iter()
+            .filter_map(|id| policy.principal(id))
+            .any(|p| p.forge_logins.contains(&pusher));
+        (!allowed).then(|| {
+            Diagnostic::new(
+                Code::PusherMismatch,
+                format!(
+                    "forge login `{pusher}` {what} proposal {id}, and is none of {} nor a landing account",
+                    accountable.join(", ")
+                ),
+            )
+        })
+    }
+
     /// Pusher binding: under a policy with `pushers.bind`, the pusher must be one of the
     /// principals accountable for the commit, or a landing account.
     pub(super) fn check_pusher(
@@ -197,10 +281,7 @@ impl super::Checker<'_> {
         let policy = self.gov.policy_at(parent.tree).ok()?;
         let binding = policy.pushers.as_ref().filter(|p| p.bind)?;
         let Some(pusher) = self.pusher.clone() else {
-            return Some(Diagnostic::new(
-                Code::PusherMismatch,
-                "the policy binds pushers, but the server did not say who pushed (GITHUB_USER_LOGIN, GL_USERNAME or GITEA_PUSHER_NAME)",
-            ));
+            return Some(no_pusher());
         };
         if binding.landing_accounts.contains(&pusher) {
             return None;
@@ -246,4 +327,12 @@ impl super::Checker<'_> {
             )
         })
     }
+}
+
+/// The finding when the policy binds pushers and the forge did not say who pushed.
+fn no_pusher() -> Diagnostic {
+    Diagnostic::new(
+        Code::PusherMismatch,
+        "the policy binds pushers, but the server did not say who pushed (GITHUB_USER_LOGIN, GL_USERNAME or GITEA_PUSHER_NAME)",
+    )
 }

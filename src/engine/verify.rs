@@ -59,7 +59,7 @@ struct StoredWarning {
 }
 
 impl VerifyState {
-    pub const VERSION: u32 = 2;
+    pub const VERSION: u32 = 3;
 }
 
 /// How a history check went about it.
@@ -318,6 +318,7 @@ impl super::Checker<'_> {
         let mut kept = gaps.clone();
         kept.high.retain(|(id, _, _)| !kept.outcomes.contains(id));
         kept.outcomes.clear();
+        kept.recorded.clear();
         let next = VerifyState {
             version: VerifyState::VERSION,
             root: root.unwrap_or_default(),

@@ -14,6 +14,7 @@ pub const MODEL: &str = "Model";
 pub const AI_ROLE: &str = "AI-Role";
 pub const ACTION: &str = "Action";
 pub const RISK: &str = "Risk";
+pub const INITIATED_BY: &str = "Initiated-by";
 pub const APPROVED_BY: &str = "Approved-by";
 pub const POLICY_SIGNED_BY: &str = "Policy-Signed-by";
 pub const POLICY_BASE: &str = "Policy-Base";
@@ -21,6 +22,18 @@ pub const EVENT_ID: &str = "Event-Id";
 pub const EVENT_KIND: &str = "Event-Kind";
 pub const ACTOR: &str = "Actor";
 pub const REVIEWED_BY: &str = "Reviewed-by";
+pub const EXECUTED_BY: &str = "Executed-by";
+
+/// The trailer an event's actor signs it with: `Executed-by` for an outcome, `Reviewed-by`
+/// for a review; an annotation carries none.
+pub fn event_signature_key(kind: crate::record::EventKind) -> Option<&'static str> {
+    use crate::record::EventKind;
+    match kind {
+        EventKind::Outcome => Some(EXECUTED_BY),
+        EventKind::Review => Some(REVIEWED_BY),
+        EventKind::Annotation => None,
+    }
+}
 
 /// Longest trailer value accepted when reading (an RSA-4096 signature in base64 is ~750).
 pub const MAX_VALUE: usize = 8192;
@@ -42,7 +55,8 @@ impl Trailers {
         self.0.push((key.to_owned(), value.into()));
     }
 
-    /// Every signature trailer `key` (`Approved-by`, `Reviewed-by`, `Policy-Signed-by`),
+    /// Every signature trailer `key` (`Initiated-by`, `Approved-by`, `Executed-by`,
+    /// `Reviewed-by`, `Policy-Signed-by`),
     /// parsed; a malformed one is an error saying what is wrong with it. The one reader of
     /// signature trailers: the engine judges these, the ledger lists them.
     pub fn signatures<'a>(
@@ -160,11 +174,15 @@ pub fn event_subject(e: &Event) -> String {
     format!("{}: {}", e.kind.as_str(), what.trim_end())
 }
 
-/// The commit message for an event: its subject, then the trailer block.
+/// The commit message for an event: its subject, then the trailer block with the actor's
+/// signatures (`Executed-by` on an outcome, `Reviewed-by` on a review; an annotation has
+/// none, and signatures given for one are not written).
 pub fn event_message(e: &Event, signatures: &[Approval]) -> String {
     let mut t = event_trailers(e);
-    for a in signatures {
-        t.push(REVIEWED_BY, a.to_value());
+    if let Some(key) = event_signature_key(e.kind) {
+        for a in signatures {
+            t.push(key, a.to_value());
+        }
     }
     message(&event_subject(e), &t)
 }
@@ -197,10 +215,18 @@ fn initiator_value(d: &Decision) -> String {
     }
 }
 
-/// The commit message for a decision: a subject, then the trailer block.
-pub fn decision_message(d: &Decision, approvals: &[Approval]) -> String {
+/// The commit message for a decision: a subject, then the trailer block: the trailers that
+/// mirror the record, the initiator's signature, the approvals.
+pub fn decision_message(
+    d: &Decision,
+    initiated: Option<&Approval>,
+    approvals: &[Approval],
+) -> String {
     let subject = subject_text(&d.action.summary);
     let mut t = decision_trailers(d);
+    if let Some(i) = initiated {
+        t.push(INITIATED_BY, i.to_value());
+    }
     for a in approvals {
         t.push(APPROVED_BY, a.to_value());
     }
@@ -226,7 +252,7 @@ pub enum SignatureTrailerError {
     NotBase64(String),
 }
 
-/// One approval as carried by an `Approved-by` (or `Policy-Signed-by`) trailer:
+/// One signature as carried by a signature trailer (`Approved-by`, `Initiated-by`, …):
 /// `<principal> <<email>> key=<primary fingerprint> sig=<base64 of the binary signature>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Approval {

@@ -123,6 +123,10 @@ pub struct Rule {
     /// For `post` approval: the review deadline, e.g. `72h` or `7d`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_within: Option<String>,
+    /// Which links of the chain must be signed by their actor; a link the rule leaves out
+    /// follows the default's.
+    #[serde(default, skip_serializing_if = "Signatures::is_empty")]
+    pub signatures: Signatures,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,6 +137,53 @@ pub struct Outcome {
     pub require: Vec<Requirement>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_within: Option<String>,
+    /// Which links of the chain must be signed by their actor (absent: none beyond the
+    /// approvals and reviews, which are always signed).
+    #[serde(default, skip_serializing_if = "Signatures::is_empty")]
+    pub signatures: Signatures,
+}
+
+/// Which links of a decision's chain must carry their actor's signature (SPEC §6). Approvals
+/// and reviews are signatures by nature; these are the links that can exist unsigned.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signatures {
+    /// The initiator signs the record (`Initiated-by`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiator: Option<Need>,
+    /// The executor signs the outcome event (`Executed-by`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Need>,
+}
+
+impl Signatures {
+    pub fn is_empty(&self) -> bool {
+        self.initiator.is_none() && self.outcome.is_none()
+    }
+
+    /// Every link required: what `aiaudit init` writes.
+    pub fn all_required() -> Self {
+        Signatures {
+            initiator: Some(Need::Required),
+            outcome: Some(Need::Required),
+        }
+    }
+}
+
+/// Whether a link's signature is required. A signature that is present is verified either
+/// way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Need {
+    Required,
+    Optional,
+}
+
+/// The links a decision's rule requires signed, resolved against the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureNeeds {
+    pub initiator: bool,
+    pub outcome: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -174,6 +225,8 @@ pub struct Verdict {
     pub require: Vec<Requirement>,
     /// For `post` approval: the review deadline.
     pub review_within: Option<String>,
+    /// The links that must be signed by their actor.
+    pub signatures: SignatureNeeds,
 }
 
 impl Policy {
@@ -209,6 +262,7 @@ impl Policy {
                     approval: r.approval,
                     require: r.require.clone(),
                     review_within: r.review_within.clone(),
+                    signatures: self.signature_needs(Some(&r.signatures)),
                 };
             }
         }
@@ -218,12 +272,25 @@ impl Policy {
             approval: self.default.approval,
             require: self.default.require.clone(),
             review_within: self.default.review_within.clone(),
+            signatures: self.signature_needs(None),
+        }
+    }
+
+    /// The links `rule` requires signed: its own setting, else the default's, else optional.
+    fn signature_needs(&self, rule: Option<&Signatures>) -> SignatureNeeds {
+        let d = &self.default.signatures;
+        let need =
+            |own: Option<Need>, default: Option<Need>| own.or(default) == Some(Need::Required);
+        SignatureNeeds {
+            initiator: need(rule.and_then(|r| r.initiator), d.initiator),
+            outcome: need(rule.and_then(|r| r.outcome), d.outcome),
         }
     }
 
     /// The policy `aiaudit init` writes: access changes, secret retrieval and production
     /// changes are high risk; every action needs one pre-approval from a human principal
-    /// other than the initiator.
+    /// other than the initiator; every link is signed by its actor (the initiator signs the
+    /// record, the executor the outcome).
     pub fn default_for(admin: Principal) -> Policy {
         Policy {
             schema: POLICY_SCHEMA.into(),
@@ -249,6 +316,7 @@ impl Policy {
                     count: 1,
                 }],
                 review_within: None,
+                signatures: Signatures::default(),
             }],
             default: Outcome {
                 risk: Risk::Medium,
@@ -258,6 +326,7 @@ impl Policy {
                     count: 1,
                 }],
                 review_within: None,
+                signatures: Signatures::all_required(),
             },
             pushers: None,
             separate_roles: vec![],

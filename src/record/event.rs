@@ -73,6 +73,51 @@ pub struct Outcome {
     /// When the action happened (RFC 3339 UTC), if it differs from `created`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<String>,
+    /// The evidence of the execution, as the executor saw it. When the execution began and
+    /// ended (RFC 3339 UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished: Option<String>,
+    /// The exit code of the command that executed the action, where there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    /// The system's result in its own words, one line (e.g. `HTTP 201`, `grant g-7 active`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    /// The execution's output, by digest and size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Evidence>,
+    /// The execution's log, by digest and size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<Evidence>,
+}
+
+impl Outcome {
+    /// An outcome saying only what was done: status and action (evidence fields empty).
+    pub fn new(status: OutcomeStatus, action: impl Into<String>) -> Self {
+        Outcome {
+            status,
+            action: action.into(),
+            reference: None,
+            at: None,
+            started: None,
+            finished: None,
+            exit_code: None,
+            result: None,
+            output: None,
+            log: None,
+        }
+    }
+}
+
+/// Content kept outside the ledger, named by its digest: the SHA-256 of the exact bytes
+/// (lowercase hex) and their length.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    pub sha256: String,
+    pub size: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -225,9 +270,24 @@ pub fn validate_event(e: &Event) -> Vec<Diagnostic> {
     if let Some(o) = &e.outcome {
         v.line("outcome.action", &o.action);
         v.opt_line("outcome.reference", o.reference.as_deref());
-        if let Some(at) = &o.at {
-            if parse_created(at).is_none() {
-                v.invalid("outcome.at", "must be RFC 3339 UTC `YYYY-MM-DDTHH:MM:SSZ`");
+        v.opt_line("outcome.result", o.result.as_deref());
+        for (field, t) in [
+            ("outcome.at", &o.at),
+            ("outcome.started", &o.started),
+            ("outcome.finished", &o.finished),
+        ] {
+            if t.as_deref().is_some_and(|t| parse_created(t).is_none()) {
+                v.invalid(field, "must be RFC 3339 UTC `YYYY-MM-DDTHH:MM:SSZ`");
+            }
+        }
+        for (field, ev) in [("outcome.output", &o.output), ("outcome.log", &o.log)] {
+            if let Some(ev) = ev {
+                if !super::digest::is_sha256_hex(&ev.sha256) {
+                    v.invalid(
+                        &format!("{field}.sha256"),
+                        "must be 64 lowercase hex digits (a SHA-256)",
+                    );
+                }
             }
         }
     }

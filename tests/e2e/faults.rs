@@ -240,6 +240,9 @@ fn record_args(w: &World, summary: &str) -> Vec<String> {
         recommendation: "raise it to 200/s",
     }
     .args()
+    .into_iter()
+    .chain(w.signer_args(BOB))
+    .collect()
 }
 
 /// The proposal refs of the work clone, with their commits.

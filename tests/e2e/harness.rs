@@ -243,7 +243,7 @@ pub struct World {
     pub work: PathBuf,
     keys: BTreeMap<&'static str, Key>,
     /// Scratch files (prompts, outputs) live here.
-    files: PathBuf,
+    pub files: PathBuf,
 }
 
 impl Drop for World {
@@ -534,8 +534,42 @@ impl World {
     /// `aiaudit ARGS` in `dir` with extra environment variables (e.g. a pinned `AIAUDIT_NOW`).
     pub fn aiaudit_in_env(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
         let mut c = self.command(AIAUDIT, dir);
-        c.args(args).envs(env.iter().copied());
+        c.args(args)
+            .args(self.actor_signs(args))
+            .envs(env.iter().copied());
         self.run(c, None)
+    }
+
+    /// Every link is signed by its actor (the policy `init` writes requires it): a `record
+    /// --initiator ID` or `outcome --actor ID` given no key signs with ID's key. A test of an
+    /// unsigned link names the actor another way (AIAUDIT_INITIATOR, AIAUDIT_ACTOR) or crafts
+    /// the commit.
+    fn actor_signs(&self, args: &[&str]) -> Vec<String> {
+        let flag = match args.first() {
+            Some(&"record") => "--initiator",
+            Some(&"outcome") => "--actor",
+            _ => return Vec::new(),
+        };
+        if args.iter().any(|a| *a == "--key" || *a == "--gpg-key") {
+            return Vec::new();
+        }
+        let named = args
+            .windows(2)
+            .find(|w| w[0] == flag)
+            .map(|w| w[1].to_owned());
+        // `record --from FILE`: the document names the initiator.
+        let from_document = || {
+            let file = args.windows(2).find(|w| w[0] == "--from")?.get(1)?;
+            let text = std::fs::read_to_string(file).ok()?;
+            let doc: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
+            let i = doc.get("initiator")?;
+            i.get("id").unwrap_or(i).as_str().map(str::to_owned)
+        };
+        named
+            .or_else(from_document)
+            .filter(|id| self.keys.contains_key(id.as_str()))
+            .map(|id| self.signer_args(&id))
+            .unwrap_or_default()
     }
 
     /// `aiaudit ARGS` in `dir` on a pseudo-terminal (util-linux `script`), as a person at a
@@ -941,7 +975,8 @@ impl World {
         self.commit_tree_env(tree, parent, message, &env)
     }
 
-    fn commit_tree_env(
+    /// A commit of `tree` on `parent` with `message`, with extra environment (`GIT_AUTHOR_*`).
+    pub fn commit_tree_env(
         &self,
         tree: &str,
         parent: &str,
@@ -967,8 +1002,10 @@ impl World {
 
     /// A decision commit on top of the server's main: `d.path` holding `text`, the message of
     /// `d` (its trailers) with one valid `Approved-by` per approver, signed over `text`.
+    /// The initiator's `Initiated-by` is signed again over `text`, so that only the rule under
+    /// test can fail.
     pub fn decision_commit(&self, d: &Decision, text: &str, approvers: &[&str]) -> String {
-        let mut message = d.message.clone();
+        let mut message = self.initiated_over(&d.message, text);
         for a in approvers {
             message.push_str(&self.approved_by(a, text.as_bytes()));
         }
@@ -1015,6 +1052,23 @@ impl World {
             k.email,
             k.fpr,
             self.sign(who, data)
+        )
+    }
+
+    /// `message` with its `Initiated-by` trailer (if any) signed again, by the principal it
+    /// names, over `text`.
+    pub fn initiated_over(&self, message: &str, text: &str) -> String {
+        let Some(who) = message
+            .lines()
+            .find_map(|l| l.strip_prefix("Initiated-by: "))
+            .and_then(|v| v.split_whitespace().next())
+        else {
+            return message.to_owned();
+        };
+        replace_trailer(
+            message,
+            "Initiated-by",
+            &self.approval_value(who, text.as_bytes()),
         )
     }
 

@@ -114,6 +114,7 @@ fn rejects_invalid_record_on_proposal_ref() {
     let p = w.record(BOB);
     let text = with_floating_model(&p.text);
     let message = replace_trailer(&p.message, "Model", "anthropic/claude@latest");
+    let message = w.initiated_over(&message, &text);
     let main = w.server_ref(MAIN).expect("main");
     let c = w.commit(&main, &[Edit::File(&p.path, text.as_bytes())], &message);
     w.push_rejected(

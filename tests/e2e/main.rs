@@ -23,6 +23,7 @@ mod hook_rejects_history;
 mod hook_rejects_records;
 mod hostile;
 mod intake;
+mod links;
 mod load;
 mod objects;
 mod pushers;
