@@ -266,6 +266,9 @@ codes! {
     Unapproved [Report] = "unapproved":
         "`aiaudit report`: the decision landed without any approval signature (a post-action review rule)";
         "keep post rules for low-risk actions only; make sure every such decision gets its signed review";
+    UnsignedLink [Report] = "unsigned-link":
+        "`aiaudit report`: a link of the chain is not signed by its actor (a record without its initiator's Initiated-by, an outcome without its executor's Executed-by)";
+        "require every link signed in the policy (`signatures:` in the default rule, as `aiaudit init` writes it); sign with `record --key` and `outcome --key`";
     CommitNotCanonical [Commit] = "commit-not-canonical":
         "a commit's headers or message are not exactly the ones aiaudit writes for what it adds (an extra header such as gpgsig or encoding, a second trailer block, different spacing, text git reads differently)";
         "write commits with aiaudit (`record`, `approve`, `outcome`, `policy`): the message is recomputed from the record and its signatures";

@@ -13,7 +13,7 @@
 
 use crate::diag::{Code, Diagnostic};
 use crate::engine::HistoryReport;
-use crate::ledger::read::{Ledger, LedgerDecision};
+use crate::ledger::read::{Ledger, LedgerDecision, LedgerEvent};
 use crate::policy::{Approval, Verdict};
 use crate::record::{self, EventKind, PrincipalKind, Risk};
 use serde::Serialize;
@@ -195,6 +195,18 @@ pub const GAP_KINDS: &[GapKind] = &[
             nist_csf: &["PR.PS-04", "DE.CM-03"],
             nist_ai_rmf: &["GOVERN 1.4", "GOVERN 1.5"],
             owasp_agentic: &["T8"],
+            csa_maestro: &["GOV-04"],
+        },
+    },
+    GapKind {
+        kind: Code::UnsignedLink.name(),
+        title: "Link not signed by its actor",
+        description: "a record carries no signature of its initiator (Initiated-by), or an outcome none of its executor (Executed-by): who initiated or executed rests on an unauthenticated claim",
+        remedy: "require every link signed (`signatures:` in the policy's default rule, as `aiaudit init` writes it); initiators sign with `aiaudit record --key`, executors with `aiaudit outcome --key`",
+        controls: Controls {
+            nist_csf: &["PR.AA-03", "PR.AA-05"],
+            nist_ai_rmf: &["GOVERN 2.1"],
+            owasp_agentic: &["T9", "T8"],
             csa_maestro: &["GOV-04"],
         },
     },
@@ -1027,6 +1039,31 @@ fn ledger_gaps(
                 .entry(Code::RecordedAfterAction.name())
                 .or_default()
                 .push(g);
+        }
+        // Links not signed by their actor.
+        let mut unsigned = Vec::new();
+        if d.initiated.is_none() {
+            unsigned.push(format!(
+                "the record carries no signature of its initiator `{}`",
+                x.initiator.id
+            ));
+        }
+        let outcomes: Vec<&LedgerEvent> = d
+            .events
+            .iter()
+            .filter(|e| e.event.kind == EventKind::Outcome && e.signatures.is_empty())
+            .collect();
+        for e in &outcomes {
+            unsigned.push(format!(
+                "outcome {} carries no signature of its executor `{}`",
+                e.event.id, e.event.actor.id
+            ));
+        }
+        if !unsigned.is_empty() {
+            let mut g = gap_for(d, Severity::Warning, unsigned.join("; "));
+            g.related
+                .extend(outcomes.iter().map(|e| e.event.id.clone()));
+            found.entry(Code::UnsignedLink.name()).or_default().push(g);
         }
         // Approved by nobody.
         if d.approvals.is_empty() {

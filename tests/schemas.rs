@@ -1,4 +1,5 @@
-//! The JSON Schema `schemas/decision.v1.schema.json`, the Rust model and the samples agree.
+//! The JSON Schemas `schemas/decision.v1.schema.json` and `schemas/event.v1.schema.json`, the
+//! Rust model and the samples (`examples/decisions/`, `examples/events/`) agree.
 //!
 //! - every valid example in `examples/decisions/` passes the JSON Schema and
 //!   `aiaudit::record::check_decision` with no finding;
@@ -520,4 +521,108 @@ fn schema_and_model_agree_on_floating_versions() {
             "version {version:?}: schema refuses: {schema_refuses}"
         );
     }
+}
+
+// ---- events: schemas/event.v1.schema.json -------------------------------------------------
+
+const EVENT_SCHEMA_PATH: &str = "schemas/event.v1.schema.json";
+
+fn event_validator() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(root().join(EVENT_SCHEMA_PATH)).expect("read the schema");
+    let schema: Value = serde_json::from_str(&text).expect("the schema is JSON");
+    assert_eq!(schema["$id"], "https://aiaudit.dev/schemas/event/v1");
+    jsonschema::draft202012::new(&schema).expect("the event schema compiles as draft 2020-12")
+}
+
+fn event_path(doc: &Value) -> String {
+    repo_path(doc).replacen("decisions/", "events/", 1)
+}
+
+/// The sample events pass the schema and the full check of `aiaudit` (canonical bytes
+/// included); mutations the model refuses, the schema refuses too.
+#[test]
+fn event_samples_pass_the_schema_and_check_event() {
+    let v = event_validator();
+    for (name, bytes) in samples("examples/events") {
+        let doc = as_json(&bytes);
+        assert_eq!(schema_errors(&v, &doc), Vec::<String>::new(), "{name}");
+        let (e, diags) = aiaudit::record::check_event(&event_path(&doc), &bytes);
+        assert!(e.is_some() && diags.is_empty(), "{name}: {diags:?}");
+    }
+    let outcome =
+        as_json(&std::fs::read(root().join("examples/events/outcome-with-evidence.yaml")).unwrap());
+    type Mutation = Box<dyn Fn(&mut Value)>;
+    let mutations: Vec<(&str, Mutation)> = vec![
+        (
+            "unknown evidence field",
+            Box::new(|d| d["outcome"]["stdout"] = "x".into()),
+        ),
+        (
+            "digest not hex",
+            Box::new(|d| d["outcome"]["log"]["sha256"] = "XYZ".into()),
+        ),
+        (
+            "exit code as text",
+            Box::new(|d| d["outcome"]["exit_code"] = "0".into()),
+        ),
+        (
+            "started not RFC 3339 UTC",
+            Box::new(|d| d["outcome"]["started"] = "2026-11-30 12:00".into()),
+        ),
+        (
+            "size negative",
+            Box::new(|d| d["outcome"]["output"]["size"] = (-1).into()),
+        ),
+        (
+            "outcome without its section",
+            Box::new(|d| {
+                d.as_object_mut().unwrap().remove("outcome");
+            }),
+        ),
+        (
+            "a review section on an outcome",
+            Box::new(|d| d["review"] = serde_json::json!({"verdict": "accepted", "summary": "ok"})),
+        ),
+    ];
+    for (what, mutate) in mutations {
+        let mut doc = outcome.clone();
+        mutate(&mut doc);
+        assert!(
+            !schema_errors(&v, &doc).is_empty(),
+            "the schema accepts: {what}"
+        );
+        let model: Result<aiaudit::record::Event, _> = serde_json::from_value(doc.clone());
+        let refused = match model {
+            Err(_) => true,
+            Ok(e) => !aiaudit::record::event::validate_event(&e).is_empty(),
+        };
+        assert!(refused, "the model accepts: {what}");
+    }
+}
+
+/// The schema's properties are the model's fields, in the model's (canonical) order.
+#[test]
+fn event_schema_properties_are_the_model_fields_in_order() {
+    let text = std::fs::read_to_string(root().join(EVENT_SCHEMA_PATH)).unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let keys = |v: &Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+    let sample =
+        as_json(&std::fs::read(root().join("examples/events/outcome-with-evidence.yaml")).unwrap());
+    // The sample sets every outcome field but `at`; the model serializes fields in order.
+    let mut e: aiaudit::record::Event = serde_json::from_value(sample).unwrap();
+    e.outcome.as_mut().unwrap().at = Some(e.created.clone());
+    e.review = Some(aiaudit::record::event::Review {
+        verdict: aiaudit::record::event::ReviewVerdict::Accepted,
+        summary: "ok".into(),
+    });
+    let model = serde_json::to_value(&e).unwrap();
+    assert_eq!(keys(&schema["properties"]), keys(&model));
+    assert_eq!(
+        keys(&schema["$defs"]["outcome"]["properties"]),
+        keys(&model["outcome"])
+    );
+    assert_eq!(
+        keys(&schema["$defs"]["review"]["properties"]),
+        keys(&model["review"])
+    );
 }

@@ -4,7 +4,7 @@ use super::util::{self, committer, main_base, Proposal, SignerArgs};
 use super::{errln, outln};
 use super::{CliError, CliResult, EXIT_OK};
 use crate::diag::Code;
-use crate::engine::Checker;
+use crate::engine::{Checker, CommitView, Link, LinkStatus};
 use crate::ledger::trailers::{self, Approval};
 use crate::ledger::write::{self, Draft, Expected, Judgement, RefMove, TreeSpec};
 use crate::ledger::{MAIN_REF, PROPOSALS_PREFIX};
@@ -58,7 +58,18 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
         .hint("an admin adds your certificate with `aiaudit principal add`"));
     };
 
-    show_what_is_signed(&prop, &d, &approver.id, &fpr);
+    // Whether the initiator really signed what it claims, judged by the proposal's governance.
+    let parent_policy = checker.governance().policy_at(prop.parent.tree)?;
+    let initiated = checker.link_status(
+        prop.parent.tree,
+        &parent_policy,
+        Link::Initiator,
+        &d.initiator.id,
+        &d.created,
+        &prop.bytes,
+        &CommitView::new(prop.commit.clone()),
+    );
+    show_what_is_signed(&prop, &d, &approver.id, &fpr, &initiated);
     if !a.yes {
         confirm()?;
     }
@@ -222,7 +233,13 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
     Ok(EXIT_OK)
 }
 
-fn show_what_is_signed(prop: &Proposal, d: &record::Decision, approver: &str, fpr: &str) {
+fn show_what_is_signed(
+    prop: &Proposal,
+    d: &record::Decision,
+    approver: &str,
+    fpr: &str,
+    initiated: &LinkStatus,
+) {
     errln!(
         "You are about to approve, as `{approver}` with key {fpr}, the proposal on {}:",
         prop.refname
@@ -240,6 +257,14 @@ fn show_what_is_signed(prop: &Proposal, d: &record::Decision, approver: &str, fp
         d.initiator.kind.as_str(),
         d.ai.model.trailer(),
         d.ai.role.as_str()
+    );
+    errln!(
+        "  initiator's signature: {}",
+        match initiated {
+            LinkStatus::Valid(a) => format!("valid, by {} with key {}", a.principal, a.key),
+            LinkStatus::Unsigned => "NONE: the initiator did not sign the record".into(),
+            LinkStatus::Invalid(d) => format!("INVALID [{}]: {}", d.code, d.message),
+        }
     );
     errln!(
         "  file {} — {} bytes, sha256 {}",

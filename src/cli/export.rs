@@ -18,12 +18,15 @@
 //!   ```text
 //!   {
 //!     "decision":  the decision record, as in the YAML file (schema aiaudit/decision/v1),
+//!     "initiated_by": [ the initiator's signature over the subject, same shape as approvals;
+//!                      empty when the record is unsigned ],
 //!     "approvals": [ { "principal", "email" (or null), "key" (primary-key fingerprint),
 //!                      "signed_at" (RFC 3339, from the signature), "signature" (base64 of
 //!                      the binary OpenPGP detached signature over the subject's bytes) } ],
 //!     "events":    [ { "event" (the event record, schema aiaudit/event/v1), "path",
 //!                      "digest": { "sha256", "gitBlob" }, "commit", "landed_at",
-//!                      "signatures": [ same shape as approvals; over the event file ] } ],
+//!                      "signatures": [ same shape as approvals, over the event file: the
+//!                                      executor's (outcome) or reviewer's (review) ] } ],
 //!     "ledger":    { "commit" (the commit that landed the decision on main),
 //!                    "landed_at" (its committer time), "landed_by" (its committer) }
 //!   }
@@ -298,7 +301,9 @@ fn statement(store: &Store, ld: &LedgerDecision) -> CliResult<Value> {
             "digest": {"sha256": es.sha256, "gitBlob": es.blob},
             "commit": ev.commit,
             "landed_at": rfc3339(ev.landed_at),
-            "signatures": signatures(&es.message, trailers::REVIEWED_BY),
+            "signatures": trailers::event_signature_key(ev.event.kind)
+                .map(|key| signatures(&es.message, key))
+                .unwrap_or_default(),
         }));
     }
     Ok(json!({
@@ -310,6 +315,7 @@ fn statement(store: &Store, ld: &LedgerDecision) -> CliResult<Value> {
         "predicateType": PREDICATE_TYPE,
         "predicate": {
             "decision": ld.decision,
+            "initiated_by": signatures(&s.message, trailers::INITIATED_BY),
             "approvals": signatures(&s.message, trailers::APPROVED_BY),
             "events": events,
             "ledger": {

@@ -101,6 +101,16 @@ pub fn run(cwd: &Path, a: VerifyArgs) -> CliResult {
             report.root.as_deref().map(short).unwrap_or("?"),
             report.tip.as_deref().map(short).unwrap_or("?"),
         );
+        let l = &report.links;
+        outln!(
+            "   links: {} of {} record(s) signed by their initiator, {} approval(s), {} of {} outcome(s) signed by their executor, {} review(s)",
+            l.initiator.signed,
+            l.initiator.signed + l.initiator.unsigned,
+            l.approvals,
+            l.outcome.signed,
+            l.outcome.signed + l.outcome.unsigned,
+            l.reviews
+        );
         if report.coverage == Some(Coverage::Resumed) {
             outln!(
                 "   checked the {} commit(s) added since the last clean verify of this clone; `--full` checks all",

@@ -33,7 +33,7 @@ mod verify;
 
 pub use approvals::{shortfall, CheckedApproval, Link, LinkStatus};
 pub use push::RefUpdate;
-pub use verify::{Coverage, HistoryReport, VerifyState};
+pub use verify::{Coverage, HistoryReport, LinkCounts, VerifyState};
 
 use crate::diag::{Code, Diagnostic};
 use crate::ledger::governance::Governance;

@@ -26,6 +26,61 @@ pub struct HistoryReport {
     /// Commits checked in this run (all of them unless resumed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checked: Option<usize>,
+    /// The signatures of the chain's links on the commits that passed every rule.
+    pub links: LinkCounts,
+}
+
+/// How the links of the chain are signed, over the commits that passed every rule (a wrong
+/// signature is a finding, not a count): records signed by their initiator or not, approvals,
+/// outcomes signed by their executor or not, reviews.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LinkCounts {
+    pub initiator: Signed,
+    pub approvals: usize,
+    pub outcome: Signed,
+    pub reviews: usize,
+}
+
+/// Links of one kind, signed and unsigned.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Signed {
+    pub signed: usize,
+    pub unsigned: usize,
+}
+
+impl LinkCounts {
+    fn add(&mut self, o: &LinkCounts) {
+        self.initiator.signed += o.initiator.signed;
+        self.initiator.unsigned += o.initiator.unsigned;
+        self.approvals += o.approvals;
+        self.outcome.signed += o.outcome.signed;
+        self.outcome.unsigned += o.outcome.unsigned;
+        self.reviews += o.reviews;
+    }
+
+    /// Counts the links of a clean commit that added `role`.
+    fn count(&mut self, role: &CommitRole, c: &CommitView) {
+        let n = |key: &str| c.trailers.all(key).count();
+        let one = |s: &mut Signed, key: &str| {
+            if n(key) > 0 {
+                s.signed += 1
+            } else {
+                s.unsigned += 1
+            }
+        };
+        match role {
+            CommitRole::Decision(Some(_)) => {
+                one(&mut self.initiator, trailers::INITIATED_BY);
+                self.approvals += n(trailers::APPROVED_BY);
+            }
+            CommitRole::Event(Some(e)) => match e.kind {
+                crate::record::EventKind::Outcome => one(&mut self.outcome, trailers::EXECUTED_BY),
+                crate::record::EventKind::Review => self.reviews += n(trailers::REVIEWED_BY),
+                crate::record::EventKind::Annotation => {}
+            },
+            _ => {}
+        }
+    }
 }
 
 /// What a clean `verify` of main remembers, so that the next one checks only the commits
@@ -44,6 +99,7 @@ pub struct VerifyState {
     pub policy_changes: usize,
     warnings: Vec<StoredWarning>,
     gaps: Gaps,
+    links: LinkCounts,
     /// The checkpoint tags it saw (name, tagged commit): any change means a full run.
     checkpoints: Vec<(String, String)>,
 }
@@ -134,6 +190,7 @@ impl super::Checker<'_> {
             policy_changes: 0,
             warnings: Vec::new(),
             gaps: Gaps::default(),
+            links: LinkCounts::default(),
             checkpoints: Vec::new(),
         };
         let checkpoints = match self.checkpoint_targets() {
@@ -278,6 +335,7 @@ impl super::Checker<'_> {
             report.decisions = st.decisions;
             report.events = st.events;
             report.policy_changes = st.policy_changes;
+            report.links = st.links;
             report
                 .diagnostics
                 .extend(st.warnings.into_iter().filter_map(|w| {
@@ -295,6 +353,7 @@ impl super::Checker<'_> {
             report.decisions += r.decisions;
             report.events += r.events;
             report.policy_changes += r.policy_changes;
+            report.links.add(&r.links);
             for (id, commit) in r.decision_ids {
                 if !seen.insert(id.clone()) {
                     report.diagnostics.push(
@@ -327,6 +386,7 @@ impl super::Checker<'_> {
             decisions: report.decisions,
             events: report.events,
             policy_changes: report.policy_changes,
+            links: report.links,
             warnings: report
                 .diagnostics
                 .iter()
@@ -425,6 +485,9 @@ impl super::Checker<'_> {
             }
             out.commits += 1;
             let clean = !found.iter().any(Diagnostic::is_error);
+            if clean {
+                out.links.count(&role, &c);
+            }
             let mut id = None;
             match role {
                 CommitRole::Decision(d) => {
@@ -477,6 +540,7 @@ pub(super) struct ChunkResult {
     decisions: usize,
     events: usize,
     policy_changes: usize,
+    links: LinkCounts,
     /// (decision id, commit) in history order, for the uniqueness check across chunks.
     decision_ids: Vec<(String, String)>,
     pub(super) diagnostics: Vec<Diagnostic>,

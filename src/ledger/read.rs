@@ -28,6 +28,7 @@ pub struct LedgerEvent {
     pub commit: String,
     pub path: String,
     pub landed_at: i64,
+    /// The actor's signatures: `Executed-by` on an outcome, `Reviewed-by` on a review.
     pub signatures: Vec<Signed>,
 }
 
@@ -41,6 +42,8 @@ pub struct LedgerDecision {
     pub landed_at: i64,
     /// Who landed it (the committer's name and email).
     pub landed_by: String,
+    /// The initiator's signature over the record (`Initiated-by`), when it carries one.
+    pub initiated: Option<Signed>,
     pub approvals: Vec<Signed>,
     pub events: Vec<LedgerEvent>,
 }
@@ -116,6 +119,7 @@ pub fn read_ledger(
                     commit: c.id.to_string(),
                     landed_at: c.committer.time,
                     landed_by: format!("{} <{}>", c.committer.name, c.committer.email),
+                    initiated: signed(&t, trailers::INITIATED_BY).into_iter().next(),
                     approvals: signed(&t, trailers::APPROVED_BY),
                     events: Vec::new(),
                 });
@@ -126,7 +130,9 @@ pub fn read_ledger(
                     commit: c.id.to_string(),
                     path: ch.path.clone(),
                     landed_at: c.committer.time,
-                    signatures: signed(&t, trailers::REVIEWED_BY),
+                    signatures: trailers::event_signature_key(e.kind)
+                        .map(|key| signed(&t, key))
+                        .unwrap_or_default(),
                     event: e,
                 };
                 match index.get(&ev.event.decision) {

@@ -31,7 +31,8 @@ fn landing_with(w: &World, p: &Decision, message: &str) -> String {
 #[test]
 fn the_initiator_signs_the_record_with_a_key_file_or_gnupg() {
     let w = World::new();
-    // Key file (bob) and GnuPG (dave): both land, and the trailer verifies with stock gpg.
+    // Key file (bob) and GnuPG (dave): both land; each executes its action and signs the
+    // outcome the same way.
     for who in [BOB, DAVE] {
         let p = w.land(who, CAROL);
         let value = trailer(&p.message, "Initiated-by");
@@ -44,11 +45,23 @@ fn the_initiator_signs_the_record_with_a_key_file_or_gnupg() {
             "the initiator's signature comes before the approvals:\n{}",
             p.message
         );
+        w.aiaudit(&["outcome", &p.id, "--actor", who, "--action", "done", "--push"])
+            .ok();
+        let (commit, _, _) = local_event(&w);
+        let value = trailer(&w.message(&commit), "Executed-by").to_owned();
+        assert!(
+            value.starts_with(&format!("{who} <{who}@example.com> key=")),
+            "{value}"
+        );
     }
     // `git interpret-trailers` shows the same signature the engine verified (the World checks
     // this for every commit when it is dropped); `verify` counts both decisions.
     let out = w.aiaudit_in(&w.fresh_clone(), &["verify"]);
-    assert!(out.stdout.contains("(2 decisions,"), "{out}");
+    assert!(out.stdout.contains("(2 decisions, 2 events,"), "{out}");
+    assert!(
+        out.stdout.contains("links: 2 of 2 record(s) signed by their initiator, 2 approval(s), 2 of 2 outcome(s) signed by their executor"),
+        "{out}"
+    );
     let shown = w.aiaudit(&["show", &w.land(SVC, CAROL).id]).ok();
     assert!(
         shown.contains("initiator") && shown.contains("signed by svc"),
@@ -311,6 +324,49 @@ fn the_policy_says_which_links_must_be_signed() {
     let unsigned = without_trailer(&p.message, "Initiated-by");
     let c = landing_with(&w, &p, &unsigned);
     w.push_accepted(&[&onto_main(&c)]);
+    let signed = w.land(BOB, CAROL);
+
+    // What landed unsigned is counted, shown and reported as a gap.
+    let clone = w.fresh_clone();
+    let v: serde_json::Value =
+        serde_json::from_str(&w.aiaudit_in(&clone, &["verify", "--json"]).ok()).unwrap();
+    assert_eq!(v["links"]["initiator"]["signed"], 1, "{v:#}");
+    assert_eq!(v["links"]["initiator"]["unsigned"], 1, "{v:#}");
+    assert_eq!(v["links"]["approvals"], 2, "{v:#}");
+    let text = w.aiaudit_in(&clone, &["verify"]).ok();
+    assert!(
+        text.contains("links: 1 of 2 record(s) signed by their initiator, 2 approval(s)"),
+        "{text}"
+    );
+    let shown = w.aiaudit_in(&clone, &["show", &p.id]).ok();
+    assert!(
+        shown.contains("unsigned (the policy rule does not require a signature)"),
+        "{shown}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&w.aiaudit_in(&clone, &["show", &p.id, "--json"]).ok()).unwrap();
+    assert_eq!(json["links"]["initiator"]["status"], "unsigned", "{json:#}");
+    assert_eq!(json["links"]["initiator"]["required"], false, "{json:#}");
+    let report: serde_json::Value =
+        serde_json::from_str(&w.aiaudit_in(&clone, &["report", "--format", "json"]).ok()).unwrap();
+    let gap = report["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["kind"] == "unsigned-link")
+        .unwrap_or_else(|| panic!("no unsigned-link gap: {report:#}"));
+    let items: Vec<&str> = gap["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["decision"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        items,
+        [p.id.as_str()],
+        "only the unsigned record, not {}",
+        signed.id
+    );
     // Present, a signature must still be right.
     let q = w.record_with(BOB, "Raise the rate limit again", "do it");
     let bad = replace_trailer(

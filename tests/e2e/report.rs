@@ -611,6 +611,7 @@ fn report_names_every_gap_with_its_controls_in_markdown_and_json() {
     | Decision recorded after its action | `recorded-after-action` | warning | 1 | PR.AA-05, PR.PS-04 | GOVERN 1.4, GOVERN 2.1 | T8, T3 | GOV-04 |
     | Service account used as a shared identity | `shared-account` | warning | 2 | PR.AA-01, PR.AA-05, GV.RR-02 | GOVERN 2.1, GOVERN 3.2 | T9, T8 | GOV-04 |
     | Decision without recorded outcome | `awaiting-outcome` | warning | 4 | PR.PS-04, DE.CM-03 | GOVERN 1.4, GOVERN 1.5 | T8 | GOV-04 |
+    | Link not signed by its actor | `unsigned-link` | none | 0 | PR.AA-03, PR.AA-05 | GOVERN 2.1 | T9, T8 | GOV-04 |
     | Decision approved by nobody | `unapproved` | warning | 2 | PR.AA-05, GV.RR-02 | GOVERN 3.2, GOVERN 2.1 | T10, T3 | GOV-04 |
 
     ### Approval by a key revoked since (`key-revoked`): 2
@@ -770,21 +771,21 @@ fn report_names_every_gap_with_its_controls_in_markdown_and_json() {
     |---|---|---|---|---|
     | NIST CSF 2.0 | GV.RR-02 | error | Roles, responsibilities and authorities for cybersecurity risk management are established, communicated, understood and enforced | `review-overdue` (1), `shared-account` (2), `unapproved` (2) |
     | NIST CSF 2.0 | PR.AA-01 | error | Identities and credentials for authorized users, services and hardware are managed by the organization | `key-revoked` (2), `shared-account` (2) |
-    | NIST CSF 2.0 | PR.AA-03 | error | Users, services and hardware are authenticated | `key-revoked` (2) |
-    | NIST CSF 2.0 | PR.AA-05 | warning | Access permissions, entitlements and authorizations are defined in a policy, managed, enforced and reviewed, with least privilege and separation of duties | `recorded-after-action` (1), `shared-account` (2), `unapproved` (2) |
+    | NIST CSF 2.0 | PR.AA-03 | error | Users, services and hardware are authenticated | `key-revoked` (2), `unsigned-link` (0) |
+    | NIST CSF 2.0 | PR.AA-05 | warning | Access permissions, entitlements and authorizations are defined in a policy, managed, enforced and reviewed, with least privilege and separation of duties | `recorded-after-action` (1), `shared-account` (2), `unsigned-link` (0), `unapproved` (2) |
     | NIST CSF 2.0 | PR.DS-01 | no gap | The confidentiality, integrity and availability of data at rest are protected | `verify-violation` (0) |
     | NIST CSF 2.0 | PR.PS-04 | warning | Log records are generated and made available for continuous monitoring | `verify-violation` (0), `recorded-after-action` (1), `awaiting-outcome` (4) |
     | NIST CSF 2.0 | DE.CM-03 | error | Personnel activity and technology usage are monitored to find potentially adverse events | `review-overdue` (1), `awaiting-outcome` (4) |
     | NIST AI RMF 1.0 (GOVERN) | GOVERN 1.4 | warning | The risk management process and its outcomes are established through transparent policies, procedures and other controls | `verify-violation` (0), `recorded-after-action` (1), `awaiting-outcome` (4) |
     | NIST AI RMF 1.0 (GOVERN) | GOVERN 1.5 | error | Ongoing monitoring and periodic review of the risk management process and its outcomes are planned, with roles and review frequency defined | `review-overdue` (1), `awaiting-outcome` (4) |
-    | NIST AI RMF 1.0 (GOVERN) | GOVERN 2.1 | error | Roles, responsibilities and lines of communication for managing AI risks are documented and clear (accountability) | `key-revoked` (2), `recorded-after-action` (1), `shared-account` (2), `unapproved` (2) |
+    | NIST AI RMF 1.0 (GOVERN) | GOVERN 2.1 | error | Roles, responsibilities and lines of communication for managing AI risks are documented and clear (accountability) | `key-revoked` (2), `recorded-after-action` (1), `shared-account` (2), `unsigned-link` (0), `unapproved` (2) |
     | NIST AI RMF 1.0 (GOVERN) | GOVERN 3.2 | error | Roles and responsibilities for human-AI configurations and human oversight of AI systems are defined and differentiated | `review-overdue` (1), `shared-account` (2), `unapproved` (2) |
     | NIST AI RMF 1.0 (GOVERN) | GOVERN 4.3 | error | Practices enable AI testing, identification of incidents and information sharing | `key-revoked` (2) |
     | OWASP Agentic AI Threats | T3 | error | Privilege Compromise: an agent's or account's privileges are used beyond what was authorized | `key-revoked` (2), `recorded-after-action` (1), `unapproved` (2) |
-    | OWASP Agentic AI Threats | T8 | warning | Repudiation & Untraceability: agent actions cannot be traced to an accountable owner | `verify-violation` (0), `recorded-after-action` (1), `shared-account` (2), `awaiting-outcome` (4) |
-    | OWASP Agentic AI Threats | T9 | error | Identity Spoofing & Impersonation: an agent or human identity is used by someone else | `key-revoked` (2), `shared-account` (2) |
+    | OWASP Agentic AI Threats | T8 | warning | Repudiation & Untraceability: agent actions cannot be traced to an accountable owner | `verify-violation` (0), `recorded-after-action` (1), `shared-account` (2), `awaiting-outcome` (4), `unsigned-link` (0) |
+    | OWASP Agentic AI Threats | T9 | error | Identity Spoofing & Impersonation: an agent or human identity is used by someone else | `key-revoked` (2), `shared-account` (2), `unsigned-link` (0) |
     | OWASP Agentic AI Threats | T10 | error | Overwhelming Human in the Loop: human oversight that cannot keep up stops being oversight | `review-overdue` (1), `unapproved` (2) |
-    | CSA MAESTRO | GOV-04 | error | Governance and oversight of agentic workflows: every agent action attributable to an accountable owner and reviewed | `verify-violation` (0), `key-revoked` (2), `review-overdue` (1), `recorded-after-action` (1), `shared-account` (2), `awaiting-outcome` (4), `unapproved` (2) |
+    | CSA MAESTRO | GOV-04 | error | Governance and oversight of agentic workflows: every agent action attributable to an accountable owner and reviewed | `verify-violation` (0), `key-revoked` (2), `review-overdue` (1), `recorded-after-action` (1), `shared-account` (2), `awaiting-outcome` (4), `unsigned-link` (0), `unapproved` (2) |
     "###);
     // The JSON's shape is stable: fields are only ever added (docs/report.md).
     insta::assert_snapshot!(shape(&v), @r###"
