@@ -1161,7 +1161,10 @@ fn median(samples: &[Duration]) -> Duration {
 
 /// `aiaudit verify` printed a clean summary (no violation, no warning) of `n` decisions.
 fn verify_clean(stdout: &str, n: u64) -> bool {
-    let summary = stdout.lines().last().unwrap_or("");
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("ok:") || l.starts_with("FAILED:"))
+        .unwrap_or("");
     summary.starts_with("ok:")
         && summary.contains(&format!("({n} decisions,"))
         && summary.contains(" 0 violation(s)")

@@ -257,7 +257,7 @@ fn outcome_clock(e: &Event) -> Vec<Diagnostic> {
 impl super::Checker<'_> {
     /// The time of the latest approval signature on the commit that landed the decision at
     /// `dpath` on main (`None`: it landed without approvals); `from`'s tree holds it.
-    fn landing_approval_time(
+    pub(super) fn landing_approval_time(
         &mut self,
         from: &CommitData,
         dpath: &str,

@@ -23,8 +23,10 @@ pub(super) struct Gaps {
     /// High-risk decisions (id → commit, path) and the decisions with an outcome.
     pub(super) high: Vec<(String, String, String)>,
     pub(super) outcomes: HashSet<String>,
-    /// Decision id → the time of the latest approval signature it landed with.
-    #[serde(default)]
+    /// Decision id → the time of the latest approval signature it landed with, for the
+    /// decisions of this run (not kept in the resumed state: an outcome of an older decision is
+    /// looked up on main, `Checker::resolve_approvals`).
+    #[serde(skip)]
     pub(super) approved: HashMap<String, i64>,
     /// Outcomes seen: (decision id, when recorded or signed, commit, path), judged against
     /// `approved` at the end.

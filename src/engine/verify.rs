@@ -369,6 +369,14 @@ impl super::Checker<'_> {
             report.diagnostics.extend(r.diagnostics);
             gaps.merge(r.gaps);
         }
+        let resumed = report.coverage == Some(Coverage::Resumed);
+        if let (true, Some(t)) = (resumed, tip) {
+            // A resumed run saw only the new decisions: find the approvals of older ones that
+            // new outcomes refer to on main.
+            if let Err(d) = self.resolve_approvals(&mut gaps, t) {
+                report.diagnostics.push(d.at_ref(MAIN_REF));
+            }
+        }
         let policy = tip
             .and_then(|t| self.store.commit(t).ok())
             .and_then(|c| self.gov.policy_at(c.tree).ok());
@@ -406,6 +414,38 @@ impl super::Checker<'_> {
             .diagnostics
             .extend(gaps.finish(policy.as_deref(), self.now));
         (report, next)
+    }
+
+    /// The approval times of the decisions the outcomes in `gaps` refer to that this run did
+    /// not see land, read from the commits that landed them on the main ending at `tip`.
+    fn resolve_approvals(&mut self, gaps: &mut Gaps, tip: Oid) -> Result<(), Diagnostic> {
+        let missing: Vec<String> = gaps
+            .recorded
+            .iter()
+            .map(|r| r.0.clone())
+            .filter(|id| !gaps.approved.contains_key(id))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let tip = self.store.commit(tip).map_err(internal)?;
+        for id in missing {
+            let Some(path) = crate::record::path_for_id("decisions", &id) else {
+                continue;
+            };
+            if self
+                .store
+                .lookup(tip.tree, &path)
+                .map_err(internal)?
+                .is_none()
+            {
+                continue;
+            }
+            if let Some(t) = self.landing_approval_time(&tip, &path)? {
+                gaps.approved.insert(id, t);
+            }
+        }
+        Ok(())
     }
 
     /// Checks every commit of `chain` (oldest first), in parallel chunks when the store can be

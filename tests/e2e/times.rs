@@ -195,8 +195,18 @@ fn an_outcome_signed_before_the_approval_is_rejected() {
             .mentions("was approved")
             .alone(),
     );
-    // `verify` judges history the same way (a server without the hook would serve it).
+    // `verify` judges history the same way (a server without the hook would serve it), also
+    // when it resumes from a clean run that saw the decision land.
+    w.git(&["update-ref", MAIN, &main]).ok();
+    w.aiaudit(&["verify"]).ok();
     w.git(&["update-ref", MAIN, &bad]).ok();
+    let out = w.aiaudit(&["verify"]);
+    assert!(
+        out.stdout.contains("added since the last clean verify"),
+        "{out}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    assert!(out.stderr.contains("was approved"), "{out}");
     let out = w.aiaudit(&["verify", "--full"]);
     assert_eq!(out.status.code(), Some(1), "{out}");
     assert!(out.stderr.contains("time-implausible"), "{out}");
