@@ -101,7 +101,11 @@ root=$(git rev-list --max-parents=0 main)
 run aiaudit verify --trust-root "$root"
 run aiaudit show "$id"
 run aiaudit log
-run aiaudit report --format markdown
+run aiaudit report --format markdown --framework nist_csf --framework owasp_asi
+
+step "an audit sample: a reproducible draw, an evidence folder re-verified offline"
+run aiaudit sample --size 1 --seed 7 --out ../evidence
+run aiaudit sample --verify ../evidence
 
 step "plain git log tells the same story"
 git log --format='%h %an — %s%n%(trailers:key=Decision-Id,key=Initiator,key=Model,key=Risk,key=Actor)' main

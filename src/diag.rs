@@ -198,7 +198,7 @@ codes! {
         "the policy binds pushers, and the forge login that pushed is not accountable for what it pushed: a commit onto main by none of its approvers, signers or actor; a proposal by other than its initiator; a proposal deleted by other than its initiator, an approver of it or an admin; and not a landing account";
         "let an approver (or a landing account named in the policy) push it; check the forge passes the pusher to the hook";
     PolicyInvalid [Governance] = "policy-invalid":
-        "the policy or a key file in .aiaudit/ is malformed";
+        "the policy, a key file or a control catalog in .aiaudit/ is malformed (a catalog must also be named by its key)";
         "fix .aiaudit/policy.yaml as the message says; the error names the line";
     PolicyChangeUnsigned [Governance] = "policy-change-unsigned":
         "a change to .aiaudit/ or README.md lacks enough valid signatures by admins of the previous policy";

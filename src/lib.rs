@@ -13,7 +13,8 @@
 //! | [`engine`] | the rule engine shared by the hook, `verify` and every write: one file per front end (`push`, `verify`) and per rule family |
 //! | [`diag`] | the one catalog of finding codes (engine, `check`, report gaps) and the diagnostic type |
 //! | [`compliance`] | what `aiaudit check` judges in a product repository: AI-assistance trailers, repository names, a commit against the ledger |
-//! | [`report`] | the audit report: gaps mapped to framework controls, statistics |
+//! | [`report`] | the audit report: statistics, gaps, and per control of each catalog its evidence and the gaps against it |
+//! | [`catalog`] | control catalogs as data: the frameworks shipped with aiaudit and a repository's own |
 //! | [`text`] | repository text made safe to print: control, bidi and invisible characters escaped |
 //! | [`intake`] | decisions from automation (intake documents, OpenTelemetry traces) and the credential rules that keep secrets out |
 //! | `cli` | the command-line front end: one file per command; the only place that prints |
@@ -22,6 +23,7 @@
 //! hands it to [`ledger::write`], which writes the objects through [`store`], has [`engine`]
 //! judge the commit exactly as the server's hook will, and only then moves a ref.
 
+pub mod catalog;
 pub mod cli;
 pub mod compliance;
 pub mod diag;

@@ -12,37 +12,82 @@ use std::path::Path;
 /// List the decisions on main, newest first.
 #[derive(Debug, clap::Args)]
 pub struct LogArgs {
-    /// Only decisions initiated by this principal.
-    #[arg(long, value_name = "ID")]
-    pub initiator: Option<String>,
-    /// Only decisions approved by this principal.
-    #[arg(long, value_name = "ID")]
-    pub approver: Option<String>,
-    /// Only this action kind.
-    #[arg(long, value_name = "KIND", value_parser = clap::builder::PossibleValuesParser::new(
-        ["code-merge", "access-change", "secret-retrieval", "production-change", "config-change", "data-access", "other"]))]
-    pub action: Option<String>,
-    /// Only this risk.
-    #[arg(long, value_name = "RISK", value_parser = ["low", "medium", "high", "critical"])]
-    pub risk: Option<String>,
-    /// Only decisions whose model (provider/name@version) contains this text.
-    #[arg(long, value_name = "TEXT")]
-    pub model: Option<String>,
-    /// Only decisions created at or after this time (RFC 3339 or YYYY-MM-DD).
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
-    /// Only decisions created before this time (RFC 3339 or YYYY-MM-DD).
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
-    /// Only decisions with this status.
-    #[arg(long, value_name = "STATUS", value_parser = ["awaiting-outcome", "executed", "failed", "aborted", "rolled-back"])]
-    pub status: Option<String>,
+    #[command(flatten)]
+    pub filter: DecisionFilter,
     /// At most this many lines.
     #[arg(long, short = 'n', value_name = "N")]
     pub limit: Option<usize>,
     /// Print JSON (an array, newest first).
     #[arg(long)]
     pub json: bool,
+}
+
+/// Which decisions on main a command looks at (`log`, `sample`).
+#[derive(Debug, Clone, Default, clap::Args, serde::Serialize)]
+pub struct DecisionFilter {
+    /// Only decisions initiated by this principal.
+    #[arg(long, value_name = "ID")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initiator: Option<String>,
+    /// Only decisions approved by this principal.
+    #[arg(long, value_name = "ID")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approver: Option<String>,
+    /// Only this action kind.
+    #[arg(long, value_name = "KIND", value_parser = clap::builder::PossibleValuesParser::new(
+        ["code-merge", "access-change", "secret-retrieval", "production-change", "config-change", "data-access", "other"]))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Only this risk.
+    #[arg(long, value_name = "RISK", value_parser = ["low", "medium", "high", "critical"])]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk: Option<String>,
+    /// Only decisions whose model (provider/name@version) contains this text.
+    #[arg(long, value_name = "TEXT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Only decisions created at or after this time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long, value_name = "TIME")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Only decisions created before this time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long, value_name = "TIME")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// Only decisions with this status.
+    #[arg(long, value_name = "STATUS", value_parser = ["awaiting-outcome", "executed", "failed", "aborted", "rolled-back"])]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+impl DecisionFilter {
+    /// A predicate keeping the decisions the filter names; bad times are usage errors.
+    pub fn predicate(&self) -> CliResult<impl Fn(&LedgerDecision) -> bool + '_> {
+        let (since, until) = time_bounds(&self.since, &self.until)?;
+        Ok(move |d: &LedgerDecision| {
+            let x = &d.decision;
+            let created = record::parse_created(&x.created)
+                .map(|t| t.as_second())
+                .unwrap_or(0);
+            self.initiator.as_ref().is_none_or(|i| &x.initiator.id == i)
+                && self
+                    .approver
+                    .as_ref()
+                    .is_none_or(|p| d.approvals.iter().any(|s| &s.principal == p))
+                && self
+                    .action
+                    .as_ref()
+                    .is_none_or(|k| x.action.kind.as_str() == k)
+                && self.risk.as_ref().is_none_or(|r| x.risk.as_str() == r)
+                && self
+                    .model
+                    .as_ref()
+                    .is_none_or(|m| x.ai.model.trailer().contains(m.as_str()))
+                && since.is_none_or(|s| created >= s)
+                && until.is_none_or(|u| created < u)
+                && self.status.as_ref().is_none_or(|s| d.status() == s)
+        })
+    }
 }
 
 /// Parses RFC 3339 or a bare date (midnight UTC) to seconds.
@@ -78,28 +123,8 @@ pub fn time_bounds(
 pub fn run(cwd: &Path, a: LogArgs) -> CliResult {
     let store = util::open(cwd)?;
     let base = main_base(&store)?;
-    let (since, until) = time_bounds(&a.since, &a.until)?;
+    let keep = a.filter.predicate()?;
     let ledger = read_ledger(&store, base.id, &mut |_| {})?;
-    let keep = |d: &LedgerDecision| {
-        let x = &d.decision;
-        let created = record::parse_created(&x.created)
-            .map(|t| t.as_second())
-            .unwrap_or(0);
-        a.initiator.as_ref().is_none_or(|i| &x.initiator.id == i)
-            && a.approver
-                .as_ref()
-                .is_none_or(|p| d.approvals.iter().any(|s| &s.principal == p))
-            && a.action
-                .as_ref()
-                .is_none_or(|k| x.action.kind.as_str() == k)
-            && a.risk.as_ref().is_none_or(|r| x.risk.as_str() == r)
-            && a.model
-                .as_ref()
-                .is_none_or(|m| x.ai.model.trailer().contains(m.as_str()))
-            && since.is_none_or(|s| created >= s)
-            && until.is_none_or(|u| created < u)
-            && a.status.as_ref().is_none_or(|s| d.status() == s)
-    };
     let rows: Vec<&LedgerDecision> = ledger
         .decisions
         .iter()

@@ -2,6 +2,7 @@
 //! comments are the `--help` text) and one `run` function. This is the only module that prints.
 
 mod approve;
+mod catalog_cmd;
 mod check;
 mod checkpoint;
 mod docs;
@@ -18,6 +19,7 @@ mod principal;
 mod progress;
 mod record;
 mod report;
+mod sample;
 mod show;
 mod util;
 mod verify;
@@ -56,12 +58,15 @@ pub enum Command {
     Principal(principal::PrincipalCommand),
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    #[command(subcommand)]
+    Catalog(catalog_cmd::CatalogCommand),
     Record(Box<record::RecordArgs>),
     Pending(pending::PendingArgs),
     Show(show::ShowArgs),
     Log(log::LogArgs),
     Report(report::Args),
     Export(export::Args),
+    Sample(sample::SampleArgs),
     Check(check::Args),
     Approve(approve::ApproveArgs),
     Outcome(event::OutcomeArgs),
@@ -216,12 +221,14 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Key(k) => key::run(k),
         Command::Principal(p) => principal::run(&cwd, p),
         Command::Policy(p) => policy_cmd::run(&cwd, p),
+        Command::Catalog(c) => catalog_cmd::run(&cwd, c),
         Command::Record(a) => record::run(&cwd, *a),
         Command::Pending(a) => pending::run(&cwd, a),
         Command::Show(a) => show::run(&cwd, a),
         Command::Log(a) => log::run(&cwd, a),
         Command::Report(a) => report::run(&cwd, a),
         Command::Export(a) => export::run(&cwd, a),
+        Command::Sample(a) => sample::run(&cwd, a),
         Command::Check(a) => check::run(&cwd, a),
         Command::Approve(a) => approve::run(&cwd, a),
         Command::Outcome(a) => event::run_outcome(&cwd, a),

@@ -11,7 +11,8 @@ use crate::engine::Checker;
 use crate::ledger::read::read_ledger;
 use crate::record::Risk;
 use crate::report::{
-    self, human_duration, Bucket, Count, GapGroup, Report, Severity, FRAMEWORKS, RISKS,
+    self, human_duration, Bucket, ControlReport, Count, FrameworkReport, GapGroup, Report,
+    Severity, RISKS,
 };
 use crate::store::Oid;
 use anyhow::anyhow;
@@ -35,7 +36,10 @@ pub enum Format {
 /// decisions over time by risk; and every gap (overdue post-action reviews, decisions without
 /// outcome, approvals by keys revoked since, shared service accounts, decisions recorded after
 /// their action, decisions approved by nobody, violations of the hook's rules), each mapped to
-/// NIST CSF 2.0, NIST AI RMF, OWASP Agentic AI and CSA MAESTRO controls. As Markdown, one
+/// the controls of the frameworks' catalogs (NIST CSF 2.0, NIST AI RMF 1.0, OWASP Top 10 for
+/// Agentic Applications 2026, CSA MAESTRO layers, EU AI Act, ISO/IEC 27001:2022, ISO/IEC
+/// 42001:2023, SOC 2, and the repository's own catalogs under .aiaudit/catalogs/), and per
+/// control the evidence the ledger holds for it and the gaps against it. As Markdown, one
 /// self-contained HTML page with charts, or JSON. See docs/report.md.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -51,6 +55,11 @@ pub struct Args {
     /// Write the report to this file instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Report on this framework only (a catalog key: nist_csf, nist_ai_rmf, owasp_asi,
+    /// csa_maestro, eu_ai_act, iso_27001, iso_42001, soc2, or a key of the repository's own
+    /// catalogs); repeatable. Default: every catalog.
+    #[arg(long = "framework", value_name = "KEY")]
+    pub frameworks: Vec<String>,
 }
 
 pub fn run(cwd: &Path, a: Args) -> CliResult {
@@ -65,6 +74,7 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
     let store = util::open(cwd)?;
     let base = main_base(&store)?;
     let now = util::unix(util::now()?);
+    let catalogs = catalogs(&store, base.tree, &a.frameworks)?;
 
     let reading = Progress::counter("report: reading main", "commits");
     let ledger = read_ledger(&store, base.id, &mut |n| reading.set(n as u64))?;
@@ -91,6 +101,7 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
     let r = report::build(
         &ledger,
         &history,
+        &catalogs,
         &opts,
         report::format_time(now),
         &mut verdict_of,
@@ -119,6 +130,43 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
         }
     }
     Ok(EXIT_OK)
+}
+
+/// The catalogs to report on: those shipped with aiaudit with the repository's own at `tree`
+/// laid over them, only those named by `--framework` when any are.
+fn catalogs(
+    store: &crate::store::Store,
+    tree: Oid,
+    wanted: &[String],
+) -> CliResult<Vec<crate::catalog::Catalog>> {
+    let kinds = report::gap_kind_ids();
+    let shipped = crate::catalog::shipped(&kinds).map_err(CliError::internal)?;
+    let own = crate::ledger::governance::Governance::new(store).catalogs_at(tree)?;
+    let all = crate::catalog::merged(shipped, own);
+    if wanted.is_empty() {
+        return Ok(all);
+    }
+    let mut out = Vec::new();
+    for key in wanted {
+        match all.iter().find(|c| &c.key == key) {
+            Some(c) if !out.iter().any(|o: &crate::catalog::Catalog| o.key == c.key) => {
+                out.push(c.clone())
+            }
+            Some(_) => {}
+            None => {
+                return Err(
+                    CliError::usage(anyhow!("no catalog has the key `{key}`")).hint(format!(
+                        "the catalogs are: {}",
+                        all.iter()
+                            .map(|c| c.key.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                )
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Written to a temporary file beside `path` and renamed: an interrupted run leaves no half
@@ -218,15 +266,9 @@ fn codes_text(r: &Report) -> Option<String> {
     })
 }
 
-/// The worst severity among the gap kinds bearing on control `id` of framework `key`.
-fn control_status(r: &Report, key: &str, id: &str) -> &'static str {
-    r.gaps
-        .iter()
-        .filter(|g| g.controls.of(key).contains(&id))
-        .filter_map(|g| g.severity)
-        .min()
-        .map(|s| s.as_str())
-        .unwrap_or("no gap")
+/// A control's status: the worst severity among the gaps against it, or `no gap`.
+fn control_status(c: &ControlReport) -> &'static str {
+    c.status.map(|s| s.as_str()).unwrap_or("no gap")
 }
 
 fn gaps_text(r: &Report) -> String {
@@ -270,8 +312,27 @@ fn rest_text(g: &GapGroup, rest: usize) -> String {
     )
 }
 
-fn controls_of(g: &GapGroup, key: &str) -> String {
-    g.controls.of(key).join(", ")
+/// The controls gap kind `g` counts against, per framework: `NIST CSF 2.0: PR.AA-03, PR.AA-05;
+/// …` (`none` when no catalog maps it).
+fn controls_of(r: &Report, g: &GapGroup) -> String {
+    let parts: Vec<String> = g
+        .controls
+        .iter()
+        .map(|c| format!("{} {}", framework_name(r, &c.framework), c.ids.join(", ")))
+        .collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+fn framework_name<'r>(r: &'r Report, key: &'r str) -> &'r str {
+    r.frameworks
+        .iter()
+        .find(|f| f.key == key)
+        .map(|f| f.name.as_str())
+        .unwrap_or(key)
 }
 
 fn severity_of(g: &GapGroup) -> &'static str {
@@ -351,26 +412,20 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(o, "| gaps | {} |\n", gaps_text(r));
 
     let _ = writeln!(o, "## Gaps\n");
-    let mut head = String::from("| gap | `kind` | severity | count |");
-    let mut rule = String::from("|---|---|---|---:|");
-    for f in FRAMEWORKS {
-        let _ = write!(head, " {} |", f.name);
-        rule.push_str("---|");
-    }
-    let _ = writeln!(o, "{head}\n{rule}");
+    let _ = writeln!(
+        o,
+        "| gap | `kind` | severity | count | controls it counts against |\n|---|---|---|---:|---|"
+    );
     for g in &r.gaps {
-        let _ = write!(
+        let _ = writeln!(
             o,
-            "| {} | `{}` | {} | {} |",
+            "| {} | `{}` | {} | {} | {} |",
             g.title,
             g.kind,
             severity_of(g),
-            g.count
+            g.count,
+            controls_of(r, g)
         );
-        for f in FRAMEWORKS {
-            let _ = write!(o, " {} |", controls_of(g, f.key));
-        }
-        o.push('\n');
     }
     o.push('\n');
     for g in r.gaps.iter().filter(|g| g.count > 0) {
@@ -381,17 +436,7 @@ pub fn markdown(r: &Report) -> String {
             capitalize(g.description),
             g.remedy
         );
-        let _ = write!(o, "Controls:");
-        for (i, f) in FRAMEWORKS.iter().enumerate() {
-            let _ = write!(
-                o,
-                "{} {} {}",
-                if i == 0 { "" } else { ";" },
-                f.name,
-                controls_of(g, f.key)
-            );
-        }
-        let _ = writeln!(o, ".\n");
+        let _ = writeln!(o, "Controls: {}.\n", controls_of(r, g));
         let _ = writeln!(
             o,
             "| severity | decision | created | risk | initiator | subject | finding |\n|---|---|---|---|---|---|---|"
@@ -485,21 +530,26 @@ pub fn markdown(r: &Report) -> String {
     count_table(&mut o, "By status", "status", &c.status, n);
     count_table(&mut o, "By AI role", "AI role", &c.ai_role, n);
 
+    markdown_controls(&mut o, r);
+    o
+}
+
+/// The framework mapping and, per control, its evidence and the gaps against it.
+fn markdown_controls(o: &mut String, r: &Report) {
     let _ = writeln!(o, "## Framework mapping\n");
     let _ = writeln!(
         o,
-        "Each control of SPEC §1, the gap kinds that bear on it, and the worst finding among them. A gap listed above is evidence against its controls; a gap kind with no finding is evidence for them.\n"
+        "Each control of the catalogs reported on, the worst gap against it, the evidence the ledger holds for it and the gap kinds that count against it. Identifiers and titles come from the catalogs (sources below and in docs/report.md).\n"
     );
     let _ = writeln!(
         o,
         "| framework | control | status | what it asks for | gap kinds (findings) |\n|---|---|---|---|---|"
     );
-    for f in FRAMEWORKS {
-        for ctl in f.controls {
-            let kinds: Vec<String> = r
+    for f in &r.frameworks {
+        for ctl in &f.controls {
+            let kinds: Vec<String> = ctl
                 .gaps
                 .iter()
-                .filter(|g| g.controls.of(f.key).contains(&ctl.id))
                 .map(|g| format!("`{}` ({})", g.kind, g.count))
                 .collect();
             let _ = writeln!(
@@ -507,14 +557,69 @@ pub fn markdown(r: &Report) -> String {
                 "| {} | {} | {} | {} | {} |",
                 f.name,
                 ctl.id,
-                control_status(r, f.key, ctl.id),
+                control_status(ctl),
                 ctl.title,
                 kinds.join(", ")
             );
         }
     }
     o.push('\n');
-    o
+    let _ = writeln!(o, "## Evidence per control\n");
+    let _ = writeln!(
+        o,
+        "Examine any decision named here with `aiaudit show ID`; `aiaudit verify` re-checks the whole history.\n"
+    );
+    for f in &r.frameworks {
+        markdown_framework(o, f);
+    }
+}
+
+fn markdown_framework(o: &mut String, f: &FrameworkReport) {
+    let _ = writeln!(o, "### {} (`{}`)\n", f.name, f.key);
+    let _ = writeln!(o, "Source: {} (as of {}).\n", f.source, f.as_of);
+    let ids = |v: &[String]| {
+        v.iter()
+            .map(|d| format!("`{d}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for ctl in &f.controls {
+        let _ = writeln!(
+            o,
+            "#### {} — {}\n\nStatus: **{}**.\n",
+            ctl.id,
+            ctl.title,
+            control_status(ctl)
+        );
+        if !ctl.evidence.is_empty() {
+            let _ = writeln!(o, "Evidence:\n");
+            for e in &ctl.evidence {
+                let examples = if e.decisions.is_empty() {
+                    String::new()
+                } else {
+                    format!("; e.g. {}", ids(&e.decisions))
+                };
+                let _ = writeln!(o, "- {} (`{}`){examples}", e.summary, e.kind);
+            }
+            o.push('\n');
+        }
+        if !ctl.gaps.is_empty() {
+            let _ = writeln!(o, "Gaps against it:\n");
+            for g in &ctl.gaps {
+                let what = match g.severity {
+                    None => "none".to_owned(),
+                    Some(s) => format!("{} ({})", g.count, s.as_str()),
+                };
+                let examples = if g.decisions.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", ids(&g.decisions))
+                };
+                let _ = writeln!(o, "- {} (`{}`): {what}{examples}", g.title, g.kind);
+            }
+            o.push('\n');
+        }
+    }
 }
 
 fn capitalize(s: &str) -> String {
@@ -830,8 +935,13 @@ td.finding code,.desc code{font-size:11.5px;background:#f1f3f7;border-radius:3px
 .hb .bar{background:#eef1f6;border-radius:3px;height:9px;min-width:60px;width:100%}
 .hb .bar span{display:block;height:9px;border-radius:3px;background:var(--accent)}
 .hb .key{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-#controls{table-layout:fixed}
-#controls td.fw{font-weight:600;border-right:1px solid var(--line);background:#fafbfc}
+table.controls{table-layout:fixed}
+h3.fw{margin-top:18px}
+p.src{font-size:12px}
+div.ev{margin:0 0 4px}
+span.ex{color:var(--muted);font-size:12px}
+span.fwchips{display:inline-block;margin:0 8px 2px 0}
+span.fwname{font-size:11px;color:var(--muted)}
 .kind{white-space:nowrap;display:inline-block;margin:1px 8px 1px 0}
 footer{color:var(--muted);font-size:12px;margin-top:18px}
 @media print{body{background:#fff}main{padding:0}.panel,.card{break-inside:avoid}}
@@ -847,13 +957,30 @@ fn card(o: &mut String, class: &str, k: &str, v: &str, s: &str) {
     );
 }
 
-fn chips(ids: &[&str], key: &str) -> String {
-    ids.iter()
-        .map(|id| {
+/// The controls gap kind `g` counts against, as chips grouped by framework.
+fn chips(r: &Report, g: &GapGroup) -> String {
+    g.controls
+        .iter()
+        .map(|c| {
+            let f = r.frameworks.iter().find(|f| f.key == c.framework);
+            let ids: String = c
+                .ids
+                .iter()
+                .map(|id| {
+                    let title = f
+                        .and_then(|f| f.controls.iter().find(|ctl| &ctl.id == id))
+                        .map(|ctl| ctl.title.as_str())
+                        .unwrap_or("");
+                    format!(
+                        r#"<span class="ctl" title="{}">{}</span>"#,
+                        esc(title),
+                        esc(id)
+                    )
+                })
+                .collect();
             format!(
-                r#"<span class="ctl" title="{}">{}</span>"#,
-                esc(report::control_title(key, id).unwrap_or("")),
-                esc(id)
+                r#"<span class="fwchips"><span class="fwname">{}</span> {ids}</span>"#,
+                esc(f.map(|f| f.name.as_str()).unwrap_or(&c.framework))
             )
         })
         .collect()
@@ -1037,11 +1164,7 @@ pub fn html(r: &Report) -> String {
     );
 
     // Gaps: summary.
-    o.push_str(r#"<section class="panel" id="gaps"><h2>Gaps in the accountability chain</h2><table id="gap-summary"><thead><tr><th>status</th><th>gap</th><th class="num">count</th>"#);
-    for f in FRAMEWORKS {
-        let _ = write!(o, "<th>{}</th>", esc(f.name));
-    }
-    o.push_str("</tr></thead><tbody>");
+    o.push_str(r#"<section class="panel" id="gaps"><h2>Gaps in the accountability chain</h2><table id="gap-summary"><thead><tr><th>status</th><th>gap</th><th class="num">count</th><th>controls it counts against</th></tr></thead><tbody>"#);
     for g in &r.gaps {
         let label = match g.severity {
             Some(s) => s.as_str(),
@@ -1058,10 +1181,7 @@ pub fn html(r: &Report) -> String {
             g.kind,
             g.count
         );
-        for f in FRAMEWORKS {
-            let _ = write!(o, "<td>{}</td>", chips(g.controls.of(f.key), f.key));
-        }
-        o.push_str("</tr>");
+        let _ = write!(o, "<td>{}</td></tr>", chips(r, g));
     }
     o.push_str("</tbody></table>");
 
@@ -1154,48 +1274,68 @@ pub fn html(r: &Report) -> String {
     hbars(&mut o, "By AI role", &c.ai_role, &accent);
     o.push_str("</div></section>");
 
-    // The framework mapping, one row per control, with the worst gap found against it.
-    o.push_str(r#"<section class="panel" id="mapping"><h2>Framework mapping</h2><p class="desc">Each control of SPEC §1 and the gap kinds that bear on it. A gap listed above is evidence against its controls; a gap kind with no finding is evidence for them.</p><table id="controls"><colgroup><col style="width:150px"><col style="width:104px"><col style="width:92px"><col><col style="width:36%"></colgroup><thead><tr><th>framework</th><th>control</th><th>status</th><th>what it asks for</th><th>gap kinds (findings)</th></tr></thead><tbody>"#);
-    for f in FRAMEWORKS {
-        for (n, ctl) in f.controls.iter().enumerate() {
-            let related: Vec<&GapGroup> = r
-                .gaps
-                .iter()
-                .filter(|g| g.controls.of(f.key).contains(&ctl.id))
-                .collect();
-            let label = control_status(r, f.key, ctl.id);
+    // The framework mapping: per framework, one row per control with its status, the evidence
+    // the ledger holds for it and the gaps against it.
+    o.push_str(r#"<section class="panel" id="mapping"><h2>Framework mapping: evidence per control</h2><p class="desc">Each control of the catalogs reported on, the worst gap against it, the evidence the ledger holds for it and the gap kinds that count against it. Identifiers and titles come from the catalogs; each framework names its source. Examine a decision with <code>aiaudit show ID</code>.</p>"#);
+    for f in &r.frameworks {
+        let _ = write!(
+            o,
+            r#"<h3 class="fw" id="fw-{}">{}</h3><p class="desc src">Source: {} (as of {}).</p><table class="controls" data-framework="{}"><colgroup><col style="width:104px"><col style="width:92px"><col style="width:28%"><col><col style="width:24%"></colgroup><thead><tr><th>control</th><th>status</th><th>what it asks for</th><th>evidence</th><th>gaps against it</th></tr></thead><tbody>"#,
+            esc(&f.key),
+            esc(&f.name),
+            esc(&f.source),
+            esc(&f.as_of),
+            esc(&f.key)
+        );
+        for ctl in &f.controls {
+            let label = control_status(ctl);
             let status = if label == "no gap" { "none" } else { label };
-            let kinds: Vec<String> = related
+            let evidence: Vec<String> = ctl
+                .evidence
+                .iter()
+                .map(|e| {
+                    let ex: Vec<String> = e
+                        .decisions
+                        .iter()
+                        .map(|d| format!("<code>{}</code>", esc(d)))
+                        .collect();
+                    format!(
+                        r#"<div class="ev" data-kind="{}">{}{}</div>"#,
+                        e.kind,
+                        esc(&e.summary),
+                        if ex.is_empty() {
+                            String::new()
+                        } else {
+                            format!(r#"<span class="ex"> e.g. {}</span>"#, ex.join(" "))
+                        }
+                    )
+                })
+                .collect();
+            let kinds: Vec<String> = ctl
+                .gaps
                 .iter()
                 .map(|g| {
                     format!(
                         r#"<span class="kind"><code>{}</code>&nbsp;<span class="pill {}">{}</span></span>"#,
                         g.kind,
-                        severity_of(g),
+                        g.severity.map(Severity::as_str).unwrap_or("none"),
                         g.count
                     )
                 })
                 .collect();
-            let framework = if n == 0 {
-                format!(
-                    r#"<td rowspan="{}" class="fw">{}</td>"#,
-                    f.controls.len(),
-                    esc(f.name)
-                )
-            } else {
-                String::new()
-            };
             let _ = write!(
                 o,
-                r#"<tr>{framework}<td><span class="ctl">{}</span></td><td><span class="pill {status}">{}</span></td><td>{}</td><td>{}</td></tr>"#,
-                esc(ctl.id),
+                r#"<tr><td><span class="ctl">{}</span></td><td><span class="pill {status}">{}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+                esc(&ctl.id),
                 label,
-                esc(ctl.title),
+                esc(&ctl.title),
+                evidence.join(""),
                 kinds.join(" ")
             );
         }
+        o.push_str("</tbody></table>");
     }
-    o.push_str("</tbody></table></section>");
+    o.push_str("</section>");
 
     let _ = writeln!(
         o,

@@ -230,7 +230,8 @@ impl super::Checker<'_> {
     }
 
     /// The new governance state must itself be sound: a valid policy, certificates named by
-    /// their fingerprint, no secret keys, nothing else under `.aiaudit/`.
+    /// their fingerprint, no secret keys, valid control catalogs named by their key, nothing
+    /// else under `.aiaudit/`.
     fn check_governance_files(
         &mut self,
         tree: Oid,
@@ -268,6 +269,13 @@ impl super::Checker<'_> {
                 }
                 continue;
             }
+            if ch
+                .path
+                .starts_with(&format!("{}/", crate::catalog::REPO_CATALOGS_DIR))
+            {
+                // Judged as a whole below: every catalog at the new tree must be valid.
+                continue;
+            }
             let fpr = ch
                 .path
                 .strip_prefix(&format!("{}/", policy::KEYS_DIR))
@@ -277,7 +285,7 @@ impl super::Checker<'_> {
                 diags.push(
                     Diagnostic::new(
                         Code::PathNotAllowed,
-                        format!("{} is not a governance file (.aiaudit/policy.yaml, .aiaudit/keys/<FPR>.asc, README.md)", ch.path),
+                        format!("{} is not a governance file (.aiaudit/policy.yaml, .aiaudit/keys/<FPR>.asc, .aiaudit/catalogs/<key>.yaml, README.md)", ch.path),
                     )
                     .at_path(&ch.path),
                 );
@@ -297,6 +305,14 @@ impl super::Checker<'_> {
                         .at_path(&ch.path),
                     );
                 }
+            }
+        }
+        if changes.iter().any(|ch| {
+            ch.path
+                .starts_with(&format!("{}/", crate::catalog::REPO_CATALOGS_DIR))
+        }) {
+            if let Err(e) = self.gov.catalogs_at(tree) {
+                diags.push(Diagnostic::new(code, e.to_string()).at_path(e.path()));
             }
         }
         if let Some(p) = &policy {

@@ -1,7 +1,8 @@
 //! The governance state at a tree: the policy and the principals' certificates, parsed once per
-//! blob and cached. The rule engine judges every commit against its parent's governance; the
+//! blob and cached, and the repository's own control catalogs. The rule engine judges every commit against its parent's governance; the
 //! commands read the policy on main through the same cache, without a rule engine.
 
+use crate::catalog;
 use crate::ledger::README_PATH;
 use crate::pgp;
 use crate::policy::{self, Policy};
@@ -161,6 +162,44 @@ impl<'s> Governance<'s> {
             });
         self.certs.insert(oid, parsed.clone());
         parsed
+    }
+}
+
+impl Governance<'_> {
+    /// The repository's own control catalogs at `tree` (`.aiaudit/catalogs/<key>.yaml`), in
+    /// name order; a file that is not a valid catalog named by its key is an error naming it.
+    pub fn catalogs_at(&self, tree: Oid) -> Result<Vec<catalog::Catalog>, GovernanceError> {
+        let dir = catalog::REPO_CATALOGS_DIR;
+        let entries = self
+            .store
+            .list_dir(tree, dir)
+            .map_err(|e| unreadable(dir, e))?;
+        let kinds = crate::report::gap_kind_ids();
+        let mut out = Vec::new();
+        for (name, entry) in entries {
+            let path = format!("{dir}/{name}");
+            let invalid = |message: String| GovernanceError::Invalid {
+                path: path.clone(),
+                message,
+            };
+            if entry.kind != EntryKind::Blob {
+                return Err(GovernanceError::NotAFile { path });
+            }
+            let bytes = self
+                .store
+                .read_blob_capped(entry.oid, catalog::MAX_CATALOG_BYTES as u64 + 1)
+                .map_err(|e| unreadable(&path, e))?;
+            let c = catalog::parse(&path, &bytes, &kinds).map_err(|e| invalid(e.to_string()))?;
+            if catalog::repo_path(&c.key) != path {
+                return Err(invalid(format!(
+                    "{path}: a catalog with key `{}` lives at {}",
+                    c.key,
+                    catalog::repo_path(&c.key)
+                )));
+            }
+            out.push(c);
+        }
+        Ok(out)
     }
 }
 

@@ -97,7 +97,7 @@ pub const MAX_RECORD_FLOW_BRACKETS: usize = 256;
 /// flow nesting) or whose anchors and aliases expand it beyond twice its size (see
 /// [`yaml_bounds`]). Records have no aliases at all (they are not canonical), so the budget only
 /// has to be generous to documents without them.
-fn check_yaml_bounds(text: &str) -> Result<(), Diagnostic> {
+pub(crate) fn check_yaml_bounds(text: &str) -> Result<(), Diagnostic> {
     yaml_bounds::check_flow(text, MAX_RECORD_FLOW_BRACKETS)
         .map_err(|m| Diagnostic::new(Code::RecordMalformed, m.to_string()))?;
     yaml_bounds::check_aliases(text, 2 * text.len() + 1024).map_err(|m| {

@@ -45,8 +45,10 @@ fn the_initiator_signs_the_record_with_a_key_file_or_gnupg() {
             "the initiator's signature comes before the approvals:\n{}",
             p.message
         );
-        w.aiaudit(&["outcome", &p.id, "--actor", who, "--action", "done", "--push"])
-            .ok();
+        w.aiaudit(&[
+            "outcome", &p.id, "--actor", who, "--action", "done", "--push",
+        ])
+        .ok();
         let (commit, _, _) = local_event(&w);
         let value = trailer(&w.message(&commit), "Executed-by").to_owned();
         assert!(

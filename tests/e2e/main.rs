@@ -8,6 +8,7 @@
 //! moved.
 
 mod auditor_views;
+mod catalogs;
 mod check;
 mod commit_form;
 mod docs_cli;
@@ -31,6 +32,7 @@ mod report;
 mod requirements;
 mod revocation;
 mod roles;
+mod sample;
 #[path = "../support/sealed.rs"]
 mod sealed;
 mod stored_context;
