@@ -539,6 +539,8 @@ fn synthetic_decision(i: u64, n: u64, policy: &Policy) -> Decision {
             } else {
                 vec![]
             },
+            command: vec![],
+            payload: None,
         },
         ai: Ai {
             role: if i % 3 == 0 {

@@ -55,13 +55,16 @@ printf 'Runbook: analytics reads prod-db through role db-read.\n' > ../runbook.m
 printf '{"role":"db-read","principal":"svc-analytics"}\n' > ../iam-args.json
 printf '{"attached":[]}\n' > ../iam-result.json
 printf 'Attach role db-read to svc-analytics (read-only, no write grants).\n' > ../model-output.txt
+# The exact action the decision approves (a stand-in for the cloud CLI call it would make).
+printf 'echo "attached role $2 to $1"\n' > ../attach-role.sh
 id=$(aiaudit record --initiator bob --action access-change --system aws:prod \
     --resource role/db-read --summary "Grant svc-analytics read-only access to prod-db" \
     --identity svc-analytics --ai-role suggested --model anthropic/claude-sonnet-4@20250514 \
     --framework "claude-code 1.0" --prompt ../prompt.txt --context retrieved-document=../runbook.md \
     --tool-call iam.list_attached=../iam-args.json,../iam-result.json \
     --output ../model-output.txt --recommendation "Attach db-read to svc-analytics" \
-    --store-context --key ../bob.key --push)
+    --store-context --key ../bob.key --push \
+    -- sh ../attach-role.sh svc-analytics db-read)
 echo "decision id: $id"
 
 step "what awaits approval"
@@ -78,6 +81,9 @@ echo "(rejected, as it must be)"
 step "bob cannot approve it either: separation of duties"
 if aiaudit approve "$id" --key ../bob.key --yes 2>&1 | tail -n 3; then :; fi
 
+step "the agent tries to run the action before it is approved: the gate refuses, nothing runs"
+if aiaudit exec "$id" --key ../deploy-agent.key -- sh ../attach-role.sh svc-analytics db-read 2>&1 | tail -n 3; then :; fi
+
 step "alice reviews the chain and approves it with her key; it lands on main"
 cd ../alice-work
 git fetch --quiet origin '+refs/heads/*:refs/remotes/origin/*'
@@ -85,13 +91,9 @@ export GIT_COMMITTER_NAME="Alice Admin" GIT_COMMITTER_EMAIL=alice@example.com
 run aiaudit show "$id"
 run aiaudit approve "$id" --key ../alice.key --yes --push
 
-step "the agent's service account executes the change and records the outcome, signed with its own key"
+step "approved: the agent's service account runs exactly the approved command through the gate; its outcome lands signed with its own key"
 cd ../bob-work
-git fetch --quiet origin '+refs/heads/*:refs/remotes/origin/*'
-printf 'attached policy arn:aws:iam::aws:policy/db-read to svc-analytics\n' > ../apply.log
-run aiaudit outcome "$id" --action "attached role db-read to svc-analytics" \
-    --reference iam-grant-8812 --exit-code 0 --result "role attached" --log ../apply.log \
-    --key ../deploy-agent.key --push
+run aiaudit exec "$id" --key ../deploy-agent.key -- sh ../attach-role.sh svc-analytics db-read
 
 step "an auditor clones the server and verifies everything offline"
 cd ..

@@ -87,3 +87,41 @@ mod tests {
         assert_eq!(visible("\u{e0041}"), "\\u{e0041}");
     }
 }
+
+/// A command line as a POSIX shell would read it back: each word as is when it holds only
+/// characters no shell treats specially, else single-quoted. For display (pass the result
+/// through [`visible_text`] before printing).
+pub fn shell_words(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| {
+            let plain = !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
+            if plain {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod shell_words_tests {
+    #[test]
+    fn quotes_only_what_needs_it() {
+        let w =
+            |v: &[&str]| super::shell_words(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            w(&["kubectl", "rollout", "undo", "--to-revision=218"]),
+            "kubectl rollout undo --to-revision=218"
+        );
+        assert_eq!(
+            w(&["sh", "-c", "echo it's $HOME"]),
+            "sh -c 'echo it'\\''s $HOME'"
+        );
+        assert_eq!(w(&["printf", ""]), "printf ''");
+    }
+}

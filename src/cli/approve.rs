@@ -258,6 +258,12 @@ fn show_what_is_signed(
         d.ai.model.trailer(),
         d.ai.role.as_str()
     );
+    if !d.action.command.is_empty() {
+        errln!(
+            "  the command it approves: {}",
+            crate::text::shell_words(&d.action.command)
+        );
+    }
     errln!(
         "  initiator's signature: {}",
         match initiated {

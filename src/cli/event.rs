@@ -122,8 +122,8 @@ pub fn run_outcome(cwd: &Path, a: OutcomeArgs) -> CliResult {
                 "sign as the executor with --key FILE or --gpg-key KEY, or name it with --actor ID",
             )),
         };
-    land(
-        cwd,
+    let id = land(
+        &util::open(cwd)?,
         &a.id,
         &actor,
         EventKind::Outcome,
@@ -132,7 +132,9 @@ pub fn run_outcome(cwd: &Path, a: OutcomeArgs) -> CliResult {
         a.note.clone(),
         signer.as_ref(),
         a.push.as_deref(),
-    )
+    )?;
+    outln!("{id}");
+    Ok(EXIT_OK)
 }
 
 /// The digest and size of an evidence file (`-`: standard input).
@@ -176,8 +178,8 @@ pub fn run_review(cwd: &Path, a: ReviewArgs) -> CliResult {
         verdict: a.verdict,
         summary: a.summary.clone(),
     };
-    land(
-        cwd,
+    let id = land(
+        &store,
         &a.id,
         &reviewer,
         EventKind::Review,
@@ -186,12 +188,14 @@ pub fn run_review(cwd: &Path, a: ReviewArgs) -> CliResult {
         None,
         Some(&signer),
         a.push.as_deref(),
-    )
+    )?;
+    outln!("{id}");
+    Ok(EXIT_OK)
 }
 
 #[allow(clippy::too_many_arguments)]
-fn land(
-    cwd: &Path,
+pub(super) fn land(
+    store: &crate::store::Store,
     decision_id: &str,
     actor_id: &str,
     kind: EventKind,
@@ -200,11 +204,10 @@ fn land(
     note: Option<String>,
     signer: Option<&pgp::Signer>,
     push: Option<&str>,
-) -> CliResult {
-    let store = util::open(cwd)?;
+) -> CliResult<String> {
     let now = util::now()?;
-    let base = main_base(&store)?;
-    let mut checker = Checker::new(&store, now);
+    let base = main_base(store)?;
+    let mut checker = Checker::new(store, now);
     let policy = checker.governance().policy_at(base.tree)?;
     let dpath = path_for_id("decisions", decision_id)
         .ok_or_else(|| CliError::usage(anyhow!("`{decision_id}` is not a decision id")))?;
@@ -288,7 +291,7 @@ fn land(
             .unwrap_or_else(|| format!("{}@principals.invalid", actor.id)),
         unix(now),
     );
-    let committer = committer(&store, &author);
+    let committer = committer(store, &author);
     let draft = Draft {
         parent: Some(base),
         tree: TreeSpec::files(vec![(path.clone(), text.into_bytes())]),
@@ -307,7 +310,6 @@ fn land(
     ))?;
     util::print_diagnostics(&written.warnings);
     let commit = written.staged.id();
-    outln!("{}", event.id);
     errln!(
         "recorded {} {} for decision {decision_id}",
         kind.as_str(),
@@ -317,10 +319,10 @@ fn land(
     errln!("  commit: {commit}");
     match push {
         Some(remote) => {
-            util::git_push(&store, remote, &[format!("{commit}:{MAIN_REF}")])?;
+            util::git_push(store, remote, &[format!("{commit}:{MAIN_REF}")])?;
             errln!("  pushed to {remote}");
         }
         None => errln!("next: git push origin main   (or pass --push)"),
     }
-    Ok(EXIT_OK)
+    Ok(event.id)
 }

@@ -7,6 +7,7 @@ mod check;
 mod checkpoint;
 mod docs;
 mod event;
+mod exec;
 mod export;
 mod governance;
 pub(crate) mod hook;
@@ -71,6 +72,8 @@ pub enum Command {
     Approve(approve::ApproveArgs),
     Outcome(event::OutcomeArgs),
     Review(event::ReviewArgs),
+    Exec(exec::ExecArgs),
+    Await(exec::AwaitArgs),
     Verify(verify::VerifyArgs),
     Checkpoint(checkpoint::CheckpointArgs),
     #[command(subcommand)]
@@ -233,6 +236,8 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Approve(a) => approve::run(&cwd, a),
         Command::Outcome(a) => event::run_outcome(&cwd, a),
         Command::Review(a) => event::run_review(&cwd, a),
+        Command::Exec(a) => exec::run(&cwd, a),
+        Command::Await(a) => exec::run_await(&cwd, a),
         Command::Verify(a) => verify::run(&cwd, a),
         Command::Checkpoint(a) => checkpoint::run(&cwd, a),
         Command::Hook(h) => hook::run(h),

@@ -130,6 +130,16 @@ pub struct RecordArgs {
     #[arg(long, value_name = "TEXT")]
     pub recommendation: Option<String>,
 
+    /// The change set or API request document the action applies (a file): its SHA-256 and
+    /// size are recorded as `action.payload`, and `aiaudit exec --payload FILE` checks it.
+    #[arg(long, value_name = "FILE")]
+    pub payload: Option<PathBuf>,
+    /// The exact command the action runs, after `--`: recorded word by word as
+    /// `action.command`; approvers sign it, and `aiaudit exec ID -- CMD…` runs only exactly
+    /// this command.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+
     /// Keep the content of the context inputs, tool calls and model output in the audit
     /// repository, content-addressed at context/<xx>/<sha256>, so auditors can read what
     /// informed the model. Only UTF-8 text up to 1 MiB that passed the credential check is
@@ -646,6 +656,15 @@ fn flag_output(a: &RecordArgs, scan: &mut Scan) -> CliResult<Option<Digested>> {
     Ok(Some(Digested::of(&f.data)))
 }
 
+/// The digest and size of the payload file given with `--payload`.
+fn payload_digest(path: &Path) -> CliResult<crate::record::Payload> {
+    let bytes = util::read_input(path)?;
+    Ok(crate::record::Payload {
+        sha256: digest::sha256_hex(&bytes),
+        size: bytes.len() as u64,
+    })
+}
+
 fn missing(flag: &str) -> CliError {
     CliError::usage(anyhow!("missing {flag}")).hint("see `aiaudit record --help`")
 }
@@ -695,6 +714,8 @@ fn assemble(
             identities: a.identities.clone(),
             secrets: a.secrets.clone(),
             datasets: a.datasets.clone(),
+            command: a.command.clone(),
+            payload: a.payload.as_deref().map(payload_digest).transpose()?,
         },
         ai: Ai {
             role: a.ai_role.ok_or_else(|| missing("--ai-role ROLE"))?,
@@ -826,6 +847,8 @@ fn describing_flags(a: &RecordArgs) -> Vec<&'static str> {
         ("--tool-call", !a.tool_calls.is_empty()),
         ("--output", a.output.is_some()),
         ("--recommendation", a.recommendation.is_some()),
+        ("--payload", a.payload.is_some()),
+        ("-- COMMAND", !a.command.is_empty()),
     ]
     .into_iter()
     .filter_map(|(f, given)| given.then_some(f))

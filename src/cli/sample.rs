@@ -170,7 +170,7 @@ pub fn run(cwd: &Path, a: SampleArgs) -> CliResult {
     let drawn = draw(&ids, a.size, seed);
     let root = store
         .first_parent_ids(base.id)?
-        .last()
+        .first()
         .map(|o| o.to_string())
         .unwrap_or_default();
 

@@ -285,6 +285,15 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
         d.action.target.system,
         d.action.summary.lines().next().unwrap_or("")
     );
+    if !d.action.command.is_empty() {
+        outln!(
+            "  command    {}",
+            crate::text::shell_words(&d.action.command)
+        );
+    }
+    if let Some(p) = &d.action.payload {
+        outln!("  payload    {} B  sha256:{}", p.size, p.sha256);
+    }
     let t = &d.action.target;
     for (label, v) in [
         ("repo", &t.repo),

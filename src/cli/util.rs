@@ -260,6 +260,26 @@ pub fn git_push(store: &Store, remote: &str, refspecs: &[String]) -> CliResult<(
     }
 }
 
+/// `git fetch` of every branch of `remote` into `refs/remotes/<remote>/`, quietly (git's
+/// messages go to stderr).
+pub fn git_fetch(store: &Store, remote: &str) -> CliResult<()> {
+    let status = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(store.git_dir())
+        .args(["fetch", "--quiet", "--no-tags", remote])
+        .arg(format!("+refs/heads/*:refs/remotes/{remote}/*"))
+        .stdout(std::process::Stdio::from(std::io::stderr()))
+        .status()
+        .map_err(|e| CliError::internal(anyhow!("cannot run git fetch: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(CliError::usage(anyhow!(
+            "git fetch from {remote} failed (see git's message above)"
+        )))
+    }
+}
+
 /// Reads a file given on the command line, `-` meaning standard input.
 pub fn read_input(path: &Path) -> CliResult<Vec<u8>> {
     if path == Path::new("-") {

@@ -57,30 +57,23 @@ pub fn run(cwd: &Path, a: VerifyArgs) -> CliResult {
                 .map_err(|_| CliError::usage(anyhow!("--trust-root `{s}` is not a full commit id")))
         })
         .transpose()?;
-    let remembered_file = store.git_dir().join("aiaudit").join("verified-heads");
-    let mut remembered = read_remembered(&remembered_file);
-    let state_file = store.git_dir().join("aiaudit").join("verify-state.json");
-    let mut states = read_states(&state_file);
-    let resume = if a.full {
-        None
-    } else {
-        states.get(&a.refname).cloned()
-    };
-    let progress = super::progress::Progress::history("verify");
-    let mut checker = Checker::new(&store, util::now()?).with_progress(progress.for_engine());
-    let (mut report, state) =
-        checker.check_history_resume(tip, trust_root, remembered.get(&a.refname).copied(), resume);
-    drop(progress);
-    if !a.trust_admins.is_empty() {
-        if let Some(d) = check_trust_admins(
-            &store,
-            &mut checker,
-            report.root.as_deref(),
-            &a.trust_admins,
-        ) {
-            report.diagnostics.push(d);
-        }
-    }
+    let report = verify_and_remember(
+        &store,
+        &a.refname,
+        tip,
+        trust_root,
+        a.full,
+        "verify",
+        &mut |checker, report| {
+            if !a.trust_admins.is_empty() {
+                if let Some(d) =
+                    check_trust_admins(&store, checker, report.root.as_deref(), &a.trust_admins)
+                {
+                    report.diagnostics.push(d);
+                }
+            }
+        },
+    )?;
     let errors = report.diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = report.diagnostics.len() - errors;
     let clean = errors == 0;
@@ -118,21 +111,52 @@ pub fn run(cwd: &Path, a: VerifyArgs) -> CliResult {
             );
         }
     }
-    if clean {
+    Ok(if clean { EXIT_OK } else { EXIT_VIOLATIONS })
+}
+
+/// Verifies `refname` at `tip` as `aiaudit verify` does — resuming from this clone's last clean
+/// run unless `full`, `extra` adding checks of its own — and remembers a clean result (the
+/// verified head, the state to resume from).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn verify_and_remember(
+    store: &crate::store::Store,
+    refname: &str,
+    tip: Oid,
+    trust_root: Option<Oid>,
+    full: bool,
+    label: &str,
+    extra: &mut dyn FnMut(&mut Checker<'_>, &mut crate::engine::HistoryReport),
+) -> CliResult<crate::engine::HistoryReport> {
+    let remembered_file = store.git_dir().join("aiaudit").join("verified-heads");
+    let mut remembered = read_remembered(&remembered_file);
+    let state_file = store.git_dir().join("aiaudit").join("verify-state.json");
+    let mut states = read_states(&state_file);
+    let resume = if full {
+        None
+    } else {
+        states.get(refname).cloned()
+    };
+    let progress = super::progress::Progress::history(label);
+    let mut checker = Checker::new(store, util::now()?).with_progress(progress.for_engine());
+    let (mut report, state) =
+        checker.check_history_resume(tip, trust_root, remembered.get(refname).copied(), resume);
+    drop(progress);
+    extra(&mut checker, &mut report);
+    if !report.diagnostics.iter().any(Diagnostic::is_error) {
         // Remember what was verified: a later verify fails loudly if it is rewritten away.
-        remembered.insert(a.refname.clone(), tip);
+        remembered.insert(refname.to_owned(), tip);
         remember(&remembered_file, "the verified head", |w| {
             for (name, oid) in &remembered {
                 writeln!(w, "{name} {oid}")?;
             }
             Ok(())
         });
-        states.insert(a.refname.clone(), state);
+        states.insert(refname.to_owned(), state);
         remember(&state_file, "the verify state", |w| {
             serde_json::to_writer(w, &states).map_err(std::io::Error::from)
         });
     }
-    Ok(if clean { EXIT_OK } else { EXIT_VIOLATIONS })
+    Ok(report)
 }
 
 fn read_remembered(path: &Path) -> BTreeMap<String, Oid> {

@@ -296,3 +296,39 @@ impl super::Checker<'_> {
         Ok(cur)
     }
 }
+
+impl super::Checker<'_> {
+    /// Judges, as of now, the commit that landed decision `id` on the main ending at `tip`:
+    /// every rule of the hook (its approvals meet the policy it landed under), with signatures
+    /// judged as landing something new — each key valid now, and revocations published on main
+    /// since (up to `tip`) counted. Returns the landing commit and the findings; `None` when the
+    /// decision is not on that main.
+    pub fn judge_landed_now(
+        &mut self,
+        tip: &CommitData,
+        id: &str,
+    ) -> Result<Option<(CommitData, Vec<Diagnostic>)>, Diagnostic> {
+        let Some(path) = record::path_for_id("decisions", id) else {
+            return Ok(None);
+        };
+        if self
+            .store
+            .lookup(tip.tree, &path)
+            .map_err(internal)?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let landing = self.landing_commit(tip, &path)?;
+        let parent = match landing.parents.first() {
+            Some(p) => self.store.commit(*p).map_err(internal)?,
+            None => return Err(internal(format!("{path} is in the root commit"))),
+        };
+        let (mode, latest) = (self.mode, self.latest_tree);
+        self.mode = crate::pgp::VerifyMode::Landing;
+        self.latest_tree = Some(tip.tree);
+        let (_, diags) = self.check_main_commit(&CommitView::new(landing.clone()), Some(&parent));
+        (self.mode, self.latest_tree) = (mode, latest);
+        Ok(Some((landing, diags)))
+    }
+}

@@ -199,6 +199,8 @@ pub fn parse_intake(label: &str, doc: &Value, scan: &mut Scan) -> Result<Intake,
         identities: r.lines(&act, "identities")?,
         secrets: r.lines(&act, "secrets")?,
         datasets: r.lines(&act, "datasets")?,
+        command: Vec::new(),
+        payload: None,
     };
 
     let ai_obj = r.object(top.req("ai")?, "ai")?;

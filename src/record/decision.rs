@@ -119,6 +119,23 @@ pub struct Action {
     /// Datasets the action touches.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub datasets: Vec<String>,
+    /// The exact action, where the decision names it: the command line, word by word (no
+    /// shell), that `aiaudit exec` runs only if it is exactly this one. Approvers sign it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    /// The change set or API request document the action applies, by digest (`aiaudit exec
+    /// --payload FILE` checks the file against it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Payload>,
+}
+
+/// A document named by its content: the SHA-256 of its exact bytes (lowercase hex) and their
+/// length.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Payload {
+    pub sha256: String,
+    pub size: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

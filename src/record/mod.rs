@@ -21,6 +21,8 @@ pub const MAX_RECORD_BYTES: usize = 256 * 1024;
 /// Longest free-text field (summaries).
 const MAX_TEXT: usize = 4096;
 /// Longest single-line field (names, ids, URIs).
+/// Most words in `action.command`.
+pub const MAX_COMMAND_WORDS: usize = 256;
 const MAX_LINE: usize = 1024;
 /// Most context entries in one decision.
 const MAX_ENTRIES: usize = 1000;
@@ -287,6 +289,31 @@ pub fn validate(d: &Decision) -> Vec<Diagnostic> {
     }
     for (i, s) in d.action.datasets.iter().enumerate() {
         v.line(&format!("action.datasets[{i}]"), s);
+    }
+    if d.action.command.len() > MAX_COMMAND_WORDS {
+        v.invalid(
+            "action.command",
+            format!("more than {MAX_COMMAND_WORDS} words"),
+        );
+    }
+    if d.action.command.first().is_some_and(|w| w.is_empty()) {
+        v.push(
+            Code::FieldMissing,
+            "action.command[0]: the program must not be empty",
+        );
+    }
+    for (i, w) in d.action.command.iter().enumerate() {
+        // A word may be empty and may hold line breaks (a script); nothing that drives a
+        // terminal or hides text from the approver who reads it.
+        let field = format!("action.command[{i}]");
+        if w.len() > MAX_TEXT {
+            v.invalid(&field, format!("longer than {MAX_TEXT} bytes"));
+        } else if let Some(c) = w.chars().find(|c| crate::text::is_unsafe(*c) && *c != '\n') {
+            v.invalid(&field, unsafe_char(c, "other than a line break"));
+        }
+    }
+    if let Some(p) = &d.action.payload {
+        v.sha256("action.payload.sha256", &p.sha256);
     }
 
     v.model("ai.model", &d.ai.model);

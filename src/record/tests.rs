@@ -36,6 +36,8 @@ fn sample() -> Decision {
             identities: vec!["bob".into()],
             secrets: vec![],
             datasets: vec![],
+            command: vec![],
+            payload: None,
         },
         ai: Ai {
             role: AiRole::Suggested,

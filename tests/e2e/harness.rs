@@ -534,8 +534,11 @@ impl World {
     /// `aiaudit ARGS` in `dir` with extra environment variables (e.g. a pinned `AIAUDIT_NOW`).
     pub fn aiaudit_in_env(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
         let mut c = self.command(AIAUDIT, dir);
-        c.args(args)
+        // The signer's flags go before a `--` (after it, words are the recorded command).
+        let split = args.iter().position(|a| *a == "--").unwrap_or(args.len());
+        c.args(&args[..split])
             .args(self.actor_signs(args))
+            .args(&args[split..])
             .envs(env.iter().copied());
         self.run(c, None)
     }

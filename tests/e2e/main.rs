@@ -13,6 +13,7 @@ mod check;
 mod commit_form;
 mod docs_cli;
 mod events;
+mod exec;
 mod export;
 mod faults;
 mod governance;

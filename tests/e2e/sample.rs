@@ -63,6 +63,9 @@ fn a_sample_is_reproducible_and_reverifies_with_aiaudit_and_stock_gnupg() {
     let m = manifest(&a);
     assert_eq!(m["population"]["count"], 4);
     assert_eq!(m["seed"], 42);
+    let root_commit = w.git(&["rev-list", "--max-parents=0", "main"]).ok();
+    assert_eq!(m["root"], root_commit.trim(), "{m:#}");
+    assert_eq!(m["tip"], w.rev_parse("main").as_str(), "{m:#}");
 
     let files = listing(&a);
     eprintln!("{}", files.join("\n"));
