@@ -540,6 +540,7 @@ fn synthetic_decision(i: u64, n: u64, policy: &Policy) -> Decision {
                 vec![]
             },
             command: vec![],
+            changes: vec![],
             payload: None,
         },
         ai: Ai {

@@ -251,6 +251,15 @@ codes! {
     DecisionReviewPending [Check] = "decision-review-pending":
         "`aiaudit check`: the named decision landed under a post-action rule and its review is not recorded yet";
         "a reviewer runs `aiaudit review ID`";
+    DecisionNamesNoChange [Check] = "decision-names-no-change":
+        "`aiaudit check`: the named code-merge decision names no change (action.changes), so it would cover any commit";
+        "record code-merge decisions with the change they cover: `aiaudit record --action code-merge --covers $(aiaudit change-digest REV) ...`";
+    DecisionDoesNotCover [Check] = "decision-does-not-cover":
+        "`aiaudit check`: the product commit's change is not one the named code-merge decision covers";
+        "reference the decision recorded for this change, or record one (`aiaudit change-digest REV` gives the digest)";
+    DecisionOtherAuthor [Check] = "decision-other-author":
+        "`aiaudit check`: the product commit is not authored by the named code-merge decision's initiator (the email the policy gives them)";
+        "the initiator authors the change the decision covers; another author records and has approved their own decision";
     DecisionLandedAfterCommit [Check] = "decision-landed-after-commit":
         "`aiaudit check`: the named decision landed after the product commit was made";
         "record and approve decisions before the change they cover";

@@ -171,7 +171,7 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
     let mut findings = Vec::new();
     let mut checked = Vec::new();
     for c in &commits {
-        if let Some(mut ch) = judge.judge(c).map_err(CliError::internal)? {
+        if let Some(mut ch) = judge.judge(&product, c).map_err(CliError::internal)? {
             findings.append(&mut ch.findings);
             checked.push(ch);
         }
@@ -262,4 +262,37 @@ mod tests {
         );
         assert_eq!(redact("/srv/git/audit.git"), "/srv/git/audit.git");
     }
+}
+
+/// Print the change digest of product commits — what a code-merge decision names with
+/// `aiaudit record --covers DIGEST` so that `aiaudit check` accepts exactly that change: the
+/// SHA-256 of the sorted `<mode> <object id> <path>` lines of the files each commit changes
+/// against its first parent (docs/check.md). Run it in the product repository; it depends on
+/// the files changed, not on the commit message, author or dates.
+#[derive(Debug, clap::Args)]
+pub struct ChangeDigestArgs {
+    /// Commits (a revision, or a range A..B); default HEAD.
+    #[arg(value_name = "REV")]
+    pub revs: Vec<String>,
+}
+
+pub fn change_digest(cwd: &Path, a: ChangeDigestArgs) -> CliResult {
+    let cwd = &std::path::absolute(cwd).unwrap_or_else(|_| cwd.to_owned());
+    let product = Store::discover(cwd)
+        .map_err(|e| CliError::usage(anyhow!("{} is not a git repository: {e}", cwd.display())))?;
+    let revs = if a.revs.is_empty() {
+        vec!["HEAD".to_owned()]
+    } else {
+        a.revs.clone()
+    };
+    for rev in &revs {
+        let commits = product
+            .commits_in(rev)
+            .map_err(|e| CliError::usage(anyhow!("{e}")))?;
+        for c in commits {
+            let digest = crate::compliance::change::change_digest(&product, &c)?;
+            outln!("{digest}  {}", c.id);
+        }
+    }
+    Ok(EXIT_OK)
 }

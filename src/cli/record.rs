@@ -130,6 +130,11 @@ pub struct RecordArgs {
     #[arg(long, value_name = "TEXT")]
     pub recommendation: Option<String>,
 
+    /// For a code merge: the change it covers, as `aiaudit change-digest REV` prints it in the
+    /// product repository (repeatable); `aiaudit check` accepts only commits making exactly such
+    /// a change, authored by the initiator.
+    #[arg(long, value_name = "DIGEST")]
+    pub covers: Vec<String>,
     /// The change set or API request document the action applies (a file): its SHA-256 and
     /// size are recorded as `action.payload`, and `aiaudit exec --payload FILE` checks it.
     #[arg(long, value_name = "FILE")]
@@ -404,6 +409,11 @@ pub fn run(cwd: &Path, mut a: RecordArgs) -> CliResult {
             needs.join(" AND "),
             verdict.approval.as_str()
         );
+        if d.action.kind == ActionKind::CodeMerge && d.action.changes.is_empty() {
+            errln!(
+                "note: this code-merge decision names no change (--covers DIGEST from `aiaudit change-digest REV`): `aiaudit check` accepts no commit under it"
+            );
+        }
         if a.land {
             errln!(
                 "next: a reviewer runs `aiaudit review {}` within {}",
@@ -715,6 +725,7 @@ fn assemble(
             secrets: a.secrets.clone(),
             datasets: a.datasets.clone(),
             command: a.command.clone(),
+            changes: a.covers.clone(),
             payload: a.payload.as_deref().map(payload_digest).transpose()?,
         },
         ai: Ai {
@@ -848,6 +859,7 @@ fn describing_flags(a: &RecordArgs) -> Vec<&'static str> {
         ("--output", a.output.is_some()),
         ("--recommendation", a.recommendation.is_some()),
         ("--payload", a.payload.is_some()),
+        ("--covers", !a.covers.is_empty()),
         ("-- COMMAND", !a.command.is_empty()),
     ]
     .into_iter()

@@ -10,6 +10,7 @@
 //! Findings carry codes of the one catalog ([`crate::diag`], family `check`).
 
 pub mod ai;
+pub mod change;
 pub mod repo;
 
 use crate::diag::{Code, Severity};
@@ -18,7 +19,7 @@ use crate::ledger::read::{Ledger, LedgerDecision};
 use crate::ledger::trailers::DECISION_ID;
 use crate::policy;
 use crate::record::event::ReviewVerdict;
-use crate::record::{format_unix, EventKind};
+use crate::record::{format_unix, ActionKind, EventKind};
 use crate::store::{CommitData, Oid, Store, StoreError};
 use ai::{claims, Claims};
 use repo::{names_match, normalize_repo};
@@ -135,14 +136,19 @@ impl<'a> Compliance<'a> {
         }
     }
 
-    /// Judges one commit; `None` when it neither is AI-assisted nor names a decision.
-    pub fn judge(&mut self, c: &CommitData) -> Result<Option<Checked>, ComplianceError> {
+    /// Judges one commit of the product repository `product`; `None` when it neither is
+    /// AI-assisted nor names a decision.
+    pub fn judge(
+        &mut self,
+        product: &Store,
+        c: &CommitData,
+    ) -> Result<Option<Checked>, ComplianceError> {
         let cl = claims(&c.message, &self.extra_tools);
         if cl.decisions.is_empty() && cl.ai.is_empty() {
             return Ok(None);
         }
         let mut findings = Vec::new();
-        let notes = check_commit(self, c, &cl, &mut findings)?;
+        let notes = check_commit(self, product, c, &cl, &mut findings)?;
         Ok(Some(Checked {
             commit: c.id.to_string(),
             subject: subject_of(c),
@@ -164,6 +170,7 @@ impl<'a> Compliance<'a> {
 
 fn check_commit(
     cx: &mut Compliance<'_>,
+    product: &Store,
     c: &CommitData,
     cl: &Claims,
     findings: &mut Vec<Finding>,
@@ -267,6 +274,71 @@ fn check_commit(
             );
             continue;
         }
+        let mut covering = String::new();
+        if d.action.kind == ActionKind::CodeMerge {
+            // A code merge covers exactly the change it names, made by its initiator.
+            if d.action.changes.is_empty() {
+                add(
+                    Severity::Error,
+                    Code::DecisionNamesNoChange,
+                    trailer.clone(),
+                    Some(&id),
+                    "the code-merge decision names no change (action.changes): it would cover any commit"
+                        .into(),
+                    "record the decision with the change it covers: `aiaudit record --action code-merge --covers $(aiaudit change-digest REV) ...`"
+                        .into(),
+                );
+                continue;
+            }
+            let digest = change::change_digest(product, c)?;
+            if !d.action.changes.contains(&digest) {
+                add(
+                    Severity::Error,
+                    Code::DecisionDoesNotCover,
+                    trailer.clone(),
+                    Some(&id),
+                    format!(
+                        "the commit's change (digest {digest}) is not one the decision covers ({})",
+                        d.action.changes.join(", ")
+                    ),
+                    "reference the decision recorded for this change, or record one for it (`aiaudit change-digest REV` gives the digest)"
+                        .into(),
+                );
+                continue;
+            }
+            let landed = Oid::from_hex(ld.commit.as_bytes())
+                .map_err(|_| ComplianceError::BadCommitId(ld.commit.clone()))?;
+            let tree = cx.gov.store().commit(landed)?.tree;
+            let pol = cx.gov.policy_at(tree)?;
+            let email = pol.principal(&d.initiator.id).and_then(|p| p.email.clone());
+            let authored = email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(&c.author.email));
+            if !authored {
+                add(
+                    Severity::Error,
+                    Code::DecisionOtherAuthor,
+                    trailer.clone(),
+                    Some(&id),
+                    match email {
+                        Some(e) => format!(
+                            "the commit is authored by <{}>, not by the decision's initiator `{}` <{e}>",
+                            printable(&c.author.email),
+                            d.initiator.id
+                        ),
+                        None => format!(
+                            "the policy gives the decision's initiator `{}` no email, so the commit's author <{}> cannot be theirs",
+                            d.initiator.id,
+                            printable(&c.author.email)
+                        ),
+                    },
+                    "the initiator of a code-merge decision authors the change it covers; another author records their own decision"
+                        .into(),
+                );
+                continue;
+            }
+            covering = format!(", covering this commit's change ({digest})");
+        }
         let reviews: Vec<_> = ld
             .events
             .iter()
@@ -296,13 +368,13 @@ fn check_commit(
                         );
                     }
                     Some(r) => notes.push(format!(
-                        "{id}: post-action review under rule `{}`, reviewed ({})",
+                        "{id}: post-action review under rule `{}`, reviewed ({}){covering}",
                         verdict.rule,
                         r.verdict.as_str()
                     )),
                     None => {
                         notes.push(format!(
-                            "{id}: post-action review under rule `{}`, review pending",
+                            "{id}: post-action review under rule `{}`, review pending{covering}",
                             verdict.rule
                         ));
                         add(
@@ -336,7 +408,7 @@ fn check_commit(
         } else {
             let approvers: Vec<&str> = ld.approvals.iter().map(|a| a.principal.as_str()).collect();
             notes.push(format!(
-                "{id}: {} on {}, approved by {}, landed {}",
+                "{id}: {} on {}, approved by {}, landed {}{covering}",
                 d.action.kind.as_str(),
                 t.repo.as_deref().unwrap_or(&t.system),
                 approvers.join(", "),

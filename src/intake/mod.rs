@@ -200,6 +200,7 @@ pub fn parse_intake(label: &str, doc: &Value, scan: &mut Scan) -> Result<Intake,
         secrets: r.lines(&act, "secrets")?,
         datasets: r.lines(&act, "datasets")?,
         command: Vec::new(),
+        changes: Vec::new(),
         payload: None,
     };
 

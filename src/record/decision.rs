@@ -123,6 +123,10 @@ pub struct Action {
     /// shell), that `aiaudit exec` runs only if it is exactly this one. Approvers sign it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
+    /// For code merges: the change digests (`aiaudit change-digest`) of the product commits
+    /// the decision covers; `aiaudit check` accepts only those changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
     /// The change set or API request document the action applies, by digest (`aiaudit exec
     /// --payload FILE` checks the file against it).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -312,6 +312,9 @@ pub fn validate(d: &Decision) -> Vec<Diagnostic> {
             v.invalid(&field, unsafe_char(c, "other than a line break"));
         }
     }
+    for (i, c) in d.action.changes.iter().enumerate() {
+        v.sha256(&format!("action.changes[{i}]"), c);
+    }
     if let Some(p) = &d.action.payload {
         v.sha256("action.payload.sha256", &p.sha256);
     }

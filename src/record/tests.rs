@@ -37,6 +37,7 @@ fn sample() -> Decision {
             secrets: vec![],
             datasets: vec![],
             command: vec![],
+            changes: vec![],
             payload: None,
         },
         ai: Ai {

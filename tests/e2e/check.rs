@@ -32,12 +32,18 @@ fn record_for(w: &World, files: &Path, repo: &str) -> String {
             s(&files.join("output.txt")),
             "--recommendation",
             "retry with backoff",
+            "--covers",
+            EMPTY_CHANGE,
             "--push",
         ])
         .ok();
     assert_eq!(id.len(), 26, "record printed {id:?}");
     id
 }
+
+/// The change digest of a commit that changes no file (the tests' empty commits): the SHA-256
+/// of no lines.
+const EMPTY_CHANGE: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// Records for `repo` and has carol approve it; returns the id of the landed decision.
 fn landed_for(w: &World, files: &Path, repo: &str) -> String {
@@ -67,10 +73,18 @@ fn product(w: &World) -> PathBuf {
     dir
 }
 
-/// An empty commit with `message`; returns its id.
+/// An empty commit with `message`, authored by bob (the initiator of the tests' code-merge
+/// decisions); returns its id.
 fn commit(w: &World, dir: &Path, message: &str) -> String {
-    w.git_in(dir, &["commit", "-q", "--allow-empty", "-m", message])
-        .ok();
+    commit_by(w, dir, BOB, &["--allow-empty"], message)
+}
+
+/// A commit of what is staged in `dir` (plus `extra` flags), authored by principal `who`.
+fn commit_by(w: &World, dir: &Path, who: &str, extra: &[&str], message: &str) -> String {
+    let author = format!("{who} <{}>", w.key(who).email);
+    let mut args = vec!["commit", "-q", "--author", &author, "-m", message];
+    args.extend_from_slice(extra);
+    w.git_in(dir, &args).ok();
     w.git_in(dir, &["rev-parse", "HEAD"]).ok()
 }
 
@@ -384,6 +398,8 @@ fn post_rule_decisions_and_late_landing() {
             s(&files.join("output.txt")),
             "--recommendation",
             "bump it",
+            "--covers",
+            EMPTY_CHANGE,
             "--land",
             "--push",
         ])
@@ -405,7 +421,7 @@ fn post_rule_decisions_and_late_landing() {
     // The same claim in a commit made long before the decision landed (committer time 2023).
     let tree = w.git_in(&p, &["rev-parse", "HEAD^{tree}"]).ok();
     let raw = format!(
-        "tree {tree}\nparent {c}\nauthor E2E Author <author@example.com> 1700000000 +0000\n\
+        "tree {tree}\nparent {c}\nauthor bob <bob@example.com> 1700000000 +0000\n\
          committer E2E Committer <committer@example.com> 1700000000 +0000\n\n\
          Early bump\n\nDecision-Id: {id}\n"
     );
@@ -450,4 +466,119 @@ fn post_rule_decisions_and_late_landing() {
         out.stderr.contains("error[decision-review-rejected]") && out.stderr.contains("not needed"),
         "{out}"
     );
+}
+
+/// A code-merge decision covers exactly the change it names, authored by its initiator: not
+/// another change carrying its id, not the same change by someone else, and a code-merge
+/// decision naming no change covers nothing.
+#[test]
+fn a_code_merge_decision_covers_only_its_change_by_its_initiator() {
+    let w = World::new();
+    let files = scratch_files(&w);
+    let p = product(&w);
+    let base = w.git_in(&p, &["rev-parse", "HEAD"]).ok();
+    // bob makes the change, records the decision naming it, and adds the trailer afterwards.
+    std::fs::write(p.join("payouts.rs"), "fn retry() {}\n").unwrap();
+    w.git_in(&p, &["add", "payouts.rs"]).ok();
+    commit_by(&w, &p, BOB, &[], "Retry failed payouts");
+    let digest_line = w.aiaudit_in(&p, &["change-digest"]).ok();
+    let digest = digest_line.split_whitespace().next().unwrap().to_owned();
+    assert_eq!(digest.len(), 64, "{digest_line}");
+    // The documented recipe with stock tools gives the same digest (docs/check.md).
+    let recipe = "git diff-tree -r --no-renames --no-commit-id --root HEAD | awk -F'\\t' '{ split($1, f, \" \"); print f[2] \" \" f[4] \" \" $2 }' | LC_ALL=C sort -k3 | sha256sum";
+    let mut sh = w.command("sh", &p);
+    sh.args(["-c", recipe]);
+    let by_hand = String::from_utf8(sh.output().unwrap().stdout).unwrap();
+    assert!(by_hand.starts_with(&digest), "{by_hand} vs {digest}");
+    let mut args = vec![
+        "record",
+        "--initiator",
+        BOB,
+        "--action",
+        "code-merge",
+        "--system",
+        "github",
+        "--target-repo",
+        PRODUCT,
+        "--summary",
+        "Retry failed payouts",
+        "--ai-role",
+        "changed",
+        "--model",
+        MODEL,
+        "--recommendation",
+        "retry with backoff",
+        "--push",
+        "--covers",
+    ];
+    args.push(&digest);
+    let prompt = files.join("prompt.txt");
+    let output = files.join("output.txt");
+    args.extend(["--prompt", s(&prompt), "--output", s(&output)]);
+    let id = w.aiaudit(&args).ok();
+    w.aiaudit_signed(CAROL, &["approve", &id, "--yes", "--push"])
+        .ok();
+    let covered = commit_by(
+        &w,
+        &p,
+        BOB,
+        &["--amend"],
+        &format!("Retry failed payouts\n\nDecision-Id: {id}"),
+    );
+    let again = w.aiaudit_in(&p, &["change-digest", &covered]).ok();
+    assert!(
+        again.starts_with(&digest),
+        "the amended message keeps the digest: {again}"
+    );
+
+    // Another change carrying the same id.
+    std::fs::write(p.join("ledger.rs"), "fn post() {}\n").unwrap();
+    w.git_in(&p, &["add", "ledger.rs"]).ok();
+    let other = commit_by(
+        &w,
+        &p,
+        BOB,
+        &[],
+        &format!("Post to the ledger\n\nDecision-Id: {id}"),
+    );
+    // The same change, made by carol on a branch from the same base.
+    w.git_in(&p, &["checkout", "-q", "-b", "carols", &base])
+        .ok();
+    std::fs::write(p.join("payouts.rs"), "fn retry() {}\n").unwrap();
+    w.git_in(&p, &["add", "payouts.rs"]).ok();
+    let by_carol = commit_by(
+        &w,
+        &p,
+        CAROL,
+        &[],
+        &format!("Retry failed payouts\n\nDecision-Id: {id}"),
+    );
+    // A code-merge decision that names no change.
+    let mut no_change: Vec<&str> = args.clone();
+    let at = no_change.iter().position(|a| *a == "--covers").unwrap();
+    no_change.drain(at..at + 2);
+    let vague = w.aiaudit(&no_change).ok();
+    w.aiaudit_signed(CAROL, &["approve", &vague, "--yes", "--push"])
+        .ok();
+    let uncovered = commit(&w, &p, &format!("Anything\n\nDecision-Id: {vague}"));
+
+    let judge = |rev: &str| -> (Option<i32>, String) {
+        let out = w.aiaudit_in(&p, &["check", "--audit-repo", s(&w.server), rev]);
+        (out.status.code(), out.stdout.clone() + &out.stderr)
+    };
+    let (code, text) = judge(&covered);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!("covering this commit's change ({digest})")),
+        "{text}"
+    );
+    for (rev, want) in [
+        (&other, "decision-does-not-cover"),
+        (&by_carol, "decision-other-author"),
+        (&uncovered, "decision-names-no-change"),
+    ] {
+        let (code, text) = judge(rev);
+        assert_eq!(code, Some(1), "{rev}: {text}");
+        assert!(text.contains(want), "{rev} must be {want}: {text}");
+    }
 }
