@@ -223,25 +223,19 @@ impl super::Checker<'_> {
             .and_then(|v| v.split_whitespace().next())
             .map(|i| vec![i.to_owned()])
             .unwrap_or_default();
-        let signers = |c: &CommitView| -> Vec<String> {
-            c.trailers
-                .well_formed_signatures(trailers::APPROVED_BY)
-                .into_iter()
-                .map(|a| a.principal)
-                .collect()
-        };
         let what = match (u.old, u.new) {
             (None, _) => "creates",
             (Some(_), Some(_)) => {
-                accountable.extend(signers(&proposal));
+                accountable.extend(signers(&proposal, trailers::APPROVED_BY));
                 "updates"
             }
             (Some(_), None) => {
-                accountable.extend(signers(&proposal));
+                accountable.extend(signers(&proposal, trailers::APPROVED_BY));
                 let path = crate::record::path_for_id("decisions", id).unwrap_or_default();
                 if let Ok(Some(_)) = self.store.lookup(main.tree, &path) {
                     match self.landing_commit(&main, &path) {
-                        Ok(landing) => accountable.extend(signers(&CommitView::new(landing))),
+                        Ok(landing) => accountable
+                            .extend(signers(&CommitView::new(landing), trailers::APPROVED_BY)),
                         Err(d) => return Some(d),
                     }
                 }
@@ -255,11 +249,7 @@ impl super::Checker<'_> {
                 "deletes"
             }
         };
-        let allowed = accountable
-            .iter()
-            .filter_map(|id| policy.principal(id))
-            .any(|p| p.forge_logins.contains(&pusher));
-        (!allowed).then(|| {
+        (!any_login(&policy, &accountable, &pusher)).then(|| {
             Diagnostic::new(
                 Code::PusherMismatch,
                 format!(
@@ -286,13 +276,7 @@ impl super::Checker<'_> {
         if binding.landing_accounts.contains(&pusher) {
             return None;
         }
-        let signers = |key: &str| -> Vec<String> {
-            c.trailers
-                .well_formed_signatures(key)
-                .into_iter()
-                .map(|a| a.principal)
-                .collect()
-        };
+        let signers = |key: &str| signers(c, key);
         let accountable: Vec<String> = match role {
             CommitRole::Decision(Some(d)) => {
                 let mut v = signers(trailers::APPROVED_BY);
@@ -309,11 +293,7 @@ impl super::Checker<'_> {
             CommitRole::PolicyChange => signers(trailers::POLICY_SIGNED_BY),
             _ => return None, // already rejected for other reasons
         };
-        let allowed = accountable
-            .iter()
-            .filter_map(|id| policy.principal(id))
-            .any(|p| p.forge_logins.contains(&pusher));
-        (!allowed).then(|| {
+        (!any_login(&policy, &accountable, &pusher)).then(|| {
             Diagnostic::new(
                 Code::PusherMismatch,
                 format!(
@@ -327,6 +307,22 @@ impl super::Checker<'_> {
             )
         })
     }
+}
+
+/// The principals whose well-formed signature trailers `key` commit `c` carries.
+fn signers(c: &CommitView, key: &str) -> Vec<String> {
+    c.trailers
+        .well_formed_signatures(key)
+        .into_iter()
+        .map(|a| a.principal)
+        .collect()
+}
+
+/// Whether forge login `pusher` belongs to one of the principals `ids`.
+fn any_login(policy: &policy::Policy, ids: &[String], pusher: &str) -> bool {
+    ids.iter()
+        .filter_map(|id| policy.principal(id))
+        .any(|p| p.forge_logins.iter().any(|l| l == pusher))
 }
 
 /// The finding when the policy binds pushers and the forge did not say who pushed.

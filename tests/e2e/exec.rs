@@ -21,17 +21,7 @@ fn command(marker: &Path, code: i32) -> Vec<String> {
 
 /// bob records (and pushes as a proposal) a production change that names `cmd`.
 fn record_command(w: &World, cmd: &[String]) -> String {
-    let mut args = RecordFlags {
-        initiator: BOB,
-        action: "config-change",
-        system: "github.com/acme/payments",
-        summary: "Raise the rate limit",
-        model: MODEL,
-        prompt: &w.files.join("prompt.txt"),
-        output: &w.files.join("output.txt"),
-        recommendation: "raise it to 200/s",
-    }
-    .args();
+    let mut args = w.config_change_args(BOB);
     args.push("--push".into());
     args.extend(w.signer_args(BOB));
     args.push("--".into());

@@ -829,9 +829,9 @@ impl World {
         }
     }
 
-    /// Records (and pushes as a proposal) the config change `land` uses, unapproved.
-    pub fn land_proposal(&self, initiator: &str) -> Decision {
-        let mut args = RecordFlags {
+    /// `record` and the flags of the config change `land` uses, initiated by `initiator`.
+    pub fn config_change_args(&self, initiator: &str) -> Vec<String> {
+        RecordFlags {
             initiator,
             action: "config-change",
             system: "github.com/acme/payments",
@@ -841,7 +841,12 @@ impl World {
             output: &self.files.join("output.txt"),
             recommendation: "raise it to 200/s",
         }
-        .args();
+        .args()
+    }
+
+    /// Records (and pushes as a proposal) the config change `land` uses, unapproved.
+    pub fn land_proposal(&self, initiator: &str) -> Decision {
+        let mut args = self.config_change_args(initiator);
         args.push("--push".into());
         let id = self.aiaudit(&argv(&args)).ok();
         // Regression: git's push report used to land on stdout, after the id.

@@ -75,19 +75,7 @@ fn the_initiator_signs_the_record_with_a_key_file_or_gnupg() {
 fn record_refuses_to_write_an_unsigned_or_misattributed_record() {
     let w = World::new();
     let before = w.server_refs();
-    let flags = |initiator: &str| {
-        RecordFlags {
-            initiator,
-            action: "config-change",
-            system: "github.com/acme/payments",
-            summary: "Raise the rate limit",
-            model: MODEL,
-            prompt: &w.files.join("prompt.txt"),
-            output: &w.files.join("output.txt"),
-            recommendation: "raise it",
-        }
-        .args()
-    };
+    let flags = |initiator: &str| w.config_change_args(initiator);
     // No key: the policy `init` writes requires the initiator's signature.
     let mut args: Vec<String> = flags(BOB)
         .into_iter()

@@ -132,17 +132,7 @@ fn an_outcome_signed_before_the_approval_is_rejected() {
     let (key, fpr) = erin_since_yesterday(&w);
     let hours_ago = |h: u64| rfc3339(SystemTime::now() - Duration::from_secs(h * 3600));
     // erin records (and signs) two hours ago; carol approves now.
-    let mut args = RecordFlags {
-        initiator: "erin",
-        action: "config-change",
-        system: "github.com/acme/payments",
-        summary: "Raise the rate limit",
-        model: MODEL,
-        prompt: &w.files.join("prompt.txt"),
-        output: &w.files.join("output.txt"),
-        recommendation: "raise it",
-    }
-    .args();
+    let mut args = w.config_change_args("erin");
     args.extend(["--key".into(), s(&key).into(), "--push".into()]);
     let id = w
         .aiaudit_in_env(&w.work, &argv(&args), &[("AIAUDIT_NOW", &hours_ago(2))])
