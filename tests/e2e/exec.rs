@@ -123,32 +123,7 @@ fn a_key_revoked_after_the_approval_blocks_exec() {
     let cmd = command(&marker, 0);
     let id = record_command(&w, &cmd);
     approve(&w, &id);
-    let carol = w.key(CAROL).clone();
-    let later = jiff::Timestamp::now()
-        .checked_add(jiff::SignedDuration::from_secs(10))
-        .unwrap()
-        .to_string();
-    let rev = w.server.with_file_name("carol.rev");
-    w.aiaudit_in_env(
-        &w.work,
-        &[
-            "key",
-            "revoke",
-            "--key",
-            s(carol.secret.as_ref().unwrap()),
-            "--reason",
-            "compromised",
-            "--out",
-            s(&rev),
-        ],
-        &[("AIAUDIT_NOW", &later)],
-    )
-    .ok();
-    w.aiaudit_signed(
-        ALICE,
-        &["principal", "update-key", &carol.fpr, s(&rev), "--push"],
-    )
-    .ok();
+    w.revoke(CAROL, "compromised");
     let at = jiff::Timestamp::now()
         .checked_add(jiff::SignedDuration::from_secs(60))
         .unwrap()

@@ -829,6 +829,38 @@ impl World {
         }
     }
 
+    /// `who`'s key revoked for `reason` (a revocation dated 10 s from now, as any real one
+    /// comes after what it revokes), published by alice's signed, pushed `principal
+    /// update-key`.
+    pub fn revoke(&self, who: &str, reason: &str) {
+        let k = self.key(who).clone();
+        let later = jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::from_secs(10))
+            .expect("a time")
+            .to_string();
+        let rev = self.server.with_file_name(format!("{who}-{reason}.rev"));
+        self.aiaudit_in_env(
+            &self.work,
+            &[
+                "key",
+                "revoke",
+                "--key",
+                s(k.secret.as_ref().expect("a key file")),
+                "--reason",
+                reason,
+                "--out",
+                s(&rev),
+            ],
+            &[("AIAUDIT_NOW", &later)],
+        )
+        .ok();
+        self.aiaudit_signed(
+            ALICE,
+            &["principal", "update-key", &k.fpr, s(&rev), "--push"],
+        )
+        .ok();
+    }
+
     /// `record` and the flags of the config change `land` uses, initiated by `initiator`.
     pub fn config_change_args(&self, initiator: &str) -> Vec<String> {
         RecordFlags {

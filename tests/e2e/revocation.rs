@@ -15,29 +15,7 @@ fn later(secs: i64) -> String {
 fn approved_then_revoked(reason: &str) -> (World, Decision) {
     let w = World::new();
     let d = w.land(BOB, CAROL);
-    let carol = w.key(CAROL).clone();
-    let rev = w.server.with_file_name(format!("carol-{reason}.rev"));
-    // Dated a little later than the approval, as any real revocation is.
-    let out = w.aiaudit_in_env(
-        &w.work,
-        &[
-            "key",
-            "revoke",
-            "--key",
-            s(carol.secret.as_ref().unwrap()),
-            "--reason",
-            reason,
-            "--out",
-            s(&rev),
-        ],
-        &[("AIAUDIT_NOW", &later(10))],
-    );
-    out.ok();
-    w.aiaudit_signed(
-        ALICE,
-        &["principal", "update-key", &carol.fpr, s(&rev), "--push"],
-    )
-    .ok();
+    w.revoke(CAROL, reason);
     (w, d)
 }
 
