@@ -839,6 +839,10 @@ pub fn stored_texts(d: &crate::record::Decision) -> Vec<(String, String)> {
         }
     }
     push("action.summary".into(), &d.action.summary);
+    if !d.action.command.is_empty() {
+        // Judged as one line, as a shell would see it: a secret may be a flag and its value.
+        push("action.command".into(), &d.action.command.join(" "));
+    }
     for (list, items) in [
         ("identities", &d.action.identities),
         ("secrets", &d.action.secrets),

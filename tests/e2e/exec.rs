@@ -55,6 +55,17 @@ fn only_the_approved_command_runs_and_its_signed_outcome_lands() {
     let w = World::new();
     let marker = w.files.join("marker");
     let cmd = command(&marker, 3);
+    // A command holding a credential is refused before anything is written: the record would
+    // keep it forever.
+    let mut args = w.config_change_args(BOB);
+    args.push("--".into());
+    args.extend([
+        "curl".into(),
+        "https://admin:Tr0ub4dor-and-3@db.example.com/".into(),
+    ]);
+    let out = w.aiaudit(&argv(&args));
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    assert!(out.stderr.contains("action.command"), "{out}");
     let id = record_command(&w, &cmd);
     let shown = w.aiaudit(&["show", &id]).ok();
     assert!(shown.contains("command    sh -c 'echo ran >"), "{shown}");
