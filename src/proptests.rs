@@ -57,7 +57,7 @@ fn event_seed() -> (String, String) {
             finished: Some(created.into()),
             exit_code: Some(0),
             result: Some("HTTP 201".into()),
-            output: Some(record::event::Evidence {
+            output: Some(record::ContentDigest {
                 sha256: "ab".repeat(32),
                 size: 1234,
             }),

@@ -103,12 +103,9 @@ pub fn run_outcome(cwd: &Path, a: OutcomeArgs) -> CliResult {
     outcome.finished = a.finished.clone();
     outcome.exit_code = a.exit_code;
     outcome.result = a.result.clone();
-    outcome.output = a.output.as_deref().map(evidence).transpose()?;
-    outcome.log = a.log.as_deref().map(evidence).transpose()?;
-    let signer = match (&a.signer.key, &a.signer.gpg_key) {
-        (None, None) => None,
-        _ => Some(a.signer.signer()?),
-    };
+    outcome.output = a.output.as_deref().map(util::file_digest).transpose()?;
+    outcome.log = a.log.as_deref().map(util::file_digest).transpose()?;
+    let signer = a.signer.optional()?;
     let actor =
         match (&a.actor, &signer) {
             (Some(id), _) => id.clone(),
@@ -137,25 +134,11 @@ pub fn run_outcome(cwd: &Path, a: OutcomeArgs) -> CliResult {
     Ok(EXIT_OK)
 }
 
-/// The digest and size of an evidence file (`-`: standard input).
-fn evidence(path: &Path) -> CliResult<crate::record::event::Evidence> {
-    use sha2::Digest as _;
-    let bytes = if path == Path::new("-") {
-        let mut b = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)
-            .map_err(|e| CliError::usage(anyhow!("standard input: {e}")))?;
-        b
-    } else {
-        std::fs::read(path).map_err(|e| CliError::usage(anyhow!("{}: {e}", path.display())))?
-    };
-    Ok(crate::record::event::Evidence {
-        sha256: hex::encode(sha2::Sha256::digest(&bytes)),
-        size: bytes.len() as u64,
-    })
-}
-
 /// The principal whose key `signer` holds.
-fn signer_principal(policy: &crate::policy::Policy, signer: &pgp::Signer) -> CliResult<String> {
+pub(super) fn signer_principal(
+    policy: &crate::policy::Policy,
+    signer: &pgp::Signer,
+) -> CliResult<String> {
     let fpr = pgp::signer_fingerprint(signer).map_err(CliError::usage)?;
     Ok(policy
         .principal_by_key(&fpr)

@@ -12,8 +12,8 @@ use super::{errln, CliError, CliResult, EXIT_VIOLATIONS};
 use crate::diag::Diagnostic;
 use crate::engine::{Checker, CommitView};
 use crate::ledger::MAIN_REF;
-use crate::pgp;
-use crate::record::event::{Evidence, Outcome, OutcomeStatus};
+use crate::record::event::{Outcome, OutcomeStatus};
+use crate::record::ContentDigest;
 use crate::record::{self, Decision, EventKind};
 use crate::store::{Change, Store};
 use anyhow::anyhow;
@@ -250,10 +250,7 @@ pub fn run(cwd: &Path, a: ExecArgs) -> CliResult {
     let store = util::open(cwd)?;
     let wait = a.wait.as_deref().map(timeout).transpose()?;
     let remote = a.remote.remote(&store);
-    let signer = match (&a.signer.key, &a.signer.gpg_key) {
-        (None, None) => None,
-        _ => Some(a.signer.signer()?),
-    };
+    let signer = a.signer.optional()?;
     let base = until_landed(&store, &a.id, remote.as_deref(), wait)?;
     let d = approved_decision(&store, &a.id, &base, a.remote.trust_root()?)?;
 
@@ -288,13 +285,13 @@ pub fn run(cwd: &Path, a: ExecArgs) -> CliResult {
             )))
         }
         (Some(want), Some(file)) => {
-            let bytes = util::read_input(file)?;
-            let got = record::digest::sha256_hex(&bytes);
-            if got != want.sha256 || bytes.len() as u64 != want.size {
+            let got = util::file_digest(file)?;
+            if got != *want {
                 return Err(CliError::violations(anyhow!(
-                    "{} (sha256 {got}, {} bytes) is not the payload decision {} approves (sha256 {}, {} bytes); nothing was run",
+                    "{} (sha256 {}, {} bytes) is not the payload decision {} approves (sha256 {}, {} bytes); nothing was run",
                     file.display(),
-                    bytes.len(),
+                    got.sha256,
+                    got.size,
                     a.id,
                     want.sha256,
                     want.size
@@ -305,18 +302,7 @@ pub fn run(cwd: &Path, a: ExecArgs) -> CliResult {
     // Who executes, and whether the policy needs the outcome signed, before anything runs.
     let policy = util::policy_at(&store, base.tree)?;
     let actor = match &signer {
-        Some(s) => {
-            let fpr = pgp::signer_fingerprint(s).map_err(CliError::usage)?;
-            policy
-                .principal_by_key(&fpr)
-                .ok_or_else(|| {
-                    CliError::usage(anyhow!(
-                        "your key {fpr} belongs to no principal of the policy; nothing was run"
-                    ))
-                })?
-                .id
-                .clone()
-        }
+        Some(s) => super::event::signer_principal(&policy, s)?,
         None if policy.verdict(&d).signatures.outcome => {
             return Err(CliError::usage(anyhow!(
                 "the policy requires the executor to sign the outcome; nothing was run"
@@ -381,8 +367,8 @@ pub fn run(cwd: &Path, a: ExecArgs) -> CliResult {
 /// What ran, with the evidence of its output.
 struct Ran {
     status: std::process::ExitStatus,
-    stdout: Evidence,
-    stderr: Evidence,
+    stdout: ContentDigest,
+    stderr: ContentDigest,
 }
 
 /// Runs `argv` without a shell: stdin inherited, stdout and stderr passed through as they come
@@ -405,8 +391,8 @@ fn execute(argv: &[String]) -> CliResult<Ran> {
     let status = child
         .wait()
         .map_err(|e| CliError::internal(anyhow!("waiting for the command: {e}")))?;
-    let join = |h: Option<std::thread::JoinHandle<Evidence>>| {
-        h.and_then(|h| h.join().ok()).unwrap_or(Evidence {
+    let join = |h: Option<std::thread::JoinHandle<ContentDigest>>| {
+        h.and_then(|h| h.join().ok()).unwrap_or(ContentDigest {
             sha256: record::digest::sha256_hex(b""),
             size: 0,
         })
@@ -422,7 +408,7 @@ fn execute(argv: &[String]) -> CliResult<Ran> {
 fn tee(
     mut from: impl Read + Send + 'static,
     mut to: impl Write + Send + 'static,
-) -> std::thread::JoinHandle<Evidence> {
+) -> std::thread::JoinHandle<ContentDigest> {
     std::thread::spawn(move || {
         let mut hash = sha2::Sha256::new();
         let mut size = 0u64;
@@ -439,7 +425,7 @@ fn tee(
                 }
             }
         }
-        Evidence {
+        ContentDigest {
             sha256: hex::encode(hash.finalize()),
             size,
         }

@@ -228,10 +228,9 @@ pub fn run(cwd: &Path, mut a: RecordArgs) -> CliResult {
     let mut checker = Checker::new(&store, now);
     let policy = checker.governance().policy_at(base.tree)?;
     // Who signs, known before anything is read: the key names its principal.
-    let signer = match (&a.signer.key, &a.signer.gpg_key) {
-        (None, None) => None,
-        _ => {
-            let signer = a.signer.signer()?;
+    let signer = match a.signer.optional()? {
+        None => None,
+        Some(signer) => {
             let fpr = pgp::signer_fingerprint(&signer).map_err(CliError::usage)?;
             let Some(p) = policy.principal_by_key(&fpr) else {
                 return Err(CliError::usage(anyhow!(
@@ -666,15 +665,6 @@ fn flag_output(a: &RecordArgs, scan: &mut Scan) -> CliResult<Option<Digested>> {
     Ok(Some(Digested::of(&f.data)))
 }
 
-/// The digest and size of the payload file given with `--payload`.
-fn payload_digest(path: &Path) -> CliResult<crate::record::Payload> {
-    let bytes = util::read_input(path)?;
-    Ok(crate::record::Payload {
-        sha256: digest::sha256_hex(&bytes),
-        size: bytes.len() as u64,
-    })
-}
-
 fn missing(flag: &str) -> CliError {
     CliError::usage(anyhow!("missing {flag}")).hint("see `aiaudit record --help`")
 }
@@ -726,7 +716,7 @@ fn assemble(
             datasets: a.datasets.clone(),
             command: a.command.clone(),
             changes: a.covers.clone(),
-            payload: a.payload.as_deref().map(payload_digest).transpose()?,
+            payload: a.payload.as_deref().map(util::file_digest).transpose()?,
         },
         ai: Ai {
             role: a.ai_role.ok_or_else(|| missing("--ai-role ROLE"))?,

@@ -100,6 +100,14 @@ pub struct SignerArgs {
 }
 
 impl SignerArgs {
+    /// The signer, when a key was given; `None` when neither --key nor --gpg-key was.
+    pub fn optional(&self) -> CliResult<Option<Signer>> {
+        match (&self.key, &self.gpg_key) {
+            (None, None) => Ok(None),
+            _ => self.signer().map(Some),
+        }
+    }
+
     pub fn signer(&self) -> CliResult<Signer> {
         match (&self.key, &self.gpg_key) {
             (Some(path), _) => Ok(Signer::KeyFile {
@@ -278,6 +286,15 @@ pub fn git_fetch(store: &Store, remote: &str) -> CliResult<()> {
             "git fetch from {remote} failed (see git's message above)"
         )))
     }
+}
+
+/// The digest and size of a file given on the command line (`-`: standard input).
+pub fn file_digest(path: &Path) -> CliResult<crate::record::ContentDigest> {
+    let bytes = read_input(path)?;
+    Ok(crate::record::ContentDigest {
+        sha256: crate::record::digest::sha256_hex(&bytes),
+        size: bytes.len() as u64,
+    })
 }
 
 /// Reads a file given on the command line, `-` meaning standard input.

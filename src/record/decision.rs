@@ -130,14 +130,14 @@ pub struct Action {
     /// The change set or API request document the action applies, by digest (`aiaudit exec
     /// --payload FILE` checks the file against it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload: Option<Payload>,
+    pub payload: Option<ContentDigest>,
 }
 
-/// A document named by its content: the SHA-256 of its exact bytes (lowercase hex) and their
-/// length.
+/// Content kept outside the ledger, named by its digest: the SHA-256 of its exact bytes
+/// (lowercase hex) and their length. A decision's payload; an outcome's output and log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Payload {
+pub struct ContentDigest {
     pub sha256: String,
     pub size: u64,
 }

@@ -3,8 +3,8 @@
 //! `events/YYYY/MM/<id>.yaml`, in the same canonical form.
 
 use super::{
-    check_text, format_created, is_ident, is_ulid, parse_created, yaml_error, PrincipalKind,
-    Validator,
+    check_text, format_created, is_ident, is_ulid, parse_created, yaml_error, ContentDigest,
+    PrincipalKind, Validator,
 };
 use crate::diag::{Code, Diagnostic};
 use serde::{Deserialize, Serialize};
@@ -87,10 +87,10 @@ pub struct Outcome {
     pub result: Option<String>,
     /// The execution's output, by digest and size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<Evidence>,
+    pub output: Option<ContentDigest>,
     /// The execution's log, by digest and size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log: Option<Evidence>,
+    pub log: Option<ContentDigest>,
 }
 
 impl Outcome {
@@ -109,15 +109,6 @@ impl Outcome {
             log: None,
         }
     }
-}
-
-/// Content kept outside the ledger, named by its digest: the SHA-256 of the exact bytes
-/// (lowercase hex) and their length.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Evidence {
-    pub sha256: String,
-    pub size: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -7,36 +7,58 @@ use std::path::{Path, PathBuf};
 
 const PRODUCT: &str = "github.com/acme/payments";
 
+/// `record` of a code-merge decision by bob for `repo` covering the change `covers` (none:
+/// naming no change), its summary `summary` and AI role `ai_role`, pushed.
+fn code_merge_args(
+    files: &Path,
+    repo: &str,
+    summary: &str,
+    ai_role: &str,
+    covers: Option<&str>,
+) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "record",
+        "--initiator",
+        BOB,
+        "--action",
+        "code-merge",
+        "--system",
+        "github",
+        "--target-repo",
+        repo,
+        "--summary",
+        summary,
+        "--ai-role",
+        ai_role,
+        "--model",
+        MODEL,
+        "--prompt",
+        s(&files.join("prompt.txt")),
+        "--output",
+        s(&files.join("output.txt")),
+        "--recommendation",
+        "do it",
+        "--push",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    if let Some(c) = covers {
+        args.extend(["--covers".into(), c.into()]);
+    }
+    args
+}
+
 /// Records a code-merge decision for `repo` as bob (pushed as a proposal); returns its id.
 fn record_for(w: &World, files: &Path, repo: &str) -> String {
-    let id = w
-        .aiaudit(&[
-            "record",
-            "--initiator",
-            BOB,
-            "--action",
-            "code-merge",
-            "--system",
-            "github",
-            "--target-repo",
-            repo,
-            "--summary",
-            "Retry failed payouts",
-            "--ai-role",
-            "changed",
-            "--model",
-            MODEL,
-            "--prompt",
-            s(&files.join("prompt.txt")),
-            "--output",
-            s(&files.join("output.txt")),
-            "--recommendation",
-            "retry with backoff",
-            "--covers",
-            EMPTY_CHANGE,
-            "--push",
-        ])
-        .ok();
+    let args = code_merge_args(
+        files,
+        repo,
+        "Retry failed payouts",
+        "changed",
+        Some(EMPTY_CHANGE),
+    );
+    let id = w.aiaudit(&argv(&args)).ok();
     assert_eq!(id.len(), 26, "record printed {id:?}");
     id
 }
@@ -375,35 +397,15 @@ fn post_rule_decisions_and_late_landing() {
     let w = World::new();
     w.add_post_rule("post-merge", "code-merge", None);
     let files = scratch_files(&w);
-    let id = w
-        .aiaudit(&[
-            "record",
-            "--initiator",
-            BOB,
-            "--action",
-            "code-merge",
-            "--system",
-            "github",
-            "--target-repo",
-            PRODUCT,
-            "--summary",
-            "Bump a dependency",
-            "--ai-role",
-            "initiated",
-            "--model",
-            MODEL,
-            "--prompt",
-            s(&files.join("prompt.txt")),
-            "--output",
-            s(&files.join("output.txt")),
-            "--recommendation",
-            "bump it",
-            "--covers",
-            EMPTY_CHANGE,
-            "--land",
-            "--push",
-        ])
-        .ok();
+    let mut args = code_merge_args(
+        &files,
+        PRODUCT,
+        "Bump a dependency",
+        "initiated",
+        Some(EMPTY_CHANGE),
+    );
+    args.push("--land".into());
+    let id = w.aiaudit(&argv(&args)).ok();
 
     let p = product(&w);
     let c = commit(&w, &p, &format!("Bump a dependency\n\nDecision-Id: {id}"));
@@ -490,32 +492,14 @@ fn a_code_merge_decision_covers_only_its_change_by_its_initiator() {
     sh.args(["-c", recipe]);
     let by_hand = String::from_utf8(sh.output().unwrap().stdout).unwrap();
     assert!(by_hand.starts_with(&digest), "{by_hand} vs {digest}");
-    let mut args = vec![
-        "record",
-        "--initiator",
-        BOB,
-        "--action",
-        "code-merge",
-        "--system",
-        "github",
-        "--target-repo",
+    let args = code_merge_args(
+        &files,
         PRODUCT,
-        "--summary",
         "Retry failed payouts",
-        "--ai-role",
         "changed",
-        "--model",
-        MODEL,
-        "--recommendation",
-        "retry with backoff",
-        "--push",
-        "--covers",
-    ];
-    args.push(&digest);
-    let prompt = files.join("prompt.txt");
-    let output = files.join("output.txt");
-    args.extend(["--prompt", s(&prompt), "--output", s(&output)]);
-    let id = w.aiaudit(&args).ok();
+        Some(&digest),
+    );
+    let id = w.aiaudit(&argv(&args)).ok();
     w.aiaudit_signed(CAROL, &["approve", &id, "--yes", "--push"])
         .ok();
     let covered = commit_by(
@@ -554,10 +538,8 @@ fn a_code_merge_decision_covers_only_its_change_by_its_initiator() {
         &format!("Retry failed payouts\n\nDecision-Id: {id}"),
     );
     // A code-merge decision that names no change.
-    let mut no_change: Vec<&str> = args.clone();
-    let at = no_change.iter().position(|a| *a == "--covers").unwrap();
-    no_change.drain(at..at + 2);
-    let vague = w.aiaudit(&no_change).ok();
+    let no_change = code_merge_args(&files, PRODUCT, "Retry failed payouts", "changed", None);
+    let vague = w.aiaudit(&argv(&no_change)).ok();
     w.aiaudit_signed(CAROL, &["approve", &vague, "--yes", "--push"])
         .ok();
     let uncovered = commit(&w, &p, &format!("Anything\n\nDecision-Id: {vague}"));
