@@ -529,7 +529,7 @@ fn synthetic_decision(i: u64, n: u64, policy: &Policy) -> Decision {
             } else {
                 vec![]
             },
-            secrets: if kind == ActionKind::ConfigChange && i % 8 == 0 {
+            secrets: if kind == ActionKind::ConfigChange && i.is_multiple_of(8) {
                 vec![format!("vault:secret/data/api-{}/token", i % 50)]
             } else {
                 vec![]
@@ -544,7 +544,7 @@ fn synthetic_decision(i: u64, n: u64, policy: &Policy) -> Decision {
             payload: None,
         },
         ai: Ai {
-            role: if i % 3 == 0 {
+            role: if i.is_multiple_of(3) {
                 AiRole::Changed
             } else {
                 AiRole::Suggested
@@ -802,7 +802,7 @@ fn import_decisions(env: &Env, repo: &Path, cast: &Cast, base: Oid, n: u64, star
                 w.write_all(b"\n\n").expect("write to fast-import");
                 done += 1;
             }
-            if done % 10_000 == 0 || done == n {
+            if done.is_multiple_of(10_000) || done == n {
                 eprintln!(
                     "[N={n}]   {done} decisions imported ({:.1?})",
                     start.elapsed()
@@ -1550,7 +1550,7 @@ fn thousands(x: u64) -> String {
     let s = x.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -75,7 +75,7 @@ pub struct RemoteArgs {
 }
 
 impl RemoteArgs {
-    fn trust_root(&self) -> CliResult<Option<crate::store::Oid>> {
+    pub(super) fn trust_root(&self) -> CliResult<Option<crate::store::Oid>> {
         self.trust_root
             .as_deref()
             .map(|s| {
@@ -87,14 +87,14 @@ impl RemoteArgs {
     }
 
     /// The remote to use, if any: none offline or when the clone has no such remote.
-    fn remote(&self, store: &Store) -> Option<String> {
+    pub(super) fn remote(&self, store: &Store) -> Option<String> {
         let url = format!("remote.{}.url", self.remote);
         (!self.offline && store.config_string(&url).is_some()).then(|| self.remote.clone())
     }
 }
 
 /// `90s`, `30m`, `2h`, `1d` as a duration.
-fn timeout(s: &str) -> CliResult<Duration> {
+pub(super) fn timeout(s: &str) -> CliResult<Duration> {
     let secs = match s.strip_suffix('s') {
         Some(n) => n.parse::<u64>().ok(),
         None => crate::policy::parse_duration(s).map(|n| n as u64),
@@ -150,16 +150,15 @@ fn until_landed(
     }
 }
 
-/// What a decision still needs, from its proposal (the engine's own judgement of landing it).
-fn what_is_missing(store: &Store, id: &str) -> String {
-    let Ok(prop) = util::find_proposal(store, id) else {
-        return "no proposal for it was found".into();
-    };
+/// What a decision still needs, from its proposal (the engine's own judgement of landing it):
+/// `None` when no proposal for it is known; an empty list when its proposal meets the policy.
+pub(super) fn proposal_needs(store: &Store, id: &str) -> Option<Vec<String>> {
+    let prop = util::find_proposal(store, id).ok()?;
     let Ok(Some(entry)) = store.lookup(prop.commit.tree, &prop.path) else {
-        return "its proposal holds no record".into();
+        return Some(vec!["its proposal holds no record".into()]);
     };
     let Ok(now) = util::now() else {
-        return "the clock is unreadable".into();
+        return Some(vec!["the clock is unreadable".into()]);
     };
     let mut checker = Checker::new(store, now);
     let change = Change::added_blob(&prop.path, entry.oid);
@@ -171,20 +170,28 @@ fn what_is_missing(store: &Store, id: &str) -> String {
         &stored,
         true,
     );
-    let needs: Vec<String> = diags
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| d.message.clone())
-        .collect();
-    if needs.is_empty() {
-        "its proposal meets the policy and waits to be landed with `aiaudit approve`".into()
-    } else {
-        needs.join("; ")
+    Some(
+        diags
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.message.clone())
+            .collect(),
+    )
+}
+
+/// [`proposal_needs`] in one phrase.
+fn what_is_missing(store: &Store, id: &str) -> String {
+    match proposal_needs(store, id) {
+        None => "no proposal for it was found".into(),
+        Some(needs) if needs.is_empty() => {
+            "its proposal meets the policy and waits to be landed with `aiaudit approve`".into()
+        }
+        Some(needs) => needs.join("; "),
     }
 }
 
 /// The decision on main, verified and judged now; refusal (nothing runs) otherwise.
-fn approved_decision(
+pub(super) fn approved_decision(
     store: &Store,
     id: &str,
     base: &crate::store::CommitData,

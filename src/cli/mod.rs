@@ -14,6 +14,7 @@ pub(crate) mod hook;
 mod init;
 mod key;
 mod log;
+mod mcp;
 mod pending;
 mod policy_cmd;
 mod principal;
@@ -22,6 +23,7 @@ mod record;
 mod report;
 mod sample;
 mod show;
+mod status;
 mod util;
 mod verify;
 
@@ -75,6 +77,8 @@ pub enum Command {
     Review(event::ReviewArgs),
     Exec(exec::ExecArgs),
     Await(exec::AwaitArgs),
+    Status(status::StatusArgs),
+    Mcp(mcp::McpArgs),
     Verify(verify::VerifyArgs),
     Checkpoint(checkpoint::CheckpointArgs),
     #[command(subcommand)]
@@ -240,6 +244,8 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Review(a) => event::run_review(&cwd, a),
         Command::Exec(a) => exec::run(&cwd, a),
         Command::Await(a) => exec::run_await(&cwd, a),
+        Command::Status(a) => status::run(&cwd, a),
+        Command::Mcp(a) => mcp::run(&cwd, a),
         Command::Verify(a) => verify::run(&cwd, a),
         Command::Checkpoint(a) => checkpoint::run(&cwd, a),
         Command::Hook(h) => hook::run(h),

@@ -650,7 +650,7 @@ fn esc(s: &str) -> String {
 /// Escaped text with `backticked` spans set as code (as the engine's messages quote names).
 fn rich(s: &str) -> String {
     let parts: Vec<&str> = s.split('`').collect();
-    if parts.len() % 2 == 0 {
+    if parts.len().is_multiple_of(2) {
         return esc(s);
     }
     parts

@@ -394,14 +394,14 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
     Ok(EXIT_OK)
 }
 
-type Found = (CommitData, CommitData, Vec<u8>, Vec<FoundEvent>);
+pub(super) type Found = (CommitData, CommitData, Vec<u8>, Vec<FoundEvent>);
 
 /// An event about the decision: its commit, its parent's tree, the record and its bytes.
-struct FoundEvent {
-    commit: CommitData,
-    parent_tree: Oid,
-    event: Event,
-    bytes: Vec<u8>,
+pub(super) struct FoundEvent {
+    pub commit: CommitData,
+    pub parent_tree: Oid,
+    pub event: Event,
+    pub bytes: Vec<u8>,
 }
 
 /// One line on a link's signature: who signed it and when, or why it does not count.
@@ -431,7 +431,7 @@ fn link_json(status: &LinkStatus, required: bool) -> serde_json::Value {
 
 /// The commit on main that added decision `id`, its parent, the file's bytes, and the events
 /// about it landed since (oldest first).
-fn find_on_main(store: &Store, base: &CommitData, id: &str) -> CliResult<Option<Found>> {
+pub(super) fn find_on_main(store: &Store, base: &CommitData, id: &str) -> CliResult<Option<Found>> {
     let Ok(u) = ulid::Ulid::from_string(id) else {
         return Ok(None);
     };

@@ -553,7 +553,7 @@ impl super::Checker<'_> {
             }
             per_commit.push((found.into_iter().map(|d| d.at_ref(MAIN_REF)).collect(), id));
             child = parent;
-            if per_commit.len() % 256 == 0 {
+            if per_commit.len().is_multiple_of(256) {
                 if let Some(p) = &self.progress {
                     p.advance(256);
                 }

@@ -46,7 +46,11 @@ pub mod fields {
         "identities",
         "secrets",
         "datasets",
+        "command",
+        "changes",
+        "payload",
     ];
+    pub const PAYLOAD: &[&str] = &["sha256", "size"];
     pub const TARGET: &[&str] = &["system", "repo", "change", "resource"];
     pub const AI: &[&str] = &["role", "model", "framework", "agents"];
     pub const MODEL: &[&str] = &["provider", "name", "version"];
@@ -199,9 +203,38 @@ pub fn parse_intake(label: &str, doc: &Value, scan: &mut Scan) -> Result<Intake,
         identities: r.lines(&act, "identities")?,
         secrets: r.lines(&act, "secrets")?,
         datasets: r.lines(&act, "datasets")?,
-        command: Vec::new(),
-        changes: Vec::new(),
-        payload: None,
+        command: r.words(&act, "command")?,
+        changes: act
+            .list("changes")?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let path = format!("action.changes[{i}]");
+                v.as_str()
+                    .filter(|s| digest::is_sha256_hex(s))
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        IntakeError::new(
+                            path,
+                            "must be a change digest: 64 lowercase hex digits (`aiaudit change-digest REV`)",
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?,
+        payload: match act.get("payload") {
+            None => None,
+            Some(v) => {
+                let p = r.object(v, "action.payload")?;
+                p.only(fields::PAYLOAD)?;
+                let size = p.u64_opt("size")?.ok_or_else(|| {
+                    IntakeError::new("action.payload.size", "missing: the size in bytes")
+                })?;
+                Some(record::ContentDigest {
+                    sha256: sha256_field(&p, "sha256")?,
+                    size,
+                })
+            }
+        },
     };
 
     let ai_obj = r.object(top.req("ai")?, "ai")?;
@@ -471,6 +504,23 @@ impl Reader<'_> {
             })?;
             check_line(&path, s)?;
             self.stored(&path, s);
+            out.push(s.to_owned());
+        }
+        Ok(out)
+    }
+
+    /// The words of a command line, as they are: strings, judged by the record's rules
+    /// (`action.command`) and scanned for credentials with the record's stored texts, as one
+    /// line (`secrets::stored_texts`).
+    fn words(&self, o: &Obj<'_>, key: &str) -> Result<Vec<String>, IntakeError> {
+        let mut out = Vec::new();
+        for (i, v) in o.list(key)?.iter().enumerate() {
+            let s = v.as_str().ok_or_else(|| {
+                IntakeError::new(
+                    format!("{}[{i}]", o.path(key)),
+                    format!("must be a string, not {}", type_name(v)),
+                )
+            })?;
             out.push(s.to_owned());
         }
         Ok(out)

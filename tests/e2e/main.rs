@@ -27,6 +27,7 @@ mod hostile;
 mod intake;
 mod links;
 mod load;
+mod mcp;
 mod objects;
 mod pushers;
 mod report;
