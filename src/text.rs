@@ -125,3 +125,180 @@ mod shell_words_tests {
         assert_eq!(w(&["printf", ""]), "printf ''");
     }
 }
+
+/// Why a shell command line is not one simple command whose words are known before it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotSimple(pub String);
+
+impl std::fmt::Display for NotSimple {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The words of `line` when it is one simple command, as a POSIX shell would pass them to the
+/// program: words split at unquoted blanks, single quotes, double quotes and backslashes
+/// removed. Refused (with the construct named) is anything that makes the words depend on the
+/// shell or runs more than one command: operators (`;` `&` `|` `<` `>` `(` `)`), a line
+/// break, expansions (`$`, a backquote, also inside double quotes), globs (`*` `?` `[`), a
+/// leading `~`, a comment, an unterminated quote, and a leading `NAME=value` assignment.
+/// `shell_words` of the result gives back a line a shell reads as the same words.
+pub fn simple_command(line: &str) -> Result<Vec<String>, NotSimple> {
+    let bad = |what: &str| Err(NotSimple(what.to_owned()));
+    let mut words = Vec::new();
+    let mut cur: Option<String> = None;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' => {
+                if let Some(w) = cur.take() {
+                    words.push(w);
+                }
+            }
+            '\n' | '\r' => return bad("a line break (more than one command)"),
+            ';' | '&' | '|' => return bad(&format!("the operator `{c}`")),
+            '<' | '>' => return bad(&format!("the redirection `{c}`")),
+            '(' | ')' => return bad(&format!("the subshell or grouping `{c}`")),
+            '$' => return bad("an expansion (`$`)"),
+            '`' => return bad("a command substitution (a backquote)"),
+            '*' | '?' | '[' => return bad(&format!("the glob `{c}`")),
+            '#' if cur.is_none() => return bad("a comment (`#`)"),
+            '~' if cur.is_none() => return bad("a home-directory expansion (`~`)"),
+            '\\' => match chars.next() {
+                Some('\n') => {}
+                Some(n) => cur.get_or_insert_with(String::new).push(n),
+                None => return bad("a trailing backslash"),
+            },
+            '\'' => {
+                let w = cur.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(n) => w.push(n),
+                        None => return bad("an unterminated single quote"),
+                    }
+                }
+            }
+            '"' => {
+                let w = cur.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('$') => return bad("an expansion (`$`) inside double quotes"),
+                        Some('`') => return bad("a command substitution inside double quotes"),
+                        Some('\\') => match chars.next() {
+                            Some(n @ ('"' | '\\' | '$' | '`')) => w.push(n),
+                            Some('\n') => {}
+                            Some(n) => {
+                                w.push('\\');
+                                w.push(n);
+                            }
+                            None => return bad("an unterminated double quote"),
+                        },
+                        Some(n) => w.push(n),
+                        None => return bad("an unterminated double quote"),
+                    }
+                }
+            }
+            c => cur.get_or_insert_with(String::new).push(c),
+        }
+    }
+    if let Some(w) = cur.take() {
+        words.push(w);
+    }
+    if words.is_empty() {
+        return bad("no command");
+    }
+    let first = &words[0];
+    if let Some((name, _)) = first.split_once('=') {
+        if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return bad("a variable assignment before the command");
+        }
+    }
+    Ok(words)
+}
+
+/// The pieces of a shell line that may each run a command: `line` cut at every character that
+/// can start another command (`;` `&` `|` `(` `)` a backquote, `$(`, a line break), quoted or
+/// not — an over-approximation on purpose, for deciding whether a line touches anything
+/// privileged.
+pub fn command_pieces(line: &str) -> Vec<&str> {
+    line.split(|c: char| {
+        matches!(
+            c,
+            ';' | '&' | '|' | '(' | ')' | '`' | '\n' | '\r' | '{' | '}'
+        )
+    })
+    .map(|p| p.trim().trim_end_matches('$').trim())
+    .filter(|p| !p.is_empty())
+    .collect()
+}
+
+#[cfg(test)]
+mod simple_command_tests {
+    use super::{command_pieces, shell_words, simple_command};
+
+    #[test]
+    fn simple_commands_give_their_words() {
+        let ok = |l: &str| simple_command(l).unwrap();
+        assert_eq!(
+            ok("kubectl apply -f deploy.yaml"),
+            ["kubectl", "apply", "-f", "deploy.yaml"]
+        );
+        assert_eq!(
+            ok("  echo  'a b'  \"c d\" e\\ f"),
+            ["echo", "a b", "c d", "e f"]
+        );
+        assert_eq!(ok("psql -c 'select 1;'"), ["psql", "-c", "select 1;"]);
+        assert_eq!(ok("echo \"x\\\"y\" ''"), ["echo", "x\"y", ""]);
+        assert_eq!(
+            ok("git --work-tree=x status"),
+            ["git", "--work-tree=x", "status"]
+        );
+        // What shell_words prints reads back as the same words.
+        for l in [
+            "sh -c 'echo it'\\''s $HOME; rm x'",
+            "printf '%s\\n' a 'b c' \"\"",
+        ] {
+            let words = ok(l);
+            assert_eq!(ok(&shell_words(&words)), words, "{l}");
+        }
+    }
+
+    #[test]
+    fn anything_the_shell_would_rewrite_or_chain_is_refused() {
+        for (line, what) in [
+            ("kubectl apply -f x && rm -rf /", "operator `&`"),
+            ("kubectl apply; rm x", "operator `;`"),
+            ("cat x | sh", "operator `|`"),
+            ("echo > /etc/passwd", "redirection"),
+            ("echo $(id)", "expansion"),
+            ("echo \"$HOME\"", "inside double quotes"),
+            ("echo `id`", "backquote"),
+            ("rm *.yaml", "glob"),
+            ("ls ~/x", "home-directory"),
+            ("FOO=1 kubectl apply", "assignment"),
+            ("echo 'open", "unterminated single"),
+            ("a\nb", "line break"),
+            ("", "no command"),
+            ("(cd x)", "subshell"),
+        ] {
+            let e = simple_command(line).unwrap_err();
+            assert!(e.0.contains(what), "{line}: {e}");
+        }
+    }
+
+    #[test]
+    fn pieces_cover_every_command_a_line_may_run() {
+        assert_eq!(
+            command_pieces("echo hi; kubectl apply -f x && echo $(terraform destroy) | `helm x`"),
+            [
+                "echo hi",
+                "kubectl apply -f x",
+                "echo",
+                "terraform destroy",
+                "helm x"
+            ]
+        );
+    }
+}

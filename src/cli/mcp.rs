@@ -63,43 +63,115 @@ struct Ctx {
     max_wait: Duration,
 }
 
-/// What one command run gave.
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
+/// What one run of this binary gave.
+pub(super) struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs this binary, `aiaudit -C REPO ARGS…`, with `stdin`, capturing both outputs: the tools
+/// and hooks that act for an agent go through the commands, never around them.
+pub(super) fn run_self(
+    exe: &Path,
+    repo: &Path,
+    args: &[OsString],
+    stdin: Option<Vec<u8>>,
+) -> std::io::Result<Ran> {
+    let mut child = Command::new(exe)
+        .arg("-C")
+        .arg(repo)
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    if let Some(mut pipe) = child.stdin.take() {
+        let data = stdin.unwrap_or_default();
+        // Written from a thread: a child that writes much before reading cannot deadlock us;
+        // one that exits early closes the pipe, and its exit status says why.
+        std::thread::spawn(move || {
+            use std::io::Write as _;
+            let _ = pipe.write_all(&data);
+        });
+    }
+    let out = child.wait_with_output()?;
+    Ok(Ran {
+        code: out.status.code().unwrap_or(super::EXIT_INTERNAL),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// The agent an MCP server or agent hook acts for: the principal of `signer`'s key, which must
+/// be a service or workflow principal of the policy on main — approvals count only from
+/// humans, so whatever acts for an agent holds no key that can approve. Returns its id and the
+/// key's fingerprint.
+pub(super) fn agent_principal(
+    store: &crate::store::Store,
+    signer: &SignerArgs,
+    what: &str,
+) -> CliResult<(String, String)> {
+    let key = signer.optional()?.ok_or_else(|| {
+        CliError::usage(anyhow!("{what} needs the agent's key"))
+            .hint("pass --key FILE (the agent's Ed25519 key file) or --gpg-key KEY")
+    })?;
+    let fpr = pgp::signer_fingerprint(&key).map_err(CliError::usage)?;
+    let policy = util::policy_at(store, main_base(store)?.tree)?;
+    let principal = policy.principal_by_key(&fpr).ok_or_else(|| {
+        CliError::usage(anyhow!(
+            "the key {fpr} belongs to no principal of the policy"
+        ))
+        .hint("an admin adds the agent's service principal and key with `aiaudit principal add`")
+    })?;
+    if principal.kind == PrincipalKind::Human {
+        return Err(CliError::usage(anyhow!(
+            "the key {fpr} belongs to `{}`, a human principal: {what} acts for an agent and must hold no key that can approve",
+            principal.id
+        ))
+        .hint("give the agent a service or workflow principal with a key of its own"));
+    }
+    Ok((principal.id.clone(), fpr))
+}
+
+/// `--key FILE` (absolute) or `--gpg-key KEY --gpg-program P`, for the commands run for the
+/// agent.
+pub(super) fn signer_flags(cwd: &Path, signer: &SignerArgs) -> Vec<OsString> {
+    let mut out: Vec<OsString> = Vec::new();
+    if let Some(k) = &signer.key {
+        out.extend(["--key".into(), absolute(cwd, k).into_os_string()]);
+    }
+    if let Some(k) = &signer.gpg_key {
+        out.extend([
+            "--gpg-key".into(),
+            k.into(),
+            "--gpg-program".into(),
+            signer.gpg_program.clone().into_os_string(),
+        ]);
+    }
+    out
+}
+
+/// `--remote R [--offline] [--trust-root C]`, as given.
+pub(super) fn remote_flags(remote: &RemoteArgs) -> Vec<OsString> {
+    let mut out: Vec<OsString> = vec!["--remote".into(), remote.remote.clone().into()];
+    if remote.offline {
+        out.push("--offline".into());
+    }
+    if let Some(t) = &remote.trust_root {
+        out.extend(["--trust-root".into(), t.into()]);
+    }
+    out
 }
 
 impl Ctx {
-    /// Runs `aiaudit -C REPO ARGS…` with `stdin`, capturing both outputs.
     fn run(&self, args: Vec<OsString>, stdin: Option<Vec<u8>>) -> Result<Ran, McpError> {
-        let mut cmd = Command::new(&self.exe);
-        cmd.arg("-C")
-            .arg(&self.repo)
-            .args(&args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| McpError::internal_error(format!("cannot run aiaudit: {e}"), None))?;
-        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            use std::io::Write as _;
-            // A child that exits early closes the pipe; its exit status says why.
-            let _ = pipe.write_all(&data);
-        }
-        let out = child
-            .wait_with_output()
-            .map_err(|e| McpError::internal_error(format!("waiting for aiaudit: {e}"), None))?;
-        Ok(Ran {
-            code: out.status.code().unwrap_or(super::EXIT_INTERNAL),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
+        run_self(&self.exe, &self.repo, &args, stdin)
+            .map_err(|e| McpError::internal_error(format!("cannot run aiaudit: {e}"), None))
     }
 
     fn status(&self, id: &str) -> Result<Value, McpError> {
@@ -439,52 +511,14 @@ fn intake_document(principal: &str, p: &RecordParams) -> Value {
 pub fn run(cwd: &Path, a: McpArgs) -> CliResult {
     let store = util::open(cwd)?;
     let max_wait = super::exec::timeout(&a.max_wait)?;
-    let signer = a.signer.optional()?.ok_or_else(|| {
-        CliError::usage(anyhow!("aiaudit mcp needs the agent's key"))
-            .hint("pass --key FILE (the agent's Ed25519 key file) or --gpg-key KEY")
-    })?;
-    // The agent's principal, and never a human one: approvals count only from humans.
-    let fpr = pgp::signer_fingerprint(&signer).map_err(CliError::usage)?;
-    let policy = util::policy_at(&store, main_base(&store)?.tree)?;
-    let principal = policy.principal_by_key(&fpr).ok_or_else(|| {
-        CliError::usage(anyhow!(
-            "the key {fpr} belongs to no principal of the policy"
-        ))
-        .hint("an admin adds the agent's service principal and key with `aiaudit principal add`")
-    })?;
-    if principal.kind == PrincipalKind::Human {
-        return Err(CliError::usage(anyhow!(
-            "the key {fpr} belongs to `{}`, a human principal: an MCP server acts for an agent and must hold no key that can approve",
-            principal.id
-        ))
-        .hint("give the agent a service or workflow principal with a key of its own"));
-    }
-    let mut signer_args: Vec<OsString> = Vec::new();
-    if let Some(k) = &a.signer.key {
-        signer_args.extend(["--key".into(), absolute(cwd, k).into_os_string()]);
-    }
-    if let Some(k) = &a.signer.gpg_key {
-        signer_args.extend([
-            "--gpg-key".into(),
-            k.into(),
-            "--gpg-program".into(),
-            a.signer.gpg_program.clone().into_os_string(),
-        ]);
-    }
-    let mut remote_args: Vec<OsString> = vec!["--remote".into(), a.remote.remote.clone().into()];
-    if a.remote.offline {
-        remote_args.push("--offline".into());
-    }
-    if let Some(t) = &a.remote.trust_root {
-        remote_args.extend(["--trust-root".into(), t.into()]);
-    }
+    let (principal, fpr) = agent_principal(&store, &a.signer, "an MCP server")?;
     let ctx = Ctx {
         exe: std::env::current_exe().map_err(CliError::internal)?,
         repo: absolute(cwd, Path::new(".")),
-        signer: signer_args,
-        remote: remote_args,
+        signer: signer_flags(cwd, &a.signer),
+        remote: remote_flags(&a.remote),
         push: a.remote.remote(&store),
-        principal: principal.id.clone(),
+        principal,
         max_wait,
     };
     errln!(
@@ -509,7 +543,7 @@ pub fn run(cwd: &Path, a: McpArgs) -> CliResult {
     })
 }
 
-fn absolute(cwd: &Path, p: &Path) -> std::path::PathBuf {
+pub(super) fn absolute(cwd: &Path, p: &Path) -> std::path::PathBuf {
     let p = cwd.join(p);
     std::fs::canonicalize(&p).unwrap_or(p)
 }

@@ -1,6 +1,7 @@
 //! The command-line front end: one file per command, each with an `XxxArgs` struct (its doc
 //! comments are the `--help` text) and one `run` function. This is the only module that prints.
 
+mod agent_hook;
 mod approve;
 mod catalog_cmd;
 mod check;
@@ -79,6 +80,7 @@ pub enum Command {
     Await(exec::AwaitArgs),
     Status(status::StatusArgs),
     Mcp(mcp::McpArgs),
+    AgentHook(agent_hook::AgentHookArgs),
     Verify(verify::VerifyArgs),
     Checkpoint(checkpoint::CheckpointArgs),
     #[command(subcommand)]
@@ -246,6 +248,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Await(a) => exec::run_await(&cwd, a),
         Command::Status(a) => status::run(&cwd, a),
         Command::Mcp(a) => mcp::run(&cwd, a),
+        Command::AgentHook(a) => agent_hook::run(&cwd, a),
         Command::Verify(a) => verify::run(&cwd, a),
         Command::Checkpoint(a) => checkpoint::run(&cwd, a),
         Command::Hook(h) => hook::run(h),

@@ -7,6 +7,7 @@
 //! plumbing and assert the hook's finding (code, commit, file, hint) and that no server ref
 //! moved.
 
+mod agents;
 mod auditor_views;
 mod catalogs;
 mod check;
