@@ -210,20 +210,42 @@ impl Span {
             || self.name.starts_with("execute_tool ")
     }
 
-    /// A model call: a span naming a model that is not a tool call.
-    pub fn is_model_call(&self) -> bool {
+    /// A span naming a model that is not a tool call.
+    pub fn names_a_model(&self) -> bool {
         !self.is_tool_call()
             && (self.attr_str("gen_ai.request.model").is_some()
                 || self.attr_str("gen_ai.response.model").is_some())
     }
 
-    fn agent_id(&self) -> Option<(&'static str, &str)> {
+    /// An inference span: `gen_ai.operation.name` is `chat`, `text_completion` or
+    /// `generate_content` — the spans where a model ran. Agent, workflow, embeddings,
+    /// retrieval and other spans may name a model too (since semantic conventions v1.41 and in
+    /// semantic-conventions-genai, `gen_ai.request.model` on an in-process agent span is "the
+    /// model configured for the agent"), but no model output came from them.
+    pub fn is_inference(&self) -> bool {
+        matches!(
+            self.operation(),
+            Some("chat" | "text_completion" | "generate_content")
+        ) && self.names_a_model()
+    }
+
+    /// The agent a span belongs to, as `(attribute, value)`: `gen_ai.agent.id`, else
+    /// `gen_ai.agent.name` — the only agent identity on in-process agent spans since the GenAI
+    /// conventions moved to their own repository (`gen_ai.agent.id` now names hosted agents,
+    /// e.g. an ARN), and also on `execute_tool` spans.
+    fn agent_attr(&self) -> Option<(&'static str, &str)> {
         self.attr_str("gen_ai.agent.id")
             .map(|v| ("gen_ai.agent.id", v))
             .or_else(|| {
                 self.attr_str("gen_ai.agent.name")
                     .map(|v| ("gen_ai.agent.name", v))
             })
+    }
+
+    /// The agent's id in the record: [`Span::agent_attr`]'s value as an identifier
+    /// ([`agent_ident`]).
+    fn agent_id(&self) -> Option<String> {
+        self.agent_attr().and_then(|(_, v)| agent_ident(v))
     }
 
     /// `span 00f067aa0ba902b7 (chat claude-sonnet-4)`, for messages.
@@ -531,9 +553,19 @@ pub fn parse_trace(
         (Digested::of(&data), at)
     });
 
-    let model = order
+    // The model of the last inference span; a trace without operation names (older
+    // instrumentations) falls back to the last span naming a model.
+    let model_calls: Vec<&Span> = if order.iter().any(|s| s.is_inference()) {
+        order.iter().copied().filter(|s| s.is_inference()).collect()
+    } else {
+        order
+            .iter()
+            .copied()
+            .filter(|s| s.names_a_model())
+            .collect()
+    };
+    let model = model_calls
         .iter()
-        .filter(|s| s.is_model_call())
         .max_by_key(|s| (s.end, s.index))
         .map(|s| model_of(s));
 
@@ -541,17 +573,17 @@ pub fn parse_trace(
     let mut agents: Vec<Agent> = Vec::new();
     let mut agent_model_end: HashMap<String, (u64, usize)> = HashMap::new();
     for s in &order {
-        let Some((key, id)) = s.agent_id() else {
+        let Some((key, value)) = s.agent_attr() else {
             continue;
         };
         let at = format!("{label}: {}", s.label());
-        if !record::is_ident(id) {
+        let Some(id) = agent_ident(value) else {
             return Err(IntakeError::new(
                 at,
-                format!("{key} `{id}` is not an identifier (letters, digits and `._@+-`); set gen_ai.agent.id to the agent's principal id, or list the agents with --agent ID:ROLE"),
+                format!("{key} `{value}` has no letter or digit to make an agent id of; set gen_ai.agent.id, or list the agents with --agent ID:ROLE"),
             ));
-        }
-        scan.stored(format!("{at}, {key}"), id);
+        };
+        scan.stored(format!("{at}, {key}"), &id);
         if !agents.iter().any(|a| a.id == id) {
             let role = s
                 .attr_str("aiaudit.agent.role")
@@ -559,17 +591,16 @@ pub fn parse_trace(
                 .unwrap_or("agent");
             scan.stored(format!("{at}, aiaudit.agent.role"), role);
             agents.push(Agent {
-                id: id.to_owned(),
+                id,
                 role: role.to_owned(),
                 model: None,
             });
         }
     }
-    for s in order.iter().filter(|s| s.is_model_call()) {
-        let Some(owner) = lineage(s, &by_id).into_iter().find_map(|a| a.agent_id()) else {
+    for s in model_calls.iter().copied() {
+        let Some(id) = lineage(s, &by_id).into_iter().find_map(|a| a.agent_id()) else {
             continue;
         };
-        let id = owner.1.to_owned();
         let m = model_of(s);
         let (Some(provider), Some(version)) = (m.provider, m.version) else {
             continue;
@@ -623,6 +654,34 @@ pub fn parse_trace(
 }
 
 type SpanIndex<'a> = HashMap<(&'a str, &'a str), &'a Span>;
+
+/// An agent's id in the record from a trace's agent id or name: kept as it is when it is an
+/// identifier (letters, digits, `._@+-`); otherwise every run of other characters becomes one
+/// `-`, leading and trailing `-` dropped, at most 128 characters (`Math Tutor` → `Math-Tutor`,
+/// `arn:aws:bedrock:us-east-1:123:agent/42` → `arn-aws-bedrock-us-east-1-123-agent-42`).
+/// `None` when nothing is left.
+pub fn agent_ident(value: &str) -> Option<String> {
+    if record::is_ident(value) {
+        return Some(value.to_owned());
+    }
+    let mut out = String::new();
+    for c in value.chars() {
+        if c.is_ascii_alphanumeric() || "._@+-".contains(c) {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out: String = out
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .chars()
+        .take(128)
+        .collect();
+    let out = out
+        .trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_owned();
+    record::is_ident(&out).then_some(out)
+}
 
 /// The span and its ancestors, nearest first (a cycle in a broken export is cut).
 fn lineage<'a>(s: &'a Span, by_id: &SpanIndex<'a>) -> Vec<&'a Span> {
@@ -1065,7 +1124,19 @@ mod tests {
     }
 
     #[test]
-    fn agent_names_must_be_identifiers() {
+    fn agent_names_become_identifiers() {
+        assert_eq!(agent_ident("svc.planner").as_deref(), Some("svc.planner"));
+        assert_eq!(agent_ident("Math Tutor").as_deref(), Some("Math-Tutor"));
+        assert_eq!(
+            agent_ident("arn:aws:bedrock:us-east-1:123:agent/42").as_deref(),
+            Some("arn-aws-bedrock-us-east-1-123-agent-42")
+        );
+        assert_eq!(agent_ident(" «Planner» ").as_deref(), Some("Planner"));
+        assert_eq!(
+            agent_ident("x".repeat(300).as_str()).map(|i| i.len()),
+            Some(128)
+        );
+        assert_eq!(agent_ident("«»"), None);
         let a = span(
             "a1",
             "",
@@ -1074,12 +1145,49 @@ mod tests {
             vec![kv("gen_ai.agent.name", s("Math Tutor"))],
         );
         let mut scan = Scan::default();
-        let e = parse_trace("t.json", &export(vec![a]), true, &mut scan)
+        let t = parse_trace("t.json", &export(vec![a.clone()]), true, &mut scan).unwrap();
+        assert_eq!(t.agents[0].id, "Math-Tutor");
+        let mut b = a;
+        b["attributes"] = json!([kv("gen_ai.agent.name", s("«»"))]);
+        let e = parse_trace("t.json", &export(vec![b]), true, &mut scan)
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("gen_ai.agent.name `Math Tutor` is not an identifier"),
+            e.contains("gen_ai.agent.name `«»` has no letter or digit"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn the_model_is_the_last_inference_not_an_agent_span_naming_its_model() {
+        // semantic-conventions-genai: the in-process agent span may carry the model configured
+        // for the agent (`gen_ai.request.model`), and it ends last; the model that ran is the
+        // chat span's.
+        let mut agent = span("a1", "", "invoke_agent", 0, vec![]);
+        agent["name"] = json!("invoke_agent planner");
+        agent["endTimeUnixNano"] = json!("9000");
+        agent["attributes"] = json!([
+            kv("gen_ai.operation.name", s("invoke_agent")),
+            kv("gen_ai.agent.name", s("planner")),
+            kv("gen_ai.request.model", s("claude-sonnet-4")),
+        ]);
+        let mut scan = Scan::default();
+        let t = parse_trace(
+            "t.json",
+            &export(vec![agent, chat("c1", "a1", 1)]),
+            true,
+            &mut scan,
+        )
+        .unwrap();
+        let m = t.model("t.json").unwrap();
+        assert_eq!(
+            m.trailer(),
+            "anthropic/claude-sonnet-4@claude-sonnet-4-20250514"
+        );
+        assert_eq!(t.agents[0].id, "planner");
+        assert_eq!(
+            t.agents[0].model.as_ref().map(|m| m.trailer()),
+            Some(m.trailer())
         );
     }
 }

@@ -548,3 +548,69 @@ fn credentials_in_intake_documents_and_traces_are_refused() {
         Some(sha(leaky).as_str())
     );
 }
+
+/// The traces of `examples/otel/`: the same agent run (an agent, its chat, its tool call) as
+/// semantic conventions v1.41.0 describe it and as open-telemetry/semantic-conventions-genai
+/// does since the move (a turn span; the agent known by a display name only, carrying its
+/// configured model; structured tool arguments and result). Both become the same decision
+/// material and land through the hook; the digests are the ones computed independently in the
+/// research notes (docs/intake.md, "OpenTelemetry").
+#[test]
+fn otel_traces_of_both_convention_releases_are_read() {
+    let output_sha = "d8c6afebb8e17f4a0f19ce9bf993e269aeb0750b4593b500342ceb5dde5a4cae";
+    let args_sha = "2499fd0f53e363fa1a03a025bb33d933bcdeccd8fa42c99c26dd6b1a38173177";
+    let result_sha = "fcfa9b9ec85e0df0c53cc80bc38dc1a564e5de5976f083c96a165ba6bd4414d5";
+    for (file, agent) in [
+        ("trace-semconv-1.41.json", "svc.planner"),
+        ("trace-semconv-genai.json", "Access-Planner"),
+    ] {
+        let w = World::new();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/otel")
+            .join(file);
+        let mut args = otel_args(s(&path));
+        args.truncate(args.len() - 2); // no --agent: the trace names its agent
+        args.push("--push");
+        let id = w.aiaudit(&args).ok();
+        let (d, _) = proposal(&w, &id);
+        let model = "anthropic/claude-sonnet-4@claude-sonnet-4-20250514";
+        assert_eq!(d.ai.model.trailer(), model, "{file}");
+        let agents: Vec<(&str, Option<String>)> =
+            d.ai.agents
+                .iter()
+                .map(|a| (a.id.as_str(), a.model.as_ref().map(|m| m.trailer())))
+                .collect();
+        assert_eq!(agents, [(agent, Some(model.to_owned()))], "{file}");
+        let e = &d.context.entries;
+        let kinds: Vec<(&str, &str)> = e
+            .iter()
+            .map(|e| (e.kind.as_str(), e.name.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("system-instructions", "chat claude-sonnet-4"),
+                ("prompt", "chat claude-sonnet-4"),
+                ("tool-call", "db.grant"),
+            ],
+            "{file}"
+        );
+        assert_eq!(e[2].arguments_sha256.as_deref(), Some(args_sha), "{file}");
+        assert_eq!(
+            (e[2].sha256.as_str(), e[2].size),
+            (result_sha, 52),
+            "{file}"
+        );
+        assert_eq!(
+            e[2].uri.as_deref(),
+            Some("otel://trace/5b8efff798038103d269b633813fc60c/span/c1d2e3f405162738?tool_call_id=call_mszuSIzqtI65i1wAUOE8w5H4"),
+            "{file}"
+        );
+        assert_eq!(
+            (d.recommendation.sha256.as_str(), d.recommendation.size),
+            (output_sha, 241),
+            "{file}"
+        );
+        approve_and_land(&w, &id);
+    }
+}
