@@ -82,7 +82,15 @@ step "bob cannot approve it either: separation of duties"
 if aiaudit approve "$id" --key ../bob.key --yes 2>&1 | tail -n 3; then :; fi
 
 step "the agent tries to run the action before it is approved: the gate refuses, nothing runs"
-if aiaudit exec "$id" --key ../deploy-agent.key -- sh ../attach-role.sh svc-analytics db-read 2>&1 | tail -n 3; then :; fi
+printf '$ aiaudit exec %s --key ../deploy-agent.key -- sh ../attach-role.sh svc-analytics db-read\n' "$id"
+if aiaudit exec "$id" --key ../deploy-agent.key -- sh ../attach-role.sh svc-analytics db-read >../exec-refused.log 2>&1; then
+    cat ../exec-refused.log
+    echo "UNEXPECTED: exec ran an action that is not approved" >&2
+    exit 1
+fi
+tail -n 3 ../exec-refused.log
+printf '$ aiaudit status %s\n' "$id"
+aiaudit status "$id" || echo "(exit $?: not approved yet)"
 
 step "alice reviews the chain and approves it with her key; it lands on main"
 cd ../alice-work

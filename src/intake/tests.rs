@@ -28,7 +28,10 @@ fn full() -> Value {
             "summary": "Grant bob read access to orders",
             "identities": ["bob"],
             "secrets": ["vault:secret/data/prod/orders#dsn"],
-            "datasets": ["orders"]
+            "datasets": ["orders"],
+            "command": ["psql", "-c", "GRANT orders_read TO bob"],
+            "changes": [EMPTY_SHA],
+            "payload": { "sha256": EMPTY_SHA, "size": 0 }
         },
         "ai": {
             "role": "suggested",
@@ -197,6 +200,26 @@ fn invalid_samples_are_refused_by_both_naming_the_field() {
             "action.target.system",
         ),
         (
+            "command word not a string",
+            edit(full(), "/action/command/1", Some(json!(7))),
+            "action.command[1]",
+        ),
+        (
+            "change not a digest",
+            edit(full(), "/action/changes/0", Some(json!("HEAD~1"))),
+            "action.changes[0]",
+        ),
+        (
+            "payload without size",
+            edit(full(), "/action/payload/size", None),
+            "action.payload.size",
+        ),
+        (
+            "payload with an unknown field",
+            edit(full(), "/action/payload/path", Some(json!("plan.json"))),
+            "action.payload.path",
+        ),
+        (
             "blank summary",
             edit(full(), "/action/summary", Some(json!("  "))),
             "action.summary",
@@ -343,6 +366,10 @@ fn the_schema_lists_the_readers_fields_and_describes_every_one() {
         ("/properties", fields::TOP),
         ("/$defs/initiator/properties", fields::INITIATOR),
         ("/$defs/action/properties", fields::ACTION),
+        (
+            "/$defs/action/properties/payload/properties",
+            fields::PAYLOAD,
+        ),
         ("/$defs/target/properties", fields::TARGET),
         ("/$defs/ai/properties", fields::AI),
         ("/$defs/model/properties", fields::MODEL),

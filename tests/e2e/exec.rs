@@ -134,6 +134,11 @@ fn a_key_revoked_after_the_approval_blocks_exec() {
     let cmd = command(&marker, 0);
     let id = record_command(&w, &cmd);
     approve(&w, &id);
+    // `status` says so before and after: approved, then refused with the finding.
+    let out = w.aiaudit(&["status", &id, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out.ok()).unwrap();
+    assert_eq!(v["state"], "approved", "{v}");
+    assert_eq!(v["approvals"], serde_json::json!([CAROL]), "{v}");
     w.revoke(CAROL, "compromised");
     let at = jiff::Timestamp::now()
         .checked_add(jiff::SignedDuration::from_secs(60))
@@ -147,6 +152,13 @@ fn a_key_revoked_after_the_approval_blocks_exec() {
     assert_eq!(out.status.code(), Some(1), "{out}");
     assert!(out.stderr.contains("key-revoked"), "{out}");
     assert!(!marker.exists(), "a revoked approval opened the action");
+    let out = w.aiaudit_in_env(&w.work, &["status", &id], &[("AIAUDIT_NOW", &at)]);
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    assert!(
+        out.stdout.contains(&format!("decision {id}: refused")),
+        "{out}"
+    );
+    assert!(out.stdout.contains("key-revoked"), "{out}");
 }
 
 #[test]
