@@ -8,7 +8,8 @@
 //! key, pushed as a proposal — and never run as written: with `--mode rewrite` the hook
 //! answers `allow` with the command replaced by `aiaudit exec --wait … ID -- WORDS`, which
 //! waits for the approval and runs exactly the approved words; with `--mode deny` it refuses
-//! the call and tells the agent the decision id and that command. The hook itself never waits
+//! the call and tells the agent the decision id and that command. `aiaudit exec` by this
+//! binary's absolute path passes untouched (it is the gate). The hook itself never waits
 //! (a hook that times out lets the call through). A privileged line that is not one simple
 //! command (pipes, `;`, `&&`, redirections, expansions) is denied: its words are not known
 //! before it runs. Anything that goes wrong exits 2, which blocks the call.
@@ -140,10 +141,16 @@ fn privileged<'r>(rules: &'r [Rule], line: &str) -> Option<(usize, &'r Rule)> {
         .find(|(_, r)| r.re.is_match(line) || pieces.iter().any(|p| r.re.is_match(p)))
 }
 
-/// Whether `words` call `aiaudit exec` (this binary or one named `aiaudit`): gated by exec.
+/// Whether `words` call `aiaudit exec` — this very binary by its absolute path, as the rewrite
+/// writes it: a program merely *named* `aiaudit` could be anything the agent wrote.
 fn is_exec(words: &[String], exe: &Path) -> bool {
     let program = Path::new(&words[0]);
-    let ours = program == exe || program.file_name().is_some_and(|n| n == "aiaudit");
+    let ours = program.is_absolute()
+        && (program == exe
+            || std::fs::canonicalize(program)
+                .ok()
+                .zip(std::fs::canonicalize(exe).ok())
+                .is_some_and(|(a, b)| a == b));
     // `aiaudit [-C DIR] exec …`
     let rest: Vec<&str> = words[1..].iter().map(String::as_str).collect();
     let sub = match rest.as_slice() {

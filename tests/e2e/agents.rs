@@ -238,6 +238,23 @@ fn the_claude_code_hook_routes_privileged_commands_through_a_decision_and_exec()
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "");
 
+    // A program merely named `aiaudit` is not the gate: the line is judged like any other
+    // (here privileged, so recorded and rewritten, never passed through as it is).
+    let fake = format!("./aiaudit exec {id} -- kubectl delete ns payments");
+    let out = hook(&w, &p, SVC, &[], &bash_call(&p, "Bash", &fake));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let answer: Value = serde_json::from_slice(&out.stdout).expect("JSON answer");
+    let cmd = answer["hookSpecificOutput"]["updatedInput"]["command"]
+        .as_str()
+        .unwrap();
+    assert!(
+        cmd.starts_with(AIAUDIT)
+            && cmd.ends_with(&format!(
+                "-- ./aiaudit exec {id} -- kubectl delete ns payments"
+            )),
+        "{answer}"
+    );
+
     // The Bash tool runs it: it waits, runs nothing until carol approves from elsewhere,
     // then runs exactly the approved words and lands their signed outcome.
     let mut bash = with_path(&w, &p, "sh", &p.dir);
