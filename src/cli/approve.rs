@@ -146,7 +146,7 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
         if let Some(p) = proposal_before {
             mv = mv.deleting(&local_proposal, p);
         }
-        write::publish(&store, &landing, &mv)?;
+        util::note_left_alone(&write::publish(&store, &landing, &mv)?);
         let landing = landing.id();
         outln!("{landing}");
         errln!(

@@ -292,6 +292,7 @@ pub(super) fn land(
         "the event would be rejected; nothing was recorded",
     ))?;
     util::print_diagnostics(&written.warnings);
+    util::note_left_alone(&written.left_alone);
     let commit = written.staged.id();
     errln!(
         "recorded {} {} for decision {decision_id}",

@@ -178,6 +178,7 @@ fn add_signature_and_finish(
     .map_err(util::refused(
         "the policy change would be rejected; nothing was changed",
     ))?;
+    super::util::note_left_alone(&written.left_alone);
     util::print_diagnostics(&written.warnings);
     let commit = written.staged.id();
     refspecs.insert(0, format!("{commit}:{MAIN_REF}"));

@@ -350,7 +350,7 @@ pub fn run(cwd: &Path, mut a: RecordArgs) -> CliResult {
         let r = format!("{PROPOSALS_PREFIX}{}", d.id);
         RefMove::new(r, Expected::Absent, "record")
     };
-    write::publish(&store, &staged, &mv)?;
+    util::note_left_alone(&write::publish(&store, &staged, &mv)?);
     let (commit, refname) = (staged.id(), mv.name);
     if let Some(remote) = &a.push {
         util::git_push(&store, remote, &[format!("{commit}:{refname}")])?;

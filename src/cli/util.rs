@@ -318,3 +318,13 @@ pub fn write_stdout(bytes: &[u8]) -> CliResult<()> {
     out.write_all(bytes).and_then(|_| out.flush())?;
     Ok(())
 }
+
+/// Says which files of the checkout were left as they were when the checked-out branch moved
+/// (they had local changes; `Store::follow_checkout`).
+pub fn note_left_alone(left: &[String]) {
+    for path in left {
+        errln!(
+            "note: {path} has local changes in your checkout, so it was left as it was; `git status` shows how it differs from the branch"
+        );
+    }
+}

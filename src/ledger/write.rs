@@ -165,6 +165,9 @@ pub struct Written {
     pub staged: Staged,
     /// The judgement's warnings (it had no error).
     pub warnings: Vec<Diagnostic>,
+    /// Files of the checked-out branch's work tree left as they were because they had local
+    /// changes ([`Store::follow_checkout`]).
+    pub left_alone: Vec<String>,
 }
 
 /// Writes the draft's blobs, tree and commit. No ref moves.
@@ -220,8 +223,10 @@ pub fn stage(store: &Store, draft: Draft) -> Result<Staged, StoreError> {
     })
 }
 
-/// Moves the ref to the staged commit (and deletes the replaced ref) in one transaction.
-pub fn publish(store: &Store, staged: &Staged, mv: &RefMove) -> Result<(), StoreError> {
+/// Moves the ref to the staged commit (and deletes the replaced ref) in one transaction; when
+/// the ref is the branch checked out in the clone's work tree, the checkout follows (see
+/// [`Store::follow_checkout`]). Returns the files left as they were (local changes).
+pub fn publish(store: &Store, staged: &Staged, mv: &RefMove) -> Result<Vec<String>, StoreError> {
     let new = staged.id();
     let current = store.ref_target(&mv.name)?;
     let race = |expected: String| StoreError::RefRace {
@@ -247,10 +252,11 @@ pub fn publish(store: &Store, staged: &Staged, mv: &RefMove) -> Result<(), Store
     };
     match &mv.delete {
         Some((name, oid)) => {
-            store.update_and_delete_ref(&mv.name, new, expected, (name, *oid), &mv.why)
+            store.update_and_delete_ref(&mv.name, new, expected, (name, *oid), &mv.why)?
         }
-        None => store.update_ref(&mv.name, new, expected, &mv.why),
+        None => store.update_ref(&mv.name, new, expected, &mv.why)?,
     }
+    store.follow_checkout(&mv.name, current, new)
 }
 
 /// Stages the draft, judges it, and moves the ref only when the judgement has no error.
@@ -266,9 +272,10 @@ pub fn write(
     if diags.iter().any(Diagnostic::is_error) {
         return Err(WriteError::Rejected(diags));
     }
-    publish(checker.store(), &staged, mv)?;
+    let left_alone = publish(checker.store(), &staged, mv)?;
     Ok(Written {
         staged,
         warnings: diags,
+        left_alone,
     })
 }

@@ -12,6 +12,7 @@
 //! and the repository's own objects. Nothing is ever written into the quarantine, and the hook
 //! never updates refs.
 
+mod checkout;
 mod fsck;
 mod revisions;
 

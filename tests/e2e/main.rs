@@ -11,6 +11,7 @@ mod agents;
 mod auditor_views;
 mod catalogs;
 mod check;
+mod checkout;
 mod commit_form;
 mod docs_cli;
 mod events;

@@ -1,0 +1,81 @@
+//! Issue 15, item 1: commands that move the checked-out `main` of a normal clone (`principal
+//! add`, `approve --push`, `outcome`) bring its index and work tree along, so `git status` is
+//! clean and `git commit -a` cannot revert what they wrote; a file the user changed locally is
+//! left as it is, with a note naming it.
+
+use crate::harness::*;
+
+fn status(w: &World) -> String {
+    w.git(&["status", "--porcelain", "--untracked-files=all"])
+        .ok()
+}
+
+#[test]
+fn moving_the_checked_out_main_keeps_the_checkout_in_step() {
+    let w = World::new();
+    // World::new added four principals in the work clone, moving its checked-out main.
+    assert_eq!(w.git(&["symbolic-ref", "HEAD"]).ok().trim(), MAIN);
+    assert_eq!(status(&w), "", "principal add left the checkout behind");
+    let policy = std::fs::read_to_string(w.work.join(".aiaudit/policy.yaml")).unwrap();
+    assert_eq!(
+        policy.trim_end(),
+        w.git(&["show", "HEAD:.aiaudit/policy.yaml"])
+            .ok()
+            .trim_end(),
+        "the work tree holds main's policy"
+    );
+
+    // approve --push lands a decision on main; outcome adds an event.
+    let d = w.land(BOB, CAROL);
+    assert_eq!(status(&w), "", "approve left the checkout behind");
+    assert!(w.work.join(&d.path).is_file(), "{}", d.path);
+    w.aiaudit(&[
+        "outcome", &d.id, "--actor", SVC, "--action", "applied", "--push",
+    ])
+    .ok();
+    assert_eq!(status(&w), "", "outcome left the checkout behind");
+    // `git commit -a` has nothing to commit: nothing can be reverted by accident.
+    let out = w.git(&["commit", "-a", "-m", "x"]);
+    assert!(!out.status.success(), "{out}");
+
+    // A local change to a file the next command rewrites is kept, and named.
+    let path = w.work.join(".aiaudit/policy.yaml");
+    let mine = format!(
+        "{}# my local note\n",
+        std::fs::read_to_string(&path).unwrap()
+    );
+    std::fs::write(&path, &mine).unwrap();
+    let k = w.key(MALLORY).clone();
+    let out = w.aiaudit_signed(
+        ALICE,
+        &[
+            "principal",
+            "add",
+            MALLORY,
+            "--kind",
+            "human",
+            "--email",
+            &k.email,
+            "--cert",
+            s(&k.cert),
+            "--push",
+        ],
+    );
+    out.ok();
+    assert!(
+        out.stderr
+            .contains("note: .aiaudit/policy.yaml has local changes in your checkout"),
+        "{out}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), mine);
+    // Unstaged against the new main, as any local change: nothing staged reverts the policy.
+    assert_eq!(status(&w), "M .aiaudit/policy.yaml");
+    let staged = w.git(&["diff", "--cached", "--name-only"]).ok();
+    assert_eq!(staged, "", "the index reverts main");
+    // Restoring it gives main's policy, which has the new principal.
+    w.git(&["checkout", "--", ".aiaudit/policy.yaml"]).ok();
+    assert!(std::fs::read_to_string(&path)
+        .unwrap()
+        .contains(&format!("id: \"{MALLORY}\"")));
+    assert_eq!(status(&w), "");
+}
