@@ -238,6 +238,29 @@ pub fn parse_cert(bytes: &[u8]) -> Result<Cert, PgpError> {
     Ok(cert)
 }
 
+/// The name and e-mail address of the certificate's primary user id (`Name <email>`), as far
+/// as it has them; the first user id when none is valid under the standard policy.
+pub fn user_id(cert: &Cert) -> (Option<String>, Option<String>) {
+    let policy = openpgp::policy::StandardPolicy::new();
+    let uid = cert
+        .with_policy(&policy, None)
+        .ok()
+        .and_then(|v| v.primary_userid().ok().map(|u| u.userid().clone()))
+        .or_else(|| cert.userids().next().map(|u| u.userid().clone()));
+    let Some(uid) = uid else {
+        return (None, None);
+    };
+    let clean = |s: Option<&str>| {
+        s.map(str::trim)
+            .filter(|s| !s.is_empty() && !s.chars().any(crate::text::is_unsafe))
+            .map(str::to_owned)
+    };
+    (
+        clean(uid.name().ok().flatten()),
+        clean(uid.email().ok().flatten()),
+    )
+}
+
 /// Uppercase hex fingerprint of the primary key (40 chars for v4).
 pub fn fingerprint(cert: &Cert) -> String {
     cert.fingerprint().to_hex()

@@ -26,8 +26,10 @@ use std::ffi::OsString;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-/// Gate a coding agent's shell commands: privileged ones (by --rules) are recorded as a decision
-/// and run only through `aiaudit exec` once approved. Speaks Claude Code's PreToolUse hook
+/// Gate a coding agent's privileged shell commands through a decision and `exec`
+///
+/// Privileged commands (by --rules) are recorded as a decision and run only through `aiaudit
+/// exec` once approved. Speaks Claude Code's PreToolUse hook
 /// protocol on standard input and output; exit 2 (blocking) on any error. See docs/agents.md.
 #[derive(Debug, clap::Args)]
 pub struct AgentHookArgs {

@@ -38,6 +38,7 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
     let now = util::now()?;
     let prop = util::find_proposal(&store, &a.id)?;
     let base = main_base(&store)?;
+    let base_tree = base.tree;
     let mut checker = Checker::new(&store, now);
     let policy = checker.governance().policy_at(base.tree)?;
 
@@ -222,6 +223,26 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
         .id();
         outln!("{updated}");
         errln!("approval by `{}` recorded on {local_proposal}", approver.id);
+        // Say so when it counts toward none of what the rule requires (a group the approver is
+        // not in), judged by the policy the landing is judged by: today's main.
+        let verdict = checker.governance().policy_at(base_tree)?.verdict(&d);
+        let counts = verdict
+            .require
+            .iter()
+            .any(|q| q.group.as_ref().is_none_or(|g| approver.groups.contains(g)));
+        if !counts {
+            errln!(
+                "note: your approval does not count toward this decision: policy rule `{}` requires {}, and `{}` is in none of those groups",
+                verdict.rule,
+                verdict
+                    .require
+                    .iter()
+                    .map(|q| q.describe())
+                    .collect::<Vec<_>>()
+                    .join(" AND "),
+                approver.id
+            );
+        }
         for x in diags.iter().filter(|x| x.code == Code::ApprovalMissing) {
             errln!("  still: {}", x.message);
         }

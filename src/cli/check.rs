@@ -18,8 +18,9 @@ use anyhow::anyhow;
 use serde_json::json;
 use std::path::Path;
 
-/// Check a product repository's commits against the audit repository: every commit with a
-/// `Decision-Id` trailer, or AI-assisted (`Assisted-by:`, `Generated-by:`, or a
+/// Check a product repository's commits against the audit repository's decisions
+///
+/// Every commit with a `Decision-Id` trailer, or AI-assisted (`Assisted-by:`, `Generated-by:`, or a
 /// `Co-authored-by:` naming a known AI tool), must map to an approved decision on the audit
 /// repository's main whose target names this repository.
 ///
@@ -264,7 +265,9 @@ mod tests {
     }
 }
 
-/// Print the change digest of product commits — what a code-merge decision names with
+/// Print the change digest of product commits, for `record --covers`
+///
+/// The change digest is what a code-merge decision names with
 /// `aiaudit record --covers DIGEST` so that `aiaudit check` accepts exactly that change: the
 /// SHA-256 of the sorted `<mode> <object id> <path>` lines of the files each commit changes
 /// against its first parent (docs/check.md). Run it in the product repository; it depends on

@@ -8,7 +8,9 @@ use crate::pgp;
 use anyhow::anyhow;
 use std::path::Path;
 
-/// Tag the current main as a checkpoint (`refs/tags/checkpoint/NAME`), signed by an admin.
+/// Tag the current main as a checkpoint, signed by an admin
+///
+/// The tag is `refs/tags/checkpoint/NAME`.
 ///
 /// The server's hook refuses to move or delete checkpoints, and `aiaudit verify` fails when a
 /// checkpoint is no longer on main: a rewritten history cannot hide. `git verify-tag` checks

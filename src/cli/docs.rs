@@ -15,7 +15,9 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
-/// Print the man page (roff): `aiaudit man > /usr/local/share/man/man1/aiaudit.1`; with
+/// Print the man pages (roff)
+///
+/// `aiaudit man > /usr/local/share/man/man1/aiaudit.1`; with
 /// `--out-dir DIR`, write `aiaudit.1` and one `aiaudit-<command>.1` per command there.
 #[derive(Debug, clap::Args)]
 pub struct ManArgs {

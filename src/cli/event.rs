@@ -14,8 +14,10 @@ use crate::record::{self, canonical::to_canonical_yaml, path_for_id, Event, Even
 use anyhow::anyhow;
 use std::path::Path;
 
-/// Record the final system action of a decision (the merge commit, the change id, the grant)
-/// as an immutable event on main.
+/// Record a decision's outcome, signed by its executor, as an event on main
+///
+/// The final system action (the merge commit, the change id, the grant) and its evidence, as an
+/// immutable event on main.
 #[derive(Debug, clap::Args)]
 pub struct OutcomeArgs {
     /// The decision id.
@@ -68,8 +70,9 @@ pub struct OutcomeArgs {
     pub push: Option<String>,
 }
 
-/// Record a signed post-action review of a decision (required within a deadline for decisions
-/// whose policy rule says `approval: post`).
+/// Record a signed post-action review of a decision
+///
+/// Required within a deadline for decisions whose policy rule says `approval: post`.
 #[derive(Debug, clap::Args)]
 pub struct ReviewArgs {
     /// The decision id.

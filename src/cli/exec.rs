@@ -22,7 +22,9 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-/// Run an approved action. CMD runs only if decision ID is on main, the ledger verifies, its
+/// Run an approved action, only if its decision approves exactly it now
+///
+/// CMD runs only if decision ID is on main, the ledger verifies, its
 /// approvals meet the policy now (no key revoked or expired since) and CMD is exactly the
 /// command the decision approves; then its signed outcome is recorded with the evidence (exit
 /// code, times, SHA-256 and size of stdout and stderr) and pushed. Exit: CMD's own exit code;
@@ -48,7 +50,9 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 }
 
-/// Wait until a decision is approved and on main (exit 0), or the timeout passes (exit 1).
+/// Wait until a decision is approved and on main, or the timeout passes
+///
+/// Exit 0 once approved, on main and holding now; 1 when the timeout passes.
 #[derive(Debug, clap::Args)]
 pub struct AwaitArgs {
     /// The decision id.
@@ -160,12 +164,16 @@ pub(super) fn proposal_needs(store: &Store, id: &str) -> Option<Vec<String>> {
     let Ok(now) = util::now() else {
         return Some(vec!["the clock is unreadable".into()]);
     };
+    // Judged as landing on today's main, as `approve` judges it: the policy there decides.
+    let Ok(base) = main_base(store) else {
+        return Some(vec!["main is unreadable".into()]);
+    };
     let mut checker = Checker::new(store, now);
     let change = Change::added_blob(&prop.path, entry.oid);
     let stored: Vec<&Change> = prop.stored.iter().collect();
     let (_, diags) = checker.check_decision_commit(
         &CommitView::new(prop.commit.clone()),
-        &prop.parent,
+        &base,
         &change,
         &stored,
         true,

@@ -70,8 +70,10 @@ pub enum Format {
     InToto,
 }
 
-/// Export the decisions and events on main as JSON Lines for SIEMs, or as in-toto attestation
-/// statements (one per decision, subject = the decision file's digest).
+/// Export the decisions and events on main as JSON Lines or in-toto statements
+///
+/// JSON Lines for SIEMs, or in-toto attestation statements (one per decision, subject = the
+/// decision file's digest).
 ///
 /// JSON Lines: every line has a stable `type` (`aiaudit.decision` / `aiaudit.event`), `time`
 /// (the record's creation), the ids, initiator, action kind and target, risk, the model under

@@ -61,6 +61,34 @@ pub struct DecisionFilter {
 }
 
 impl DecisionFilter {
+    /// Refuses (exit 2) an `--initiator` or `--approver` that names nobody: no principal of the
+    /// current policy and no initiator or approver anywhere in the ledger — a typo would
+    /// otherwise match nothing, silently.
+    pub fn check_principals(
+        &self,
+        ledger: &[LedgerDecision],
+        policy: &crate::policy::Policy,
+    ) -> CliResult<()> {
+        for (flag, id) in [
+            ("--initiator", &self.initiator),
+            ("--approver", &self.approver),
+        ] {
+            let Some(id) = id else { continue };
+            let known = policy.principal(id).is_some()
+                || ledger.iter().any(|d| {
+                    d.decision.initiator.id == *id || d.approvals.iter().any(|a| a.principal == *id)
+                });
+            if !known {
+                let ids: Vec<&str> = policy.principals.iter().map(|p| p.id.as_str()).collect();
+                return Err(CliError::usage(anyhow::anyhow!(
+                    "{flag} {id}: no principal `{id}` in the policy or the ledger; the policy's principals are {}",
+                    ids.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// A predicate keeping the decisions the filter names; bad times are usage errors.
     pub fn predicate(&self) -> CliResult<impl Fn(&LedgerDecision) -> bool + '_> {
         let (since, until) = time_bounds(&self.since, &self.until)?;
@@ -125,6 +153,8 @@ pub fn run(cwd: &Path, a: LogArgs) -> CliResult {
     let base = main_base(&store)?;
     let keep = a.filter.predicate()?;
     let ledger = read_ledger(&store, base.id, &mut |_| {})?;
+    let policy = util::policy_at(&store, base.tree)?;
+    a.filter.check_principals(&ledger.decisions, &policy)?;
     let rows: Vec<&LedgerDecision> = ledger
         .decisions
         .iter()

@@ -27,7 +27,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Serve the Model Context Protocol on standard input and output for one agent principal.
+/// Serve the Model Context Protocol on stdio for one agent principal
 ///
 /// Tools: `record_decision` (a proposal, signed with the agent's key and pushed),
 /// `decision_status` (approved, pending with what it still needs, refused, unknown; the

@@ -56,12 +56,16 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Init(init::InitArgs),
+    /// Generate and revoke Ed25519 signing keys (key files)
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Add principals and their keys to the policy (admin-signed changes)
     #[command(subcommand)]
     Principal(principal::PrincipalCommand),
+    /// Show, check and change the policy (admin-signed changes)
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    /// List, show and set the control catalogs reports map gaps to
     #[command(subcommand)]
     Catalog(catalog_cmd::CatalogCommand),
     Record(Box<record::RecordArgs>),
@@ -83,6 +87,7 @@ pub enum Command {
     AgentHook(agent_hook::AgentHookArgs),
     Verify(verify::VerifyArgs),
     Checkpoint(checkpoint::CheckpointArgs),
+    /// Install and run the git server's pre-receive hook
     #[command(subcommand)]
     Hook(hook::HookCommand),
     Completions(docs::CompletionsArgs),
@@ -279,5 +284,35 @@ pub fn main() -> i32 {
             }
             e.exit_code()
         }
+    }
+}
+
+#[cfg(test)]
+mod help_tests {
+    use clap::CommandFactory as _;
+
+    /// `aiaudit --help` lists every command with a summary that fits its line; the details are
+    /// in `aiaudit CMD --help`.
+    #[test]
+    fn every_command_has_a_one_line_summary() {
+        let cmd = super::Cli::command();
+        let mut bad = Vec::new();
+        for sub in cmd.get_subcommands() {
+            let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+            if about.trim().is_empty() || about.chars().count() > 82 || about.contains('\n') {
+                bad.push(format!("{}: {about:?}", sub.get_name()));
+            }
+            for sub2 in sub.get_subcommands() {
+                let about = sub2.get_about().map(|a| a.to_string()).unwrap_or_default();
+                if about.trim().is_empty() {
+                    bad.push(format!(
+                        "{} {}: no summary",
+                        sub.get_name(),
+                        sub2.get_name()
+                    ));
+                }
+            }
+        }
+        assert!(bad.is_empty(), "summaries to fix:\n{}", bad.join("\n"));
     }
 }

@@ -8,7 +8,9 @@ use crate::record;
 use serde_json::json;
 use std::path::Path;
 
-/// List proposals awaiting approval (local and fetched refs), with what each still needs.
+/// List proposals awaiting approval, with what each still needs
+///
+/// Local and fetched proposal refs, judged as landing on today's main.
 #[derive(Debug, clap::Args)]
 pub struct PendingArgs {
     /// Print JSON.

@@ -57,8 +57,11 @@ pub struct AddArgs {
     pub id: String,
     #[arg(long, value_enum)]
     pub kind: KindArg,
+    /// The display name; defaults to the name in the first certificate's user id.
     #[arg(long)]
     pub name: Option<String>,
+    /// The e-mail address commits and approvals use; defaults to the e-mail in the first
+    /// certificate's user id.
     #[arg(long)]
     pub email: Option<String>,
     /// For service and workflow principals: the accountable human principal.
@@ -155,7 +158,18 @@ fn add(cwd: &Path, a: AddArgs) -> CliResult {
         }
         let mut files = Vec::new();
         let mut keys = Vec::new();
+        // Name and e-mail default to the first certificate's user id: commits are authored
+        // with them, and approvals are matched to them.
+        let (mut name, mut email) = (a.name.clone(), a.email.clone());
         for path in &a.certs {
+            if name.is_none() || email.is_none() {
+                let bytes = util::read_input(path)?;
+                if let Ok(cert) = pgp::parse_cert(&bytes) {
+                    let (n, e) = pgp::user_id(&cert);
+                    name = name.or(n);
+                    email = email.or(e);
+                }
+            }
             let (fpr, file) = read_cert(path)?;
             if let Some(owner) = old.principal_by_key(&fpr) {
                 return Err(CliError::usage(anyhow!(
@@ -176,8 +190,8 @@ fn add(cwd: &Path, a: AddArgs) -> CliResult {
         policy.principals.push(Principal {
             id: a.id.clone(),
             kind,
-            name: a.name.clone(),
-            email: a.email.clone(),
+            name,
+            email,
             owner: a.owner.clone(),
             forge_logins: a.forge_logins.clone(),
             groups: a.groups.clone(),

@@ -68,10 +68,14 @@ pub struct RecordArgs {
     #[arg(long, value_name = "LOGIN")]
     pub forge_login: Option<String>,
 
-    /// The action kind.
-    #[arg(long, value_name = "KIND", value_parser = parse_action)]
+    /// The action kind. Required (without --from).
+    #[arg(long, value_name = "KIND", value_parser = clap::builder::TypedValueParser::try_map(
+        clap::builder::PossibleValuesParser::new(["code-merge", "access-change", "secret-retrieval",
+            "production-change", "config-change", "data-access", "other"]),
+        |s: String| parse_action(&s)))]
     pub action: Option<ActionKind>,
-    /// The system acted on, e.g. `aws:prod` or `github.com/acme/payments`.
+    /// The system acted on, e.g. `aws:prod` or `github.com/acme/payments`. Required (without
+    /// --from).
     #[arg(long, value_name = "SYSTEM")]
     pub system: Option<String>,
     /// The repository, for code changes.
@@ -83,7 +87,7 @@ pub struct RecordArgs {
     /// The resource inside the system (role, database, secret path).
     #[arg(long, value_name = "RESOURCE")]
     pub resource: Option<String>,
-    /// One or more lines saying what the action does.
+    /// One or more lines saying what the action does. Required (without --from).
     #[arg(long, value_name = "TEXT")]
     pub summary: Option<String>,
     /// An identity the action touches (repeatable).
@@ -97,10 +101,14 @@ pub struct RecordArgs {
     #[arg(long = "dataset", value_name = "NAME")]
     pub datasets: Vec<String>,
 
-    /// What the model did: suggested, changed or initiated the action.
-    #[arg(long, value_name = "ROLE", value_parser = parse_role)]
+    /// What the model did: suggested, changed or initiated the action. Required (without
+    /// --from).
+    #[arg(long, value_name = "ROLE", value_parser = clap::builder::TypedValueParser::try_map(
+        clap::builder::PossibleValuesParser::new(["suggested", "changed", "initiated"]),
+        |s: String| parse_role(&s)))]
     pub ai_role: Option<AiRole>,
     /// The model, pinned: PROVIDER/NAME@VERSION (floating versions such as `latest` are refused).
+    /// Required (without --from; with --from-otel, when the trace does not say).
     #[arg(long, value_name = "PROVIDER/NAME@VERSION", value_parser = parse_model)]
     pub model: Option<Model>,
     /// The tool or agent framework and its version.
@@ -110,7 +118,8 @@ pub struct RecordArgs {
     #[arg(long = "agent", value_name = "ID:ROLE[:MODEL]", value_parser = parse_agent)]
     pub agents: Vec<Agent>,
 
-    /// The prompt (a file, `-` for standard input).
+    /// The prompt (a file, `-` for standard input). Required (without --from or --from-otel),
+    /// unless --context gives the inputs.
     #[arg(long, value_name = "FILE")]
     pub prompt: Option<PathBuf>,
     /// System instructions given to the model.
@@ -126,7 +135,7 @@ pub struct RecordArgs {
     /// The model's full output (only its digest and size are recorded).
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// A summary of the model's recommendation.
+    /// A summary of the model's recommendation. Required (without --from).
     #[arg(long, value_name = "TEXT")]
     pub recommendation: Option<String>,
 
@@ -421,6 +430,20 @@ pub fn run(cwd: &Path, mut a: RecordArgs) -> CliResult {
             );
         } else {
             errln!("next: an approver runs `aiaudit approve {}`", d.id);
+        }
+        if !d.action.command.is_empty() {
+            errln!(
+                "then: run it through the gate, `aiaudit exec {} -- {}` (it runs only once approved)",
+                d.id,
+                crate::text::shell_words(&d.action.command)
+            );
+        }
+        if d.action.kind == ActionKind::CodeMerge || d.action.target.repo.is_some() {
+            errln!(
+                "link: every product commit under this decision carries the trailer `Decision-Id: {}` (git commit --trailer \"Decision-Id: {}\"); `aiaudit check` in the product repository's CI accepts it once the decision is approved (docs/check.md)",
+                d.id,
+                d.id
+            );
         }
     }
     Ok(EXIT_OK)

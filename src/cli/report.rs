@@ -30,7 +30,7 @@ pub enum Format {
     Json,
 }
 
-/// Report on the decisions on main for an audit, every gap mapped to framework controls.
+/// Report for an audit: gaps in the decisions on main, mapped to framework controls
 ///
 /// For a time range: counts by action, risk, model, initiator and approver; approval latency;
 /// decisions over time by risk; and every gap (overdue post-action reviews, decisions without

@@ -25,8 +25,9 @@ use std::path::{Path, PathBuf};
 /// The schema of a sample's manifest.
 pub const SAMPLE_SCHEMA: &str = "aiaudit/sample/v1";
 
-/// Draw a reproducible random sample of decisions and write an evidence folder: each
-/// decision's record bytes, every signature as a detached `.asc` file, the signers'
+/// Draw a reproducible random sample of decisions as an evidence folder
+///
+/// The folder holds each decision's record bytes, every signature as a detached `.asc` file, the signers'
 /// certificates, the chain as JSON and Markdown, a manifest with the SHA-256 of every file, and
 /// a README with the commands that re-verify the folder offline (`aiaudit sample --verify DIR`,
 /// and `sh verify-gpg.sh` with stock GnuPG). The seed is printed; give it again (`--seed`) to
@@ -159,6 +160,8 @@ pub fn run(cwd: &Path, a: SampleArgs) -> CliResult {
     let base = main_base(&store)?;
     let keep = a.filter.predicate()?;
     let ledger = read_ledger(&store, base.id, &mut |_| {})?;
+    let policy = util::policy_at(&store, base.tree)?;
+    a.filter.check_principals(&ledger.decisions, &policy)?;
     let population: Vec<&LedgerDecision> = ledger.decisions.iter().filter(|d| keep(d)).collect();
     if population.is_empty() {
         return Err(CliError::usage(anyhow!(

@@ -12,8 +12,10 @@ use anyhow::anyhow;
 use serde_json::json;
 use std::path::Path;
 
-/// Show one decision's chain: initiator → context → model and agents → recommendation →
-/// approvals with live signature status → the commit that carries it.
+/// Show one decision's chain, from initiator to outcome, with live signature status
+///
+/// Initiator → context → model and agents → recommendation → approvals with live signature
+/// status → the commit that carries it → outcomes.
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
     /// The decision id (or a unique prefix of a pending one).
@@ -90,13 +92,20 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
     let d: Decision =
         decision.ok_or_else(|| CliError::violations(anyhow!("the record does not parse")))?;
     let mut checker = Checker::new(&store, util::now()?);
-    let policy = checker.governance().policy_at(parent.tree)?;
+    // A landed decision was judged by the policy of its parent; a pending one will be judged
+    // by today's main, as `approve`, `pending` and `status` judge it.
+    let policy_tree = if status == "pending approval" {
+        base.tree
+    } else {
+        parent.tree
+    };
+    let policy = checker.governance().policy_at(policy_tree)?;
     let mut approvals = Vec::new();
     for v in trailers::parse(&commit.message).all(trailers::APPROVED_BY) {
         match Approval::parse(v) {
             Ok(ap) => {
                 let status = match checker
-                    .verify_signature(parent.tree, &policy, &ap, &bytes)
+                    .verify_signature(policy_tree, &policy, &ap, &bytes)
                     .map(|(p, _)| p)
                 {
                     Ok(_) => "valid".to_owned(),
@@ -118,7 +127,7 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
     let verdict = policy.verdict(&d);
     let view = CommitView::new(commit.clone());
     let initiated = checker.link_status(
-        parent.tree,
+        policy_tree,
         &policy,
         Link::Initiator,
         &d.initiator.id,

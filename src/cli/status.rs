@@ -11,7 +11,9 @@ use crate::record::{self, EventKind};
 use serde_json::{json, Value};
 use std::path::Path;
 
-/// Where a decision stands: `approved` (on main, the ledger verifies and its approvals meet the
+/// Where a decision stands: approved, pending and what it needs, refused, or unknown
+///
+/// `approved` (on main, the ledger verifies and its approvals meet the
 /// policy now: `aiaudit exec` runs its command), `pending` (a proposal, with what it still
 /// needs), `refused` (on main but no longer meeting its policy, or the ledger does not verify)
 /// or `unknown`; and the outcomes recorded for it. Exit 0 when approved, 1 otherwise.

@@ -11,8 +11,9 @@ use anyhow::anyhow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Verify the audit log: every commit on main from the root, with the same rules the server's
-/// hook applies, plus history-wide rules (unique ids, pinned root of trust). Exit 0 when clean,
+/// Verify the audit log: every commit on main from the root, by the hook's rules
+///
+/// Every commit on main from the root, with the same rules the server's hook applies, plus history-wide rules (unique ids, pinned root of trust). Exit 0 when clean,
 /// 1 on violations.
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {

@@ -15,6 +15,7 @@ mod checkout;
 mod commit_form;
 mod docs_cli;
 mod events;
+mod everyday;
 mod exec;
 mod export;
 mod faults;

@@ -1,0 +1,156 @@
+//! Issue 15: the everyday path. What a new user meets: `record` says how to run the action and
+//! how to link product commits; `principal add` takes name and e-mail from the certificate;
+//! `show`, `pending`, `status` and `approve` judge a proposal by one evaluation (today's main);
+//! help lists every command and the `--action` values; filters name unknown principals.
+
+use crate::harness::*;
+use serde_json::Value;
+
+#[test]
+fn record_says_how_to_run_the_action_and_how_to_link_product_commits() {
+    let w = World::new();
+    let mut args = w.config_change_args(BOB);
+    args.extend([
+        "--".into(),
+        "kubectl".into(),
+        "apply".into(),
+        "-f".into(),
+        "x y.yaml".into(),
+    ]);
+    let out = w.aiaudit(&argv(&args));
+    let id = out.ok();
+    assert!(
+        out.stderr.contains(&format!(
+            "then: run it through the gate, `aiaudit exec {id} -- kubectl apply -f 'x y.yaml'`"
+        )),
+        "{out}"
+    );
+    assert!(!out.stderr.contains("link:"), "{out}");
+
+    let mut args = w.config_change_args(BOB);
+    for (i, a) in args.clone().iter().enumerate() {
+        if a == "config-change" {
+            args[i] = "code-merge".into();
+        }
+    }
+    args.extend(["--target-repo".into(), "github.com/acme/payments".into()]);
+    let out = w.aiaudit(&argv(&args));
+    let id = out.ok();
+    assert!(
+        out.stderr.contains(&format!(
+            "link: every product commit under this decision carries the trailer `Decision-Id: {id}`"
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn principal_add_takes_name_and_email_from_the_certificate() {
+    let w = World::new();
+    let prefix = w.files.join("erin");
+    w.aiaudit(&[
+        "key",
+        "generate",
+        "--name",
+        "Erin Example",
+        "--email",
+        "erin@example.org",
+        "--out",
+        s(&prefix),
+    ])
+    .ok();
+    let cert = prefix.with_extension("asc");
+    w.aiaudit_signed(
+        ALICE,
+        &[
+            "principal",
+            "add",
+            "erin",
+            "--kind",
+            "human",
+            "--cert",
+            s(&cert),
+            "--push",
+        ],
+    )
+    .ok();
+    let policy = w.aiaudit(&["policy", "show"]).ok();
+    assert!(
+        policy.contains("  - id: \"erin\"\n    kind: \"human\"\n    name: \"Erin Example\"\n    email: \"erin@example.org\"\n"),
+        "{policy}"
+    );
+}
+
+#[test]
+fn show_pending_status_and_approve_judge_a_proposal_the_same_way() {
+    let w = World::new();
+    let d = w.land_proposal(BOB);
+    // After the proposal was made, the policy changes: the default rule now wants security.
+    let policy = w.aiaudit(&["policy", "show"]).ok();
+    let changed = replace_once(
+        &replace_once(
+            &policy,
+            "default:\n  risk: \"medium\"\n  approval: \"pre\"\n  require:\n    - count: 1\n",
+            "default:\n  risk: \"medium\"\n  approval: \"pre\"\n  require:\n    - group: \"security\"\n      count: 1\n",
+        ),
+        "    email: \"dave@example.com\"\n    keys:",
+        "    email: \"dave@example.com\"\n    groups:\n      - \"security\"\n    keys:",
+    );
+    let file = w.files.join("policy.yaml");
+    std::fs::write(&file, format!("{changed}\n")).unwrap();
+    w.aiaudit_signed(ALICE, &["policy", "set", s(&file), "--push"])
+        .ok();
+
+    let want = "1 from group `security`";
+    let pending: Value = serde_json::from_str(&w.aiaudit(&["pending", "--json"]).ok()).unwrap();
+    assert_eq!(pending[0]["requires"][0], want, "{pending}");
+    let shown = w.aiaudit(&["show", &d.id]).ok();
+    assert!(shown.contains(want), "{shown}");
+    assert!(!shown.contains("from any human"), "{shown}");
+    let status: Value =
+        serde_json::from_str(&w.aiaudit(&["status", &d.id, "--json"]).stdout).unwrap();
+    assert_eq!(status["state"], "pending", "{status}");
+    assert!(
+        status["needs"][0].as_str().unwrap().contains(want),
+        "{status}"
+    );
+
+    // carol is not in security: her approval is recorded, and she is told it does not count.
+    let out = w.aiaudit_signed(CAROL, &["approve", &d.id, "--yes"]);
+    out.ok();
+    assert!(
+        out.stderr.contains(
+            "note: your approval does not count toward this decision: policy rule `default` requires 1 from group `security`, and `carol` is in none of those groups"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn help_lists_commands_and_action_values_and_filters_name_unknown_principals() {
+    let w = World::new();
+    let help = w.aiaudit(&["record", "--help"]).ok();
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("[possible values: code-merge, access-change, secret-retrieval, production-change, config-change, data-access, other]"),
+        "{help}"
+    );
+    assert!(help.contains("Required (without --from)"), "{help}");
+    let top = w.aiaudit(&["--help"]).ok();
+    for line in ["  key ", "  principal ", "  policy ", "  hook "] {
+        let l = top
+            .lines()
+            .find(|l| l.starts_with(line))
+            .unwrap_or_default();
+        assert!(l.trim().len() > line.trim().len() + 5, "no summary: {l:?}");
+    }
+    let out = w.aiaudit(&["log", "--initiator", "nobody"]);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(
+        out.stderr
+            .contains("--initiator nobody: no principal `nobody`"),
+        "{out}"
+    );
+    w.land(BOB, CAROL);
+    assert!(w.aiaudit(&["log", "--initiator", BOB]).ok().contains(BOB));
+}
