@@ -204,16 +204,17 @@ pub fn parse_model(s: &str) -> Result<Model, String> {
     if provider.is_empty() || name.is_empty() || version.is_empty() {
         return Err("expected PROVIDER/NAME@VERSION with all three parts".into());
     }
-    if record::is_floating_version(version) {
+    let m = Model {
+        provider: provider.into(),
+        name: name.into(),
+        version: version.into(),
+    };
+    if record::is_floating_version(version) || m.version_is_alias() {
         return Err(format!(
             "`{version}` is a floating alias; pin the exact model version"
         ));
     }
-    Ok(Model {
-        provider: provider.into(),
-        name: name.into(),
-        version: version.into(),
-    })
+    Ok(m.normalized())
 }
 
 fn parse_agent(s: &str) -> Result<Agent, String> {

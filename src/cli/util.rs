@@ -319,12 +319,24 @@ pub fn write_stdout(bytes: &[u8]) -> CliResult<()> {
     Ok(())
 }
 
-/// Says which files of the checkout were left as they were when the checked-out branch moved
-/// (they had local changes; `Store::follow_checkout`).
-pub fn note_left_alone(left: &[String]) {
-    for path in left {
-        errln!(
-            "note: {path} has local changes in your checkout, so it was left as it was; `git status` shows how it differs from the branch"
-        );
+/// Says where the checkout did not follow when the checked-out branch moved
+/// (`Store::follow_checkout`).
+pub fn note_left_alone(notes: &[crate::ledger::write::CheckoutNote]) {
+    use crate::ledger::write::CheckoutNote;
+    for n in notes {
+        match n {
+            CheckoutNote::LocalChanges(path) => errln!(
+                "note: {path} has local changes in your checkout, so it was left as it was; `git status` shows how it differs from the branch"
+            ),
+            CheckoutNote::NotUpdated { reason, paths } => {
+                errln!("note: the branch moved, but your checkout could not follow: {reason}");
+                if !paths.is_empty() {
+                    errln!(
+                        "  bring it along with `git checkout HEAD -- {}` once nothing holds git's index",
+                        paths.join(" ")
+                    );
+                }
+            }
+        }
     }
 }

@@ -444,7 +444,11 @@ impl Trace {
                 format!("no gen_ai.response.model: the trace does not say which model version ran; {hint}"),
             )
         })?;
-        if record::is_floating_version(&version) {
+        if record::is_floating_version(&version)
+            || m.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(version.trim()))
+        {
             return Err(IntakeError::new(
                 &at,
                 format!("gen_ai.response.model `{version}` is a floating alias, not a pinned version; {hint}"),
@@ -454,7 +458,8 @@ impl Trace {
             provider,
             name: m.name.clone().unwrap_or_else(|| version.clone()),
             version,
-        })
+        }
+        .normalized())
     }
 }
 
@@ -605,7 +610,11 @@ pub fn parse_trace(
         let (Some(provider), Some(version)) = (m.provider, m.version) else {
             continue;
         };
-        if record::is_floating_version(&version) {
+        if record::is_floating_version(&version)
+            || m.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(version.trim()))
+        {
             return Err(IntakeError::new(
                 format!("{label}: {}", s.label()),
                 format!(
@@ -623,7 +632,8 @@ pub fn parse_trace(
                 provider,
                 name: m.name.unwrap_or_else(|| version.clone()),
                 version,
-            };
+            }
+            .normalized();
             let at = format!("{label}: {}", s.label());
             scan.stored(format!("{at}, gen_ai.provider.name"), &model.provider);
             scan.stored(format!("{at}, gen_ai.request.model"), &model.name);
@@ -967,10 +977,7 @@ mod tests {
         let t = parse_trace("trace.json", &bytes, true, &mut scan).unwrap();
         assert!(scan.refused.is_empty(), "{:?}", scan.refused);
         let m = t.model("trace.json").unwrap();
-        assert_eq!(
-            m.trailer(),
-            "anthropic/claude-sonnet-4@claude-sonnet-4-20250514"
-        );
+        assert_eq!(m.trailer(), "anthropic/claude-sonnet-4@20250514");
         assert_eq!(t.agents.len(), 1);
         assert_eq!(t.agents[0].id, "svc-planner");
         assert_eq!(t.agents[0].role, "proposer");
@@ -1030,7 +1037,7 @@ mod tests {
         let t = parse_trace("t.json", &export(vec![c]), true, &mut scan).unwrap();
         assert_eq!(
             t.model("t.json").unwrap().trailer(),
-            "openai/gpt-4o@gpt-4o-2024-08-06"
+            "openai/gpt-4o@2024-08-06"
         );
         assert_eq!(t.inputs.len(), 1);
         assert_eq!(
@@ -1180,10 +1187,7 @@ mod tests {
         )
         .unwrap();
         let m = t.model("t.json").unwrap();
-        assert_eq!(
-            m.trailer(),
-            "anthropic/claude-sonnet-4@claude-sonnet-4-20250514"
-        );
+        assert_eq!(m.trailer(), "anthropic/claude-sonnet-4@20250514");
         assert_eq!(t.agents[0].id, "planner");
         assert_eq!(
             t.agents[0].model.as_ref().map(|m| m.trailer()),

@@ -165,9 +165,18 @@ pub struct Written {
     pub staged: Staged,
     /// The judgement's warnings (it had no error).
     pub warnings: Vec<Diagnostic>,
-    /// Files of the checked-out branch's work tree left as they were because they had local
-    /// changes ([`Store::follow_checkout`]).
-    pub left_alone: Vec<String>,
+    /// What the checkout of the moved branch did not follow ([`Store::follow_checkout`]).
+    pub left_alone: Vec<CheckoutNote>,
+}
+
+/// Where a clone's checkout did not follow its checked-out branch when aiaudit moved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckoutNote {
+    /// A file with local changes, kept as it was.
+    LocalChanges(String),
+    /// The checkout could not be updated at all (e.g. git's `index.lock` is held); the branch
+    /// moved regardless, and these files differ.
+    NotUpdated { reason: String, paths: Vec<String> },
 }
 
 /// Writes the draft's blobs, tree and commit. No ref moves.
@@ -225,8 +234,13 @@ pub fn stage(store: &Store, draft: Draft) -> Result<Staged, StoreError> {
 
 /// Moves the ref to the staged commit (and deletes the replaced ref) in one transaction; when
 /// the ref is the branch checked out in the clone's work tree, the checkout follows (see
-/// [`Store::follow_checkout`]). Returns the files left as they were (local changes).
-pub fn publish(store: &Store, staged: &Staged, mv: &RefMove) -> Result<Vec<String>, StoreError> {
+/// [`Store::follow_checkout`]). Returns where the checkout did not follow: the ref has moved
+/// either way, so a checkout that cannot be updated is a note, not an error.
+pub fn publish(
+    store: &Store,
+    staged: &Staged,
+    mv: &RefMove,
+) -> Result<Vec<CheckoutNote>, StoreError> {
     let new = staged.id();
     let current = store.ref_target(&mv.name)?;
     let race = |expected: String| StoreError::RefRace {
@@ -256,7 +270,23 @@ pub fn publish(store: &Store, staged: &Staged, mv: &RefMove) -> Result<Vec<Strin
         }
         None => store.update_ref(&mv.name, new, expected, &mv.why)?,
     }
-    store.follow_checkout(&mv.name, current, new)
+    Ok(match store.follow_checkout(&mv.name, current, new) {
+        Ok(left) => left.into_iter().map(CheckoutNote::LocalChanges).collect(),
+        Err(e) => {
+            let paths = match current {
+                Some(old) => store
+                    .commit(old)
+                    .and_then(|o| store.diff_trees(Some(o.tree), staged.commit.tree, 1000))
+                    .map(|c| c.into_iter().map(|c| c.path).collect())
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
+            vec![CheckoutNote::NotUpdated {
+                reason: e.to_string(),
+                paths,
+            }]
+        }
+    })
 }
 
 /// Stages the draft, judges it, and moves the ref only when the judgement has no error.

@@ -207,6 +207,26 @@ pub struct Model {
 }
 
 impl Model {
+    /// The model in one form whatever the source: a version that repeats the name in front
+    /// (`claude-sonnet-4` / `claude-sonnet-4-20250514`, as OpenTelemetry's
+    /// `gen_ai.response.model` reports it) keeps only what follows (`20250514`, as
+    /// `--model anthropic/claude-sonnet-4@20250514` gives it), so one model is counted once.
+    pub fn normalized(mut self) -> Model {
+        let prefix = format!("{}-", self.name);
+        if let Some(rest) = self.version.strip_prefix(&prefix) {
+            if !rest.trim().is_empty() {
+                self.version = rest.to_owned();
+            }
+        }
+        self
+    }
+
+    /// A version that is the name itself (`claude-sonnet-4@claude-sonnet-4`) is the alias the
+    /// caller asked for, not the snapshot that ran: floating, like `latest`.
+    pub fn version_is_alias(&self) -> bool {
+        self.version.trim().eq_ignore_ascii_case(self.name.trim())
+    }
+
     /// `provider/name@version`, the form of the `Model` trailer.
     pub fn trailer(&self) -> String {
         format!("{}/{}@{}", self.provider, self.name, self.version)

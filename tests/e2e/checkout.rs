@@ -34,6 +34,38 @@ fn moving_the_checked_out_main_keeps_the_checkout_in_step() {
     ])
     .ok();
     assert_eq!(status(&w), "", "outcome left the checkout behind");
+    // A held index lock (another git, or one killed mid-write): the command still succeeds —
+    // the ref has moved — and says how to bring the checkout along.
+    let lock = w.work.join(".git/index.lock");
+    std::fs::write(&lock, "").unwrap();
+    let out = w.aiaudit(&[
+        "outcome",
+        &d.id,
+        "--actor",
+        SVC,
+        "--action",
+        "re-applied",
+        "--push",
+    ]);
+    out.ok();
+    assert!(
+        out.stderr
+            .contains("note: the branch moved, but your checkout could not follow"),
+        "{out}"
+    );
+    let hint = out
+        .stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("bring it along with `"))
+        .and_then(|l| l.split('`').next())
+        .expect("the hint names the command")
+        .to_owned();
+    std::fs::remove_file(&lock).unwrap();
+    let words: Vec<&str> = hint.split_whitespace().collect();
+    assert_eq!(words[..3], ["git", "checkout", "HEAD"], "{hint}");
+    w.git(&words[1..]).ok();
+    assert_eq!(status(&w), "", "the hint's command restores the checkout");
+
     // `git commit -a` has nothing to commit: nothing can be reverted by accident.
     let out = w.git(&["commit", "-a", "-m", "x"]);
     assert!(!out.status.success(), "{out}");

@@ -21,11 +21,21 @@ fn assert_record_rejected(w: &World, d: &Decision, text: &str, message: Option<&
 fn rejects_missing_initiator() {
     let w = World::new();
     let p = w.record(BOB);
-    let text = replace_once(
-        &p.text,
-        "initiator:\n  id: \"bob\"\n  kind: \"human\"\n",
-        "",
-    );
+    // The whole `initiator:` block goes (its lines up to the next top-level field).
+    let mut skipping = false;
+    let text: String = p
+        .text
+        .split_inclusive('\n')
+        .filter(|l| {
+            if l.starts_with("initiator:") {
+                skipping = true;
+            } else if !l.starts_with(' ') {
+                skipping = false;
+            }
+            !skipping
+        })
+        .collect();
+    assert!(!text.contains("initiator") && text.len() < p.text.len());
     assert_record_rejected(&w, &p, &text, None, "field-missing");
 }
 

@@ -573,7 +573,8 @@ fn otel_traces_of_both_convention_releases_are_read() {
         args.push("--push");
         let id = w.aiaudit(&args).ok();
         let (d, _) = proposal(&w, &id);
-        let model = "anthropic/claude-sonnet-4@claude-sonnet-4-20250514";
+        // The response model repeats the request model in front: one model, one form.
+        let model = "anthropic/claude-sonnet-4@20250514";
         assert_eq!(d.ai.model.trailer(), model, "{file}");
         let agents: Vec<(&str, Option<String>)> =
             d.ai.agents
