@@ -227,6 +227,9 @@ pub struct Verification {
     pub clean: bool,
     /// Findings by diagnostic code.
     pub codes: BTreeMap<String, usize>,
+    /// Whether main's root was checked against a pinned root of trust (`--trust-root`):
+    /// without it, a clean history is consistent with itself, not proven to be the one trusted.
+    pub root_pinned: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -746,6 +749,7 @@ fn verification(h: &HistoryReport) -> Verification {
         warnings: h.diagnostics.len() - errors,
         clean: errors == 0,
         codes,
+        root_pinned: false,
     }
 }
 

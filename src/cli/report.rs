@@ -60,6 +60,10 @@ pub struct Args {
     /// catalogs); repeatable. Default: every catalog.
     #[arg(long = "framework", value_name = "KEY")]
     pub frameworks: Vec<String>,
+    /// Check that main's root is this commit (the root of trust your auditors pinned, as for
+    /// `aiaudit verify --trust-root`); without it the report says the root is not pinned.
+    #[arg(long, value_name = "COMMIT", env = "AIAUDIT_TRUST_ROOT")]
+    pub trust_root: Option<String>,
 }
 
 pub fn run(cwd: &Path, a: Args) -> CliResult {
@@ -81,7 +85,15 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
     drop(reading);
     let checking = Progress::history("report: checking with the rules of verify");
     let mut checker = Checker::new(&store, util::now()?).with_progress(checking.for_engine());
-    let history = checker.check_history(base.id, None);
+    let trust_root = a
+        .trust_root
+        .as_deref()
+        .map(|s| {
+            Oid::from_hex(s.as_bytes())
+                .map_err(|_| CliError::usage(anyhow!("--trust-root `{s}` is not a full commit id")))
+        })
+        .transpose()?;
+    let history = checker.check_history(base.id, trust_root);
     drop(checking);
 
     let opts = report::Options { since, until, now };
@@ -98,7 +110,7 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
                 .verdict(&d.decision),
         )
     };
-    let r = report::build(
+    let mut r = report::build(
         &ledger,
         &history,
         &catalogs,
@@ -106,6 +118,7 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
         report::format_time(now),
         &mut verdict_of,
     );
+    r.verification.root_pinned = trust_root.is_some();
 
     let text = match a.format {
         Format::Markdown => markdown(&r),
@@ -241,7 +254,7 @@ fn latency_text(r: &Report) -> String {
 fn verification_text(r: &Report) -> String {
     let v = &r.verification;
     format!(
-        "{} — {} commits, {} error(s), {} warning(s){}{}",
+        "{} — {} commits, {} error(s), {} warning(s){}{}{}",
         if v.clean { "clean" } else { "FAILED" },
         v.commits,
         v.errors,
@@ -251,8 +264,18 @@ fn verification_text(r: &Report) -> String {
             ""
         } else {
             "; `aiaudit verify` names each one"
-        }
+        },
+        pinned_text(v)
     )
+}
+
+/// Whether the root was checked against a pinned root of trust.
+fn pinned_text(v: &report::Verification) -> &'static str {
+    if v.root_pinned {
+        "; root of trust pinned and matched"
+    } else {
+        "; no root of trust pinned (--trust-root): the history is consistent with itself, not proven to be the one you trust"
+    }
 }
 
 /// `approval-missing 2, key-revoked 2`: the verify findings by code.
@@ -1052,12 +1075,13 @@ pub fn html(r: &Report) -> String {
     );
     let _ = write!(
         o,
-        r#"<div class="verify {}" id="verification"><div class="label">History verification</div><div class="state">{}</div><div>{} commits · {} error(s) · {} warning(s)</div>{}</div></header>"#,
+        r#"<div class="verify {}" id="verification"><div class="label">History verification</div><div class="state">{}</div><div>{} commits · {} error(s) · {} warning(s)</div><div>{}</div>{}</div></header>"#,
         if v.clean { "ok" } else { "fail" },
         if v.clean { "Clean" } else { "Failed" },
         v.commits,
         v.errors,
         v.warnings,
+        esc(pinned_text(v).trim_start_matches("; ")),
         match (codes_text(r), v.clean) {
             (None, _) => String::new(),
             (Some(c), true) => format!(r#"<div class="codes">{}</div>"#, esc(&c)),

@@ -105,7 +105,15 @@ pub fn run(cwd: &Path, a: VerifyArgs) -> CliResult {
             l.outcome.signed + l.outcome.unsigned,
             l.reviews
         );
-        if report.coverage == Some(Coverage::Resumed) {
+        if trust_root.is_none() {
+            errln!(
+                "warning: no root of trust is pinned (--trust-root COMMIT or AIAUDIT_TRUST_ROOT): this shows the history is consistent with itself, not that it is the history you trust"
+            );
+        }
+        // A resumed run that failed before checking anything new has nothing to say about
+        // coverage (a root that does not match, say).
+        if report.coverage == Some(Coverage::Resumed) && (clean || report.checked.unwrap_or(0) > 0)
+        {
             outln!(
                 "   checked the {} commit(s) added since the last clean verify of this clone; `--full` checks all",
                 report.checked.unwrap_or(0)

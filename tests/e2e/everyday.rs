@@ -154,3 +154,24 @@ fn help_lists_commands_and_action_values_and_filters_name_unknown_principals() {
     w.land(BOB, CAROL);
     assert!(w.aiaudit(&["log", "--initiator", BOB]).ok().contains(BOB));
 }
+
+#[test]
+fn verify_says_when_no_root_of_trust_is_pinned() {
+    let w = World::new();
+    w.land(BOB, CAROL);
+    let out = w.aiaudit(&["verify"]);
+    out.ok();
+    assert!(
+        out.stderr.contains("warning: no root of trust is pinned"),
+        "{out}"
+    );
+    let root = w.git(&["rev-list", "--max-parents=0", MAIN]).ok();
+    let out = w.aiaudit(&["verify", "--trust-root", root.trim()]);
+    out.ok();
+    assert!(!out.stderr.contains("no root of trust"), "{out}");
+    // A root that does not match: the failure, and no word about commits "checked since".
+    let out = w.aiaudit(&["verify", "--trust-root", &"1".repeat(40)]);
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    assert!(out.stderr.contains("trust-root-mismatch"), "{out}");
+    assert!(!out.stdout.contains("checked the 0 commit(s)"), "{out}");
+}

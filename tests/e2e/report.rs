@@ -609,6 +609,18 @@ fn report_names_every_gap_with_its_controls_in_markdown_and_json() {
         .unwrap();
     assert_eq!(revoked["count"], 2, "{revoked}");
 
+    // The root of trust: not pinned, the report says so; pinned, it is checked.
+    let root =
+        sc.w.git_in(&sc.clone, &["rev-list", "--max-parents=0", "main"])
+            .ok();
+    let pinned = sc.report(&["--trust-root", root.trim()]).ok();
+    assert!(
+        pinned.contains("; root of trust pinned and matched"),
+        "{pinned}"
+    );
+    let wrong = sc.report(&["--trust-root", &"1".repeat(40)]).ok();
+    assert!(wrong.contains("trust-root-mismatch"), "{wrong}");
+
     // Markdown: the same facts, readable.
     let md = sc.report(&[]);
     let text = md.ok();
@@ -619,6 +631,7 @@ fn report_names_every_gap_with_its_controls_in_markdown_and_json() {
         "| high or critical risk | 2 (33%) |",
         "| approved before the action | 4 of 6 (67%) |",
         "- **History verification:** FAILED",
+        "no root of trust pinned (--trust-root)",
         "| Post-action review overdue | `review-overdue` | error | 1 | NIST CSF 2.0 GV.RR-02, DE.CM-03; NIST AI RMF 1.0 GOVERN 1.5, GOVERN 3.2, MAP 3.5, MANAGE 4.1;",
         "| Approval by a key revoked since | `key-revoked` | error |",
         "| Service account used as a shared identity | `shared-account` | warning |",
