@@ -26,6 +26,11 @@ pub struct ShowArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Print the detached signature (ASCII-armored) that principal WHO made over the record —
+    /// an approval, or the initiator's signature — for checking with stock GnuPG; the recipe
+    /// goes to standard error (docs/verify-by-hand.md).
+    #[arg(long, value_name = "WHO", conflicts_with = "json")]
+    pub signature: Option<String>,
 }
 
 /// Lines of stored content shown per input without --full.
@@ -88,6 +93,9 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
         };
         record::decision_path(&d).unwrap_or_default()
     };
+    if let Some(who) = &a.signature {
+        return print_signature(&commit, &path, who);
+    }
     let (decision, diags) = record::check_decision(&path, &bytes);
     let d: Decision =
         decision.ok_or_else(|| CliError::violations(anyhow!("the record does not parse")))?;
@@ -411,6 +419,42 @@ pub(super) struct FoundEvent {
     pub parent_tree: Oid,
     pub event: Event,
     pub bytes: Vec<u8>,
+}
+
+/// `--signature WHO`: the armored detached signature WHO made over the record at `path` in
+/// `commit`, and (on standard error) how to check it with git and GnuPG alone.
+fn print_signature(commit: &CommitData, path: &str, who: &str) -> CliResult {
+    let t = trailers::parse(&commit.message);
+    let mut found = Vec::new();
+    for key in [trailers::APPROVED_BY, trailers::INITIATED_BY] {
+        for sig in t.well_formed_signatures(key) {
+            found.push((key, sig));
+        }
+    }
+    let Some((key, sig)) = found.iter().find(|(_, s)| s.principal == who) else {
+        let signers: Vec<String> = found
+            .iter()
+            .map(|(k, s)| format!("{} ({k})", s.principal))
+            .collect();
+        return Err(CliError::usage(anyhow!(
+            "no signature by `{who}` on commit {}; it carries {}",
+            commit.id,
+            if signers.is_empty() {
+                "none".into()
+            } else {
+                signers.join(", ")
+            }
+        )));
+    };
+    let armored = crate::pgp::armor_signature(&sig.signature).map_err(CliError::internal)?;
+    crate::cli::util::write_stdout(armored.as_bytes())?;
+    let c = commit.id;
+    crate::cli::errln!(
+        "{key} `{who}` with key {fpr}. To check it with git and GnuPG alone, save this output as sig.asc, then:\n  git show {c}:{path} > record.yaml\n  git show {c}:{cert} | gpg --import\n  gpg --verify sig.asc record.yaml",
+        fpr = sig.key,
+        cert = crate::policy::key_path(&sig.key),
+    );
+    Ok(EXIT_OK)
 }
 
 /// One line on a link's signature: who signed it and when, or why it does not count.

@@ -175,3 +175,53 @@ fn verify_says_when_no_root_of_trust_is_pinned() {
     assert!(out.stderr.contains("trust-root-mismatch"), "{out}");
     assert!(!out.stdout.contains("checked the 0 commit(s)"), "{out}");
 }
+
+/// `show ID --signature WHO` prints the detached signature, and the recipe it prints checks it
+/// with git and stock GnuPG alone, in a keyring that knows nothing but the certificate.
+#[test]
+fn an_approval_is_checked_by_hand_with_git_and_gpg() {
+    let w = World::new();
+    let d = w.land(BOB, CAROL);
+    let out = w.aiaudit(&["show", &d.id, "--signature", CAROL]);
+    let armored = out.ok();
+    assert!(
+        armored.starts_with("-----BEGIN PGP SIGNATURE-----"),
+        "{out}"
+    );
+    let sig = w.files.join("sig.asc");
+    std::fs::write(&sig, format!("{armored}\n")).unwrap();
+    // The recipe, line by line, in a fresh keyring.
+    let gnupg = w.files.join("fresh-gnupg");
+    std::fs::create_dir(&gnupg).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&gnupg, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let steps: Vec<&str> = out
+        .stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("git show") || l.starts_with("gpg "))
+        .collect();
+    assert_eq!(steps.len(), 3, "{out}");
+    for step in steps {
+        let step = step.replace("sig.asc", s(&sig));
+        let mut c = w.command("sh", &w.work);
+        c.args(["-c", &step]).env("GNUPGHOME", &gnupg);
+        let o = c.output().unwrap();
+        assert!(
+            o.status.success(),
+            "{step}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        if step.starts_with("gpg --verify") {
+            assert!(String::from_utf8_lossy(&o.stderr).contains("Good signature"));
+        }
+    }
+    // The initiator's signature too; someone who did not sign is refused, naming who did.
+    assert!(w
+        .aiaudit(&["show", &d.id, "--signature", BOB])
+        .ok()
+        .starts_with("-----BEGIN PGP SIGNATURE-----"));
+    let out = w.aiaudit(&["show", &d.id, "--signature", DAVE]);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(out.stderr.contains("carol (Approved-by)"), "{out}");
+}
