@@ -33,6 +33,10 @@ pub struct DecisionFilter {
     #[arg(long, value_name = "ID")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approver: Option<String>,
+    /// Only decisions on this repository (`action.target.repo`, e.g. a product repository).
+    #[arg(long = "target-repo", value_name = "REPO")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_repo: Option<String>,
     /// Only this action kind.
     #[arg(long, value_name = "KIND", value_parser = clap::builder::PossibleValuesParser::new(
         ["code-merge", "access-change", "secret-retrieval", "production-change", "config-change", "data-access", "other"]))]
@@ -98,6 +102,10 @@ impl DecisionFilter {
                 .map(|t| t.as_second())
                 .unwrap_or(0);
             self.initiator.as_ref().is_none_or(|i| &x.initiator.id == i)
+                && self
+                    .target_repo
+                    .as_ref()
+                    .is_none_or(|r| x.action.target.repo.as_ref() == Some(r))
                 && self
                     .approver
                     .as_ref()
@@ -170,8 +178,12 @@ pub fn run(cwd: &Path, a: LogArgs) -> CliResult {
                     "id": d.decision.id,
                     "created": d.decision.created,
                     "initiator": d.decision.initiator.id,
+                    "owner": d.decision.initiator.owner,
                     "action": d.decision.action.kind.as_str(),
                     "system": d.decision.action.target.system,
+                    "repo": d.decision.action.target.repo,
+                    "change": d.decision.action.target.change,
+                    "resource": d.decision.action.target.resource,
                     "summary": d.decision.action.summary,
                     "risk": d.decision.risk.as_str(),
                     "model": d.decision.ai.model.trailer(),
@@ -192,14 +204,24 @@ pub fn run(cwd: &Path, a: LogArgs) -> CliResult {
     for d in &rows {
         let x = &d.decision;
         let approvers: Vec<&str> = d.approvals.iter().map(|s| s.principal.as_str()).collect();
+        let target = match (&x.action.target.repo, &x.action.target.change) {
+            (Some(r), Some(c)) => format!("{} ({r} {c})", x.action.target.system),
+            (Some(r), None) => format!("{} ({r})", x.action.target.system),
+            (None, Some(c)) => format!("{} ({c})", x.action.target.system),
+            (None, None) => x.action.target.system.clone(),
+        };
+        let by = match &x.initiator.owner {
+            Some(o) => format!("{} (owner {o})", x.initiator.id),
+            None => x.initiator.id.clone(),
+        };
         outln!(
             "{}  {}  {:<8} {} on {}  by {}  approved by {}  [{}]  {}",
             x.created,
             x.id,
             x.risk.as_str(),
             x.action.kind.as_str(),
-            x.action.target.system,
-            x.initiator.id,
+            target,
+            by,
             if approvers.is_empty() {
                 "nobody (post-review)".to_owned()
             } else {

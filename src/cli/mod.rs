@@ -293,6 +293,13 @@ mod help_tests {
 
     /// `aiaudit --help` lists every command with a summary that fits its line; the details are
     /// in `aiaudit CMD --help`.
+    /// clap's own consistency checks over every command (argument ids that collide with the
+    /// global `--repo`, conflicting flags, …).
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+
     #[test]
     fn every_command_has_a_one_line_summary() {
         let cmd = super::Cli::command();

@@ -42,6 +42,26 @@ fn record_says_how_to_run_the_action_and_how_to_link_product_commits() {
         )),
         "{out}"
     );
+    // log names the repository and filters by it.
+    let merged = id.clone();
+    w.land(BOB, CAROL); // another decision, on no repository
+    let mut a = vec!["approve", merged.as_str(), "--yes", "--push"];
+    let signer = w.signer_args(CAROL);
+    a.extend(signer.iter().map(String::as_str));
+    w.aiaudit(&a).ok();
+    let only: Value = serde_json::from_str(
+        &w.aiaudit(&["log", "--json", "--target-repo", "github.com/acme/payments"])
+            .ok(),
+    )
+    .unwrap();
+    let only = only.as_array().unwrap();
+    assert_eq!(only.len(), 1, "{only:?}");
+    assert_eq!(only[0]["id"], merged.as_str());
+    assert_eq!(only[0]["repo"], "github.com/acme/payments");
+    let human = w
+        .aiaudit(&["log", "--target-repo", "github.com/acme/payments"])
+        .ok();
+    assert!(human.contains("(github.com/acme/payments)"), "{human}");
 }
 
 #[test]
