@@ -7,7 +7,7 @@ use crate::engine::{Checker, RefUpdate};
 use crate::store::{Oid, Store};
 use anyhow::anyhow;
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The hook script template; `@AIAUDIT@` becomes the binary's path.
 const PRE_RECEIVE: &str = include_str!("../../hooks/pre-receive");
@@ -27,20 +27,33 @@ pub enum HookCommand {
 /// the whole push (exit 1) on any violation. Fails closed: any internal error rejects (exit 3).
 #[derive(Debug, clap::Args)]
 pub struct PreReceiveArgs {
-    /// Reject the push when the check takes longer than this many seconds (a deadline, not a
-    /// budget: a normal push takes milliseconds). Keep it under the forge's own hook limit
-    /// (GitHub Enterprise Server: 5 s).
-    #[arg(long, value_name = "SECONDS", env = "AIAUDIT_HOOK_TIMEOUT", default_value_t = 60.0,
+    /// Reject the push when the check takes longer than this (a deadline, not a budget: a
+    /// normal push takes milliseconds): seconds (`4.5`) or with a unit (`500ms`, `5s`, `2m`).
+    /// Keep it under the forge's own hook limit (GitHub Enterprise Server: 5 s).
+    #[arg(long, value_name = "SECONDS", env = "AIAUDIT_HOOK_TIMEOUT", default_value = "60",
           value_parser = parse_timeout)]
     pub timeout: f64,
 }
 
+/// Seconds, or a number with a unit: `ms`, `s`, `m`, `h`.
 fn parse_timeout(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
+    let t = s.trim();
+    let (number, scale) = [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)]
+        .iter()
+        .find_map(|(unit, scale)| t.strip_suffix(unit).map(|n| (n.trim(), *scale)))
+        .unwrap_or((t, 1.0));
+    match number.parse::<f64>().map(|v| v * scale) {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
-        _ => Err("a number of seconds greater than 0 (at most 86400)".into()),
+        _ => Err(
+            "a deadline greater than 0 and at most a day: seconds (`4.5`) or with a unit (`500ms`, `5s`, `2m`)"
+                .into(),
+        ),
     }
 }
+
+/// The hook's private object directory (the quarantine made visible), removed by the watchdog
+/// when it ends the process: `process::exit` runs no destructor.
+static HOOK_TMP: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
 
 /// Fails the push closed when the check overruns `seconds`: the process exits from another
 /// thread, rejecting whatever it was doing (the hook writes nothing, so nothing is left half
@@ -51,6 +64,22 @@ fn watchdog(seconds: f64) {
         errln!(
             "aiaudit: push rejected: error[internal-error]: the check did not finish within {seconds} s; failing closed"
         );
+        // The main thread creates and registers the directory under this lock: wait for it
+        // briefly (never past two more seconds: the deadline must hold), and exit holding it,
+        // so no directory is made after it was looked for.
+        let start = std::time::Instant::now();
+        let guard = loop {
+            match HOOK_TMP.try_lock() {
+                Ok(g) => break Some(g),
+                Err(_) if start.elapsed() < std::time::Duration::from_secs(2) => {
+                    std::thread::sleep(std::time::Duration::from_millis(5))
+                }
+                Err(_) => break None,
+            }
+        };
+        if let Some(dir) = guard.as_ref().and_then(|g| g.as_ref()) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         std::process::exit(EXIT_INTERNAL);
     });
 }
@@ -95,7 +124,13 @@ fn pre_receive() -> i32 {
             return Err("the hook's input names no ref update (git passes at least one)".into());
         }
         let env = |k: &str| std::env::var(k).ok();
-        let store = Store::open_for_hook(&env).map_err(|e| e.to_string())?;
+        let store = {
+            // Created and registered under the watchdog's lock (see `watchdog`).
+            let mut registered = HOOK_TMP.lock().map_err(|_| "the hook's lock is poisoned")?;
+            let store = Store::open_for_hook(&env).map_err(|e| e.to_string())?;
+            *registered = store.hook_dir().map(Path::to_path_buf);
+            store
+        };
         let now = super::util::now().map_err(|e| format!("{:#}", e.error))?;
         // The forge's word on who pushed, where it gives one.
         let pusher = ["GITHUB_USER_LOGIN", "GL_USERNAME", "GITEA_PUSHER_NAME"]

@@ -318,6 +318,12 @@ impl Store {
         Ok(store)
     }
 
+    /// The hook's private directory (its object store over the quarantine), if this is the
+    /// hook's store.
+    pub fn hook_dir(&self) -> Option<&Path> {
+        self._hook_objects.as_ref().map(|t| t.path())
+    }
+
     /// A handle other threads can open their own [`Store`] from (for parallel verification).
     /// `None` for the hook's store, whose object database is private to it.
     pub fn shared(&self) -> Option<SharedStore> {

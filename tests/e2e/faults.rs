@@ -676,13 +676,23 @@ fn hook_deadline_rejects_an_overrunning_check() {
             "0.001",
             "the check did not finish within 0.001 s; failing closed",
         ),
+        (
+            "1ms",
+            "the check did not finish within 0.001 s; failing closed",
+        ),
         ("0", "--timeout"),
         ("soon", "--timeout"),
     ] {
+        // The hook's private temp dir goes in its own TMPDIR, which must be left empty.
+        let tmp = w
+            .files
+            .join(format!("hook-tmp-{}", timeout.replace('.', "_")));
+        std::fs::create_dir_all(&tmp).unwrap();
         replace_hook(
             &w,
             &format!(
-                "#!/bin/sh\nAIAUDIT_HOOK_TIMEOUT={timeout} exec '{AIAUDIT}' hook pre-receive\n"
+                "#!/bin/sh\nTMPDIR='{}' AIAUDIT_HOOK_TIMEOUT={timeout} exec '{AIAUDIT}' hook pre-receive\n",
+                tmp.display()
             ),
         );
         let out = w.push(&[&onto_main(&good.commit)]);
@@ -691,11 +701,13 @@ fn hook_deadline_rejects_an_overrunning_check() {
         assert!(out.stderr.contains("pre-receive hook declined"), "{out}");
         assert_no_panic(&out);
         assert_server_untouched(&w, &refs);
+        let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+        assert!(left.is_empty(), "timeout {timeout} left {left:?}");
     }
-    // A generous deadline changes nothing.
+    // A generous deadline changes nothing, in seconds or with a unit.
     replace_hook(
         &w,
-        &format!("#!/bin/sh\nexec '{AIAUDIT}' hook pre-receive --timeout 30\n"),
+        &format!("#!/bin/sh\nAIAUDIT_HOOK_TIMEOUT=5s exec '{AIAUDIT}' hook pre-receive\n"),
     );
     w.push_accepted(&[&onto_main(&good.commit)]);
 }
