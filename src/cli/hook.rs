@@ -92,6 +92,10 @@ pub struct InstallArgs {
     /// Replace an existing pre-receive hook.
     #[arg(long)]
     pub force: bool,
+    /// The aiaudit program the hook runs (default: the one running this command). Give a
+    /// stable installed path, e.g. /usr/local/bin/aiaudit: the hook runs it on every push.
+    #[arg(long, value_name = "PATH")]
+    pub binary: Option<PathBuf>,
 }
 
 pub fn run(cmd: HookCommand) -> CliResult {
@@ -229,9 +233,33 @@ fn install(a: InstallArgs) -> CliResult {
         ))
         .hint("pass --force to replace it (chain other hooks from aiaudit's script by hand)"));
     }
-    let exe = std::env::current_exe()
-        .and_then(|p| p.canonicalize())
-        .map_err(|e| CliError::internal(anyhow!("cannot locate the aiaudit binary: {e}")))?;
+    let exe = match &a.binary {
+        Some(b) => b
+            .canonicalize()
+            .map_err(|e| CliError::usage(anyhow!("--binary {}: {e}", b.display())))?,
+        None => std::env::current_exe()
+            .and_then(|p| p.canonicalize())
+            .map_err(|e| CliError::internal(anyhow!("cannot locate the aiaudit binary: {e}")))?,
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let executable = std::fs::metadata(&exe)
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false);
+        if !executable {
+            return Err(CliError::usage(anyhow!(
+                "{} is not an executable file",
+                exe.display()
+            )));
+        }
+    }
+    // A build directory goes away with `cargo clean`; every push would then be refused.
+    let transient = exe.components().any(|c| c.as_os_str() == "target")
+        && exe
+            .parent()
+            .and_then(|p| p.file_name())
+            .is_some_and(|n| n == "debug" || n == "release");
     let exe = exe
         .to_str()
         .ok_or_else(|| CliError::usage(anyhow!("the aiaudit binary's path is not UTF-8")))?;
@@ -254,6 +282,11 @@ fn install(a: InstallArgs) -> CliResult {
     store.set_config("receive.fsckObjects", "true")?;
     outln!("installed {}", target.display());
     outln!("  runs: {exe} hook pre-receive");
+    if transient {
+        errln!(
+            "warning: {exe} is in a build directory; if it goes away, every push is refused (the hook says why). Install aiaudit to a stable path and run `aiaudit hook install --force --binary /usr/local/bin/aiaudit`"
+        );
+    }
     outln!("  set receive.fsckObjects = true (git checks every pushed object as `git fsck` does)");
     Ok(EXIT_OK)
 }

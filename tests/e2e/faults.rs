@@ -711,3 +711,54 @@ fn hook_deadline_rejects_an_overrunning_check() {
     );
     w.push_accepted(&[&onto_main(&good.commit)]);
 }
+
+/// `hook install --binary PATH` runs that program; when it goes away, every push is refused
+/// with a message naming it (fails closed, saying why), and reinstalling restores pushes. A
+/// binary in a build directory gets a warning at install time.
+#[test]
+fn a_missing_hook_binary_refuses_pushes_and_says_why() {
+    let w = World::new();
+    let good = landing(&w, "Grant read access to billing-db");
+    let refs = w.server_refs();
+    let out = w.aiaudit_in(&w.server, &["hook", "install", ".", "--force"]);
+    out.ok();
+    assert!(out.stderr.contains("is in a build directory"), "{out}");
+
+    let bin = w.files.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let copy = bin.join("aiaudit");
+    std::fs::copy(AIAUDIT, &copy).unwrap();
+    let out = w.aiaudit_in(
+        &w.server,
+        &["hook", "install", ".", "--force", "--binary", s(&copy)],
+    );
+    out.ok();
+    assert!(!out.stderr.contains("build directory"), "{out}");
+    std::fs::remove_file(&copy).unwrap();
+    let out = w.push(&[&onto_main(&good.commit)]);
+    assert!(!out.status.success(), "{out}");
+    assert!(
+        out.stderr.contains(&format!(
+            "the hook's program '{}' is missing or not executable",
+            copy.display()
+        )) || out.stderr.contains(&format!(
+            "the hook's program {} is missing or not executable",
+            copy.display()
+        )),
+        "{out}"
+    );
+    assert_server_untouched(&w, &refs);
+    // --binary must name an executable file.
+    let out = w.aiaudit_in(
+        &w.server,
+        &["hook", "install", ".", "--force", "--binary", s(&copy)],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    std::fs::copy(AIAUDIT, &copy).unwrap();
+    w.aiaudit_in(
+        &w.server,
+        &["hook", "install", ".", "--force", "--binary", s(&copy)],
+    )
+    .ok();
+    w.push_accepted(&[&onto_main(&good.commit)]);
+}
