@@ -686,6 +686,7 @@ pub fn generate_key(
     userid: &str,
     now: SystemTime,
     validity: Option<Duration>,
+    passphrase: Option<&str>,
 ) -> Result<(String, String, String), PgpError> {
     let err = |reason: String| PgpError::KeyGen {
         userid: userid.to_string(),
@@ -713,6 +714,38 @@ pub fn generate_key(
         .set_validity_period(validity)
         .generate()
         .map_err(|e| err(format!("{e:#}")))?;
+    // With a passphrase, every secret key is encrypted with it (S2K as sequoia chooses:
+    // Argon2 or iterated-salted SHA-256) before anything is written.
+    let cert = match passphrase {
+        None => cert,
+        Some(p) => {
+            if p.is_empty() {
+                return Err(err("the passphrase is empty".into()));
+            }
+            let password: openpgp::crypto::Password = p.into();
+            let enc = |e: anyhow::Error| err(format!("cannot encrypt the secret key: {e:#}"));
+            let mut packets: Vec<openpgp::Packet> = Vec::new();
+            let primary = cert
+                .primary_key()
+                .key()
+                .clone()
+                .parts_into_secret()
+                .map_err(enc)?
+                .encrypt_secret(&password)
+                .map_err(enc)?;
+            packets.push(primary.into());
+            for ka in cert.keys().subkeys().secret() {
+                packets.push(
+                    ka.key()
+                        .clone()
+                        .encrypt_secret(&password)
+                        .map_err(enc)?
+                        .into(),
+                );
+            }
+            cert.insert_packets(packets).map_err(enc)?.0
+        }
+    };
     let fpr = fingerprint(&cert);
     let tsk = cert
         .as_tsk()
@@ -1480,7 +1513,7 @@ mod tests {
 
     impl TestKey {
         fn new(userid: &str, now: SystemTime, validity: Option<Duration>) -> Self {
-            let (tsk, public, fpr) = generate_key(userid, now, validity).expect("keygen");
+            let (tsk, public, fpr) = generate_key(userid, now, validity, None).expect("keygen");
             let cert = parse_cert(public.as_bytes()).expect("parse public");
             let dir = tempfile::tempdir().expect("tempdir");
             Self {
@@ -1978,9 +2011,34 @@ mod tests {
 
     #[test]
     fn generate_key_rejects_bad_input() {
-        assert!(generate_key("", t0(), None).is_err());
-        assert!(generate_key("A\n<a@e.x>", t0(), None).is_err());
-        assert!(generate_key("A <a@e.x>", t0(), Some(Duration::from_millis(10))).is_err());
+        assert!(generate_key("", t0(), None, None).is_err());
+        assert!(generate_key("A\n<a@e.x>", t0(), None, None).is_err());
+        assert!(generate_key("A <a@e.x>", t0(), Some(Duration::from_millis(10)), None).is_err());
+        assert!(generate_key("A <a@e.x>", t0(), None, Some("")).is_err());
+    }
+
+    #[test]
+    fn a_generated_key_with_a_passphrase_is_locked_by_it() {
+        let (tsk, public, _) =
+            generate_key("P <p@e.x>", t0(), None, Some("correct horse")).expect("keygen");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.key");
+        std::fs::write(&path, &tsk).unwrap();
+        let err = LoadedSigner::load(&path, None, t0() + DAY)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("encrypted"), "{err}");
+        assert!(LoadedSigner::load(&path, Some("wrong"), t0() + DAY).is_err());
+        let signer = LoadedSigner::load(&path, Some("correct horse"), t0() + DAY).expect("unlock");
+        let sig = signer.sign(b"data", t0() + DAY).expect("sign");
+        let cert = parse_cert(public.as_bytes()).unwrap();
+        assert!(verify_detached(&cert, &sig, b"data", t0() + DAY).is_ok());
+        // No secret is readable without the passphrase.
+        let parsed = Cert::from_bytes(tsk.as_bytes()).unwrap();
+        assert!(parsed
+            .keys()
+            .secret()
+            .all(|k| !k.key().has_unencrypted_secret()));
     }
 
     #[test]
@@ -2218,7 +2276,7 @@ mod tests {
 
         // In-process signature verified by gpg.
         let (tsk, public, fpr) =
-            generate_key("Sequoia <s@e.x>", SystemTime::now(), None).expect("keygen");
+            generate_key("Sequoia <s@e.x>", SystemTime::now(), None, None).expect("keygen");
         let pub_path = home.home.path().join("seq.asc");
         std::fs::write(&pub_path, &public).expect("write");
         home.run(&["--import", &pub_path.to_string_lossy()]);

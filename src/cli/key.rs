@@ -51,6 +51,11 @@ pub struct GenerateArgs {
     /// Output path prefix: writes PREFIX.key and PREFIX.asc. Refuses to overwrite.
     #[arg(long, value_name = "PREFIX")]
     pub out: PathBuf,
+    /// Encrypt the secret key with the passphrase in AIAUDIT_KEY_PASSPHRASE (the variable every
+    /// command that signs with --key reads to unlock it). Without it the key file is protected
+    /// by its mode (0600) only.
+    #[arg(long)]
+    pub passphrase_from_env: bool,
 }
 
 pub fn run(cmd: KeyCommand) -> CliResult {
@@ -69,13 +74,36 @@ pub fn run(cmd: KeyCommand) -> CliResult {
         }
     }
     let userid = format!("{} <{}>", a.name, a.email);
+    let passphrase = if a.passphrase_from_env {
+        Some(
+            std::env::var("AIAUDIT_KEY_PASSPHRASE")
+                .ok()
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| {
+                    CliError::usage(anyhow!(
+                        "--passphrase-from-env: AIAUDIT_KEY_PASSPHRASE is not set or empty"
+                    ))
+                })?,
+        )
+    } else {
+        None
+    };
     let (secret, cert, fpr) =
-        pgp::generate_key(&userid, super::util::now()?, None).map_err(CliError::internal)?;
+        pgp::generate_key(&userid, super::util::now()?, None, passphrase.as_deref())
+            .map_err(CliError::usage)?;
     write_private(&secret_path, secret.as_bytes())?;
     std::fs::write(&cert_path, cert)
         .map_err(|e| CliError::usage(anyhow!("cannot write {}: {e}", cert_path.display())))?;
     outln!("{fpr}");
-    errln!("secret key: {} (keep it private)", secret_path.display());
+    errln!(
+        "secret key: {} (keep it private{})",
+        secret_path.display(),
+        if passphrase.is_some() {
+            "; encrypted with the passphrase: set AIAUDIT_KEY_PASSPHRASE to sign with it"
+        } else {
+            "; not passphrase-protected: --passphrase-from-env encrypts it"
+        }
+    );
     errln!(
         "certificate: {} (add it to the policy)",
         cert_path.display()

@@ -245,3 +245,59 @@ fn an_approval_is_checked_by_hand_with_git_and_gpg() {
     assert_eq!(out.status.code(), Some(2), "{out}");
     assert!(out.stderr.contains("carol (Approved-by)"), "{out}");
 }
+
+/// `key generate --passphrase-from-env` encrypts the secret key; signing with it then needs
+/// AIAUDIT_KEY_PASSPHRASE, and the error says so.
+#[test]
+fn a_generated_key_can_be_passphrase_protected() {
+    let w = World::new();
+    let prefix = w.files.join("erin");
+    let gen = [
+        "key",
+        "generate",
+        "--name",
+        "Erin",
+        "--email",
+        "erin@example.org",
+        "--out",
+        s(&prefix),
+        "--passphrase-from-env",
+    ];
+    let out = w.aiaudit(&gen);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(
+        out.stderr.contains("AIAUDIT_KEY_PASSPHRASE is not set"),
+        "{out}"
+    );
+    let pass = [("AIAUDIT_KEY_PASSPHRASE", "correct horse battery")];
+    let out = w.aiaudit_in_env(&w.work, &gen, &pass);
+    out.ok();
+    assert!(
+        out.stderr.contains("encrypted with the passphrase"),
+        "{out}"
+    );
+    let key = prefix.with_extension("key");
+    w.aiaudit_signed(
+        ALICE,
+        &[
+            "principal",
+            "add",
+            "erin",
+            "--kind",
+            "human",
+            "--cert",
+            s(&prefix.with_extension("asc")),
+            "--push",
+        ],
+    )
+    .ok();
+    let mut args = w.config_change_args("erin");
+    args.extend(["--key".into(), s(&key).into()]);
+    let out = w.aiaudit(&argv(&args));
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(
+        out.stderr.contains("encrypted and no passphrase was given"),
+        "{out}"
+    );
+    w.aiaudit_in_env(&w.work, &argv(&args), &pass).ok();
+}
