@@ -80,14 +80,7 @@ pub struct RemoteArgs {
 
 impl RemoteArgs {
     pub(super) fn trust_root(&self) -> CliResult<Option<crate::store::Oid>> {
-        self.trust_root
-            .as_deref()
-            .map(|s| {
-                crate::store::Oid::from_hex(s.as_bytes()).map_err(|_| {
-                    CliError::usage(anyhow!("--trust-root `{s}` is not a full commit id"))
-                })
-            })
-            .transpose()
+        util::parse_trust_root(self.trust_root.as_deref())
     }
 
     /// The remote to use, if any: none offline or when the clone has no such remote.

@@ -65,10 +65,21 @@ pub struct DecisionFilter {
 }
 
 impl DecisionFilter {
-    /// Refuses (exit 2) an `--initiator` or `--approver` that names nobody: no principal of the
-    /// current policy and no initiator or approver anywhere in the ledger — a typo would
-    /// otherwise match nothing, silently.
-    pub fn check_principals(
+    /// The ledger of main at `base`, after refusing (exit 2) an `--initiator` or `--approver`
+    /// that names nobody: no principal of the current policy and no initiator or approver
+    /// anywhere in the ledger — a typo would otherwise match nothing, silently.
+    pub fn read(
+        &self,
+        store: &crate::store::Store,
+        base: &crate::store::CommitData,
+    ) -> CliResult<crate::ledger::read::Ledger> {
+        let ledger = read_ledger(store, base.id, &mut |_| {})?;
+        let policy = util::policy_at(store, base.tree)?;
+        self.check_principals(&ledger.decisions, &policy)?;
+        Ok(ledger)
+    }
+
+    fn check_principals(
         &self,
         ledger: &[LedgerDecision],
         policy: &crate::policy::Policy,
@@ -160,9 +171,7 @@ pub fn run(cwd: &Path, a: LogArgs) -> CliResult {
     let store = util::open(cwd)?;
     let base = main_base(&store)?;
     let keep = a.filter.predicate()?;
-    let ledger = read_ledger(&store, base.id, &mut |_| {})?;
-    let policy = util::policy_at(&store, base.tree)?;
-    a.filter.check_principals(&ledger.decisions, &policy)?;
+    let ledger = a.filter.read(&store, &base)?;
     let rows: Vec<&LedgerDecision> = ledger
         .decisions
         .iter()

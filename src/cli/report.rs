@@ -85,14 +85,7 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
     drop(reading);
     let checking = Progress::history("report: checking with the rules of verify");
     let mut checker = Checker::new(&store, util::now()?).with_progress(checking.for_engine());
-    let trust_root = a
-        .trust_root
-        .as_deref()
-        .map(|s| {
-            Oid::from_hex(s.as_bytes())
-                .map_err(|_| CliError::usage(anyhow!("--trust-root `{s}` is not a full commit id")))
-        })
-        .transpose()?;
+    let trust_root = util::parse_trust_root(a.trust_root.as_deref())?;
     let history = checker.check_history(base.id, trust_root);
     drop(checking);
 

@@ -10,7 +10,7 @@
 
 use super::util::{self, main_base};
 use super::{errln, outln, CliError, CliResult, EXIT_OK, EXIT_VIOLATIONS};
-use crate::ledger::read::{read_ledger, LedgerDecision};
+use crate::ledger::read::LedgerDecision;
 use crate::ledger::trailers::{self, Approval};
 use crate::pgp;
 use crate::record;
@@ -159,9 +159,7 @@ pub fn run(cwd: &Path, a: SampleArgs) -> CliResult {
     let store = util::open(cwd)?;
     let base = main_base(&store)?;
     let keep = a.filter.predicate()?;
-    let ledger = read_ledger(&store, base.id, &mut |_| {})?;
-    let policy = util::policy_at(&store, base.tree)?;
-    a.filter.check_principals(&ledger.decisions, &policy)?;
+    let ledger = a.filter.read(&store, &base)?;
     let population: Vec<&LedgerDecision> = ledger.decisions.iter().filter(|d| keep(d)).collect();
     if population.is_empty() {
         return Err(CliError::usage(anyhow!(

@@ -340,3 +340,13 @@ pub fn note_left_alone(notes: &[crate::ledger::write::CheckoutNote]) {
         }
     }
 }
+
+/// `--trust-root COMMIT` (or `AIAUDIT_TRUST_ROOT`) as a commit id: the root of trust pinned by
+/// the auditors, for `verify`, `report`, `exec`, `status`.
+pub fn parse_trust_root(arg: Option<&str>) -> CliResult<Option<Oid>> {
+    arg.map(|s| {
+        Oid::from_hex(s.as_bytes())
+            .map_err(|_| CliError::usage(anyhow!("--trust-root `{s}` is not a full commit id")))
+    })
+    .transpose()
+}

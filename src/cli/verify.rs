@@ -50,14 +50,7 @@ pub fn run(cwd: &Path, a: VerifyArgs) -> CliResult {
             }
         },
     };
-    let trust_root = a
-        .trust_root
-        .as_deref()
-        .map(|s| {
-            Oid::from_hex(s.as_bytes())
-                .map_err(|_| CliError::usage(anyhow!("--trust-root `{s}` is not a full commit id")))
-        })
-        .transpose()?;
+    let trust_root = util::parse_trust_root(a.trust_root.as_deref())?;
     let report = verify_and_remember(
         &store,
         &a.refname,
