@@ -255,11 +255,12 @@ fn install(a: InstallArgs) -> CliResult {
         }
     }
     // A build directory goes away with `cargo clean`; every push would then be refused.
-    let transient = exe.components().any(|c| c.as_os_str() == "target")
-        && exe
-            .parent()
-            .and_then(|p| p.file_name())
-            .is_some_and(|n| n == "debug" || n == "release");
+    // Cargo marks its target directory with CACHEDIR.TAG (and `.rustc_info.json`).
+    let transient = exe
+        .ancestors()
+        .skip(1)
+        .take(3)
+        .any(|d| d.join("CACHEDIR.TAG").is_file() || d.join(".rustc_info.json").is_file());
     let exe = exe
         .to_str()
         .ok_or_else(|| CliError::usage(anyhow!("the aiaudit binary's path is not UTF-8")))?;
