@@ -172,23 +172,25 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
             if store.ref_target(&tracking)?.is_some() {
                 refspecs.push(format!(":{local_proposal}"));
             }
-            if let Err(e) = util::git_push(&store, remote, &refspecs) {
-                // Nothing landed on the server: put the local refs back, so that after a
-                // fetch the same command builds on the server's newer main.
-                let _ = store.update_ref(
-                    MAIN_REF,
-                    local.unwrap_or(landing),
-                    Some(landing),
-                    "approve: push failed",
-                );
-                if let Some(p) = proposal_before {
-                    let _ = store.update_ref(&local_proposal, p, None, "approve: push failed");
-                }
-                return Err(e.hint(format!(
-                    "if main moved on the server: git fetch origin '+refs/heads/*:refs/remotes/origin/*' and run `aiaudit approve {}` again",
-                    d.id
-                )));
-            }
+            // Nothing landed on the server: the local refs go back, so that after a fetch
+            // the same command builds on the server's newer main.
+            util::push_or_undo(
+                &store,
+                remote,
+                &refspecs,
+                &[
+                    util::Undo {
+                        refname: MAIN_REF.into(),
+                        before: local,
+                        after: Some(landing),
+                    },
+                    util::Undo {
+                        refname: local_proposal.clone(),
+                        before: proposal_before,
+                        after: None,
+                    },
+                ],
+            )?;
             errln!("  pushed to {remote}");
         } else {
             errln!("next: git push origin main :{local_proposal}   (or pass --push)");
@@ -247,7 +249,20 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
             errln!("  still: {}", x.message);
         }
         if let Some(remote) = &a.push {
-            util::git_push(&store, remote, &[format!("+{updated}:{local_proposal}")])?;
+            let before = match proposal_expected {
+                Expected::At(oid) => Some(oid),
+                _ => None,
+            };
+            util::push_or_undo(
+                &store,
+                remote,
+                &[format!("+{updated}:{local_proposal}")],
+                &[util::Undo {
+                    refname: local_proposal.clone(),
+                    before,
+                    after: Some(updated),
+                }],
+            )?;
             errln!("  pushed to {remote}");
         }
     }

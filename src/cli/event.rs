@@ -285,6 +285,7 @@ pub(super) fn land(
         committer,
         message: trailers::event_message(&event, &signatures),
     };
+    let main_before = store.ref_target(MAIN_REF)?;
     let written = write::write(
         &mut checker,
         draft,
@@ -306,7 +307,16 @@ pub(super) fn land(
     errln!("  commit: {commit}");
     match push {
         Some(remote) => {
-            util::git_push(store, remote, &[format!("{commit}:{MAIN_REF}")])?;
+            util::push_or_undo(
+                store,
+                remote,
+                &[format!("{commit}:{MAIN_REF}")],
+                &[util::Undo {
+                    refname: MAIN_REF.into(),
+                    before: main_before,
+                    after: Some(commit),
+                }],
+            )?;
             errln!("  pushed to {remote}");
         }
         None => errln!("next: git push origin main   (or pass --push)"),

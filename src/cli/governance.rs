@@ -139,7 +139,20 @@ fn add_signature_and_finish(
             change.name
         );
         if let Some(remote) = push {
-            util::git_push(store, remote, &[format!("+{commit}:{refname}")])?;
+            let before = match &proposal {
+                Some((r, oid)) if *r == refname => Some(*oid),
+                _ => None,
+            };
+            util::push_or_undo(
+                store,
+                remote,
+                &[format!("+{commit}:{refname}")],
+                &[util::Undo {
+                    refname: refname.clone(),
+                    before,
+                    after: Some(commit),
+                }],
+            )?;
             errln!("  pushed to {remote}");
         }
         return Ok(EXIT_OK);
@@ -159,6 +172,15 @@ fn add_signature_and_finish(
             mv = mv.deleting(refname, *oid);
         }
         refspecs.push(format!(":{GOVERNANCE_PREFIX}{}", change.name));
+    }
+    let main_before = store.ref_target(MAIN_REF)?;
+    let mut undo = vec![];
+    if let Some((name, oid)) = &mv.delete {
+        undo.push(util::Undo {
+            refname: name.clone(),
+            before: Some(*oid),
+            after: None,
+        });
     }
     let written = write::write(
         checker,
@@ -195,7 +217,15 @@ fn add_signature_and_finish(
     );
     match push {
         Some(remote) => {
-            util::git_push(store, remote, &refspecs)?;
+            undo.insert(
+                0,
+                util::Undo {
+                    refname: MAIN_REF.into(),
+                    before: main_before,
+                    after: Some(commit),
+                },
+            );
+            util::push_or_undo(store, remote, &refspecs, &undo)?;
             errln!("  pushed to {remote}");
         }
         None => errln!("next: git push origin main   (or pass --push)"),

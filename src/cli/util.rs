@@ -350,3 +350,63 @@ pub fn parse_trust_root(arg: Option<&str>) -> CliResult<Option<Oid>> {
     })
     .transpose()
 }
+
+/// One local ref a command moved, to put back if the server refuses the push: from `after`
+/// (what the command wrote; `None`: it deleted the ref) to `before` (`None`: it had no ref).
+pub struct Undo {
+    pub refname: String,
+    pub before: Option<Oid>,
+    pub after: Option<Oid>,
+}
+
+/// Pushes `refspecs`; when the server refuses (or the push fails), puts every ref in `undo`
+/// back — each only if it is still where the command left it — and the checkout with `main`,
+/// so the clone is where it was before the command: after a fetch the same command builds on
+/// the server's newer state. The error says so.
+pub fn push_or_undo(
+    store: &Store,
+    remote: &str,
+    refspecs: &[String],
+    undo: &[Undo],
+) -> CliResult<()> {
+    let Err(e) = git_push(store, remote, refspecs) else {
+        return Ok(());
+    };
+    let mut restored = Vec::new();
+    for u in undo {
+        let done = match (u.before, u.after) {
+            (Some(b), Some(a)) => store.update_ref(&u.refname, b, Some(a), "push refused: undo"),
+            (Some(b), None) => store.update_ref(&u.refname, b, None, "push refused: undo"),
+            (None, Some(a)) => store.delete_ref(&u.refname, a),
+            (None, None) => Ok(()),
+        };
+        if done.is_ok() {
+            restored.push(u.refname.as_str());
+            if let (Some(b), Some(a)) = (u.before, u.after) {
+                if let Ok(left) = store.follow_checkout(&u.refname, Some(a), b) {
+                    note_left_alone(
+                        &left
+                            .into_iter()
+                            .map(crate::ledger::write::CheckoutNote::LocalChanges)
+                            .collect::<Vec<_>>(),
+                    );
+                }
+            }
+        }
+    }
+    Err(CliError {
+        error: anyhow!(
+            "{:#}; nothing was recorded: {} put back as before",
+            e.error,
+            if restored.is_empty() {
+                "no local ref was".to_owned()
+            } else {
+                restored.join(", ")
+            }
+        ),
+        ..e
+    }
+    .hint(format!(
+        "if the server moved on: git fetch {remote} '+refs/heads/*:refs/remotes/{remote}/*' and run the command again"
+    )))
+}

@@ -111,3 +111,79 @@ fn moving_the_checked_out_main_keeps_the_checkout_in_step() {
         .contains(&format!("id: \"{MALLORY}\"")));
     assert_eq!(status(&w), "");
 }
+
+/// Issue 12, item 4: when the server refuses the push of `outcome` or `principal add` (here
+/// because another clone moved main meanwhile), the local clone is put back where it was — ref
+/// and checkout — and the message says so; after a fetch the same command succeeds.
+#[test]
+fn a_refused_push_puts_the_clone_back() {
+    let w = World::new();
+    let d = w.land(BOB, CAROL);
+    // Another clone lands an outcome: the server's main moves on.
+    let other = w.fresh_clone();
+    let mut a = vec!["outcome", d.id.as_str(), "--action", "first", "--push"];
+    let svc = w.signer_args(SVC);
+    a.extend(svc.iter().map(String::as_str));
+    w.aiaudit_in(&other, &a).ok();
+
+    for (what, args) in [
+        (
+            "outcome",
+            vec![
+                "outcome",
+                d.id.as_str(),
+                "--actor",
+                SVC,
+                "--action",
+                "second",
+                "--push",
+            ],
+        ),
+        (
+            "principal add",
+            vec![
+                "principal",
+                "add",
+                "erin",
+                "--kind",
+                "human",
+                "--email",
+                "erin@example.org",
+                "--push",
+            ],
+        ),
+    ] {
+        let before = w.rev_parse(MAIN);
+        let out = if what == "outcome" {
+            w.aiaudit(&args)
+        } else {
+            w.aiaudit_signed(ALICE, &args)
+        };
+        assert!(!out.status.success(), "{what}: {out}");
+        assert!(
+            out.stderr
+                .contains("nothing was recorded: refs/heads/main put back as before"),
+            "{what}: {out}"
+        );
+        assert!(
+            out.stderr
+                .contains("hint: if the server moved on: git fetch"),
+            "{out}"
+        );
+        assert_eq!(w.rev_parse(MAIN), before, "{what}: local main left ahead");
+        assert_eq!(status(&w), "", "{what}: the checkout did not follow back");
+    }
+    // After a fetch, the same command lands.
+    w.git(&[
+        "fetch",
+        "-q",
+        "origin",
+        "+refs/heads/*:refs/remotes/origin/*",
+    ])
+    .ok();
+    w.aiaudit(&[
+        "outcome", &d.id, "--actor", SVC, "--action", "second", "--push",
+    ])
+    .ok();
+    assert_eq!(w.server_ref(MAIN), Some(w.rev_parse(MAIN)));
+}
