@@ -762,3 +762,33 @@ fn a_missing_hook_binary_refuses_pushes_and_says_why() {
     .ok();
     w.push_accepted(&[&onto_main(&good.commit)]);
 }
+
+/// Over smart HTTP the hook's environment carries the pusher's credentials
+/// (`HTTP_AUTHORIZATION`): the hook neither reads nor shows them, accepting or rejecting.
+#[test]
+fn the_hook_neither_reads_nor_shows_credentials_in_its_environment() {
+    let w = World::new();
+    let good = landing(&w, "Grant read access to billing-db");
+    let secret = "Basic Ym9iOnMzY3IzdC1wYXNzd29yZC0xMjM=";
+    replace_hook(
+        &w,
+        &format!(
+            "#!/bin/sh\nHTTP_AUTHORIZATION='{secret}' REMOTE_USER=bob exec '{AIAUDIT}' hook pre-receive\n"
+        ),
+    );
+    // Rejected (a tampered record), then accepted: the credential appears in neither.
+    let bad = w.decision_commit(&good, &good.text.replace("Grant", "Grunt"), &[CAROL]);
+    let out = w.push(&[&onto_main(&bad)]);
+    assert!(!out.status.success(), "{out}");
+    assert!(out.stderr.contains("aiaudit: push rejected"), "{out}");
+    let out2 = w.push(&[&onto_main(&good.commit)]);
+    assert!(out2.status.success(), "{out2}");
+    for o in [&out, &out2] {
+        for needle in [secret, "Ym9iOnMzY3IzdC1wYXNzd29yZC0xMjM", "s3cr3t"] {
+            assert!(
+                !o.stderr.contains(needle) && !o.stdout.contains(needle),
+                "{o}"
+            );
+        }
+    }
+}
