@@ -148,18 +148,17 @@ fn until_landed(
 }
 
 /// What a decision still needs, from its proposal (the engine's own judgement of landing it):
-/// `None` when no proposal for it is known; an empty list when its proposal meets the policy.
-pub(super) fn proposal_needs(store: &Store, id: &str) -> Option<Vec<String>> {
-    let prop = util::find_proposal(store, id).ok()?;
+/// an empty list when the proposal meets the policy.
+pub(super) fn proposal_needs(store: &Store, prop: &util::Proposal) -> Vec<String> {
     let Ok(Some(entry)) = store.lookup(prop.commit.tree, &prop.path) else {
-        return Some(vec!["its proposal holds no record".into()]);
+        return vec!["its proposal holds no record".into()];
     };
     let Ok(now) = util::now() else {
-        return Some(vec!["the clock is unreadable".into()]);
+        return vec!["the clock is unreadable".into()];
     };
     // Judged as landing on today's main, as `approve` judges it: the policy there decides.
     let Ok(base) = main_base(store) else {
-        return Some(vec!["main is unreadable".into()]);
+        return vec!["main is unreadable".into()];
     };
     let mut checker = Checker::new(store, now);
     let change = Change::added_blob(&prop.path, entry.oid);
@@ -171,23 +170,23 @@ pub(super) fn proposal_needs(store: &Store, id: &str) -> Option<Vec<String>> {
         &stored,
         true,
     );
-    Some(
-        diags
-            .iter()
-            .filter(|d| d.is_error())
-            .map(|d| d.message.clone())
-            .collect(),
-    )
+    diags
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.message.clone())
+        .collect()
 }
 
 /// [`proposal_needs`] in one phrase.
 fn what_is_missing(store: &Store, id: &str) -> String {
-    match proposal_needs(store, id) {
-        None => "no proposal for it was found".into(),
-        Some(needs) if needs.is_empty() => {
-            "its proposal meets the policy and waits to be landed with `aiaudit approve`".into()
-        }
-        Some(needs) => needs.join("; "),
+    let Ok(prop) = util::find_proposal(store, id) else {
+        return "no proposal for it was found".into();
+    };
+    let needs = proposal_needs(store, &prop);
+    if needs.is_empty() {
+        "its proposal meets the policy and waits to be landed with `aiaudit approve`".into()
+    } else {
+        needs.join("; ")
     }
 }
 

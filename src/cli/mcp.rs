@@ -174,6 +174,16 @@ impl Ctx {
             .map_err(|e| McpError::internal_error(format!("cannot run aiaudit: {e}"), None))
     }
 
+    /// A command that writes for the agent: signed with its key, pushed where there is a
+    /// remote.
+    fn run_signed(&self, mut args: Vec<OsString>, stdin: Option<Vec<u8>>) -> Result<Ran, McpError> {
+        if let Some(r) = &self.push {
+            args.push(format!("--push={r}").into());
+        }
+        args.extend(self.signer.iter().cloned());
+        self.run(args, stdin)
+    }
+
     fn status(&self, id: &str) -> Result<Value, McpError> {
         let mut args: Vec<OsString> = vec!["status".into(), id.into(), "--json".into()];
         args.extend(self.remote.iter().cloned());
@@ -333,13 +343,9 @@ impl Server {
         let ctx = self.ctx.clone();
         blocking(move || {
             let doc = intake_document(&ctx.principal, &p);
-            let mut args: Vec<OsString> =
+            let args: Vec<OsString> =
                 vec!["record".into(), "--from".into(), "-".into(), "--json".into()];
-            if let Some(r) = &ctx.push {
-                args.push(format!("--push={r}").into());
-            }
-            args.extend(ctx.signer.iter().cloned());
-            let ran = ctx.run(args, Some(doc.to_string().into_bytes()))?;
+            let ran = ctx.run_signed(args, Some(doc.to_string().into_bytes()))?;
             if ran.code != EXIT_OK {
                 return Ok(refused(&ran));
             }
@@ -432,11 +438,7 @@ impl Server {
                     args.push(format!("{flag}={v}").into());
                 }
             }
-            if let Some(r) = &ctx.push {
-                args.push(format!("--push={r}").into());
-            }
-            args.extend(ctx.signer.iter().cloned());
-            let ran = ctx.run(args, None)?;
+            let ran = ctx.run_signed(args, None)?;
             if ran.code != EXIT_OK {
                 return Ok(refused(&ran));
             }

@@ -209,7 +209,7 @@ pub fn parse_model(s: &str) -> Result<Model, String> {
         name: name.into(),
         version: version.into(),
     };
-    if record::is_floating_version(version) || m.version_is_alias() {
+    if m.version_floats() {
         return Err(format!(
             "`{version}` is a floating alias; pin the exact model version"
         ));

@@ -97,7 +97,7 @@ pub(super) fn status_of(
         });
         return Ok(Status { state, needs, json });
     }
-    let Some(needs) = proposal_needs(store, id) else {
+    let Ok(prop) = util::find_proposal(store, id) else {
         let needs = vec![format!(
             "no decision `{id}` is on main and no proposal for it is known{}",
             if remote.offline {
@@ -112,7 +112,7 @@ pub(super) fn status_of(
             needs,
         });
     };
-    let prop = util::find_proposal(store, id)?;
+    let needs = proposal_needs(store, &prop);
     let command = record::check_decision(&prop.path, &prop.bytes)
         .0
         .map(|d| d.action.command)

@@ -571,7 +571,7 @@ impl Reader<'_> {
             name: self.line(&o, "name")?,
             version: self.line(&o, "version")?,
         };
-        if record::is_floating_version(&m.version) || m.version_is_alias() {
+        if m.version_floats() {
             return Err(IntakeError::new(
                 o.path("version"),
                 format!(

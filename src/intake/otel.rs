@@ -444,11 +444,7 @@ impl Trace {
                 format!("no gen_ai.response.model: the trace does not say which model version ran; {hint}"),
             )
         })?;
-        if record::is_floating_version(&version)
-            || m.name
-                .as_deref()
-                .is_some_and(|n| n.eq_ignore_ascii_case(version.trim()))
-        {
+        if record::version_floats(m.name.as_deref(), &version) {
             return Err(IntakeError::new(
                 &at,
                 format!("gen_ai.response.model `{version}` is a floating alias, not a pinned version; {hint}"),
@@ -610,11 +606,7 @@ pub fn parse_trace(
         let (Some(provider), Some(version)) = (m.provider, m.version) else {
             continue;
         };
-        if record::is_floating_version(&version)
-            || m.name
-                .as_deref()
-                .is_some_and(|n| n.eq_ignore_ascii_case(version.trim()))
-        {
+        if record::version_floats(m.name.as_deref(), &version) {
             return Err(IntakeError::new(
                 format!("{label}: {}", s.label()),
                 format!(

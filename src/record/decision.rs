@@ -206,6 +206,15 @@ pub struct Model {
     pub version: String,
 }
 
+/// Whether a model's version is not pinned where a model enters a record: a floating alias
+/// ([`super::is_floating_version`]), or the requested `name` itself
+/// (`claude-sonnet-4@claude-sonnet-4`: the alias the caller asked for, not the snapshot that
+/// ran). `name` is `None` where the source names no requested model.
+pub fn version_floats(name: Option<&str>, version: &str) -> bool {
+    super::is_floating_version(version)
+        || name.is_some_and(|n| n.trim().eq_ignore_ascii_case(version.trim()))
+}
+
 impl Model {
     /// The model in one form whatever the source: a version that repeats the name in front
     /// (`claude-sonnet-4` / `claude-sonnet-4-20250514`, as OpenTelemetry's
@@ -221,10 +230,9 @@ impl Model {
         self
     }
 
-    /// A version that is the name itself (`claude-sonnet-4@claude-sonnet-4`) is the alias the
-    /// caller asked for, not the snapshot that ran: floating, like `latest`.
-    pub fn version_is_alias(&self) -> bool {
-        self.version.trim().eq_ignore_ascii_case(self.name.trim())
+    /// Whether the version is not pinned, as a model enters a record ([`version_floats`]).
+    pub fn version_floats(&self) -> bool {
+        version_floats(Some(&self.name), &self.version)
     }
 
     /// `provider/name@version`, the form of the `Model` trailer.
