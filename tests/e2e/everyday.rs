@@ -277,20 +277,7 @@ fn a_generated_key_can_be_passphrase_protected() {
         "{out}"
     );
     let key = prefix.with_extension("key");
-    w.aiaudit_signed(
-        ALICE,
-        &[
-            "principal",
-            "add",
-            "erin",
-            "--kind",
-            "human",
-            "--cert",
-            s(&prefix.with_extension("asc")),
-            "--push",
-        ],
-    )
-    .ok();
+    w.add_human("erin", &prefix.with_extension("asc"));
     let mut args = w.config_change_args("erin");
     args.extend(["--key".into(), s(&key).into()]);
     let out = w.aiaudit(&argv(&args));
