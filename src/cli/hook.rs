@@ -55,12 +55,39 @@ fn parse_timeout(s: &str) -> Result<f64, String> {
 /// when it ends the process: `process::exit` runs no destructor.
 static HOOK_TMP: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
 
+/// Who gives the push its verdict: the check, or the watchdog when the deadline passes first.
+/// Exactly one of them claims it; the other says nothing and never exits with its own code.
+static VERDICT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(UNDECIDED);
+const UNDECIDED: u8 = 0;
+const BY_CHECK: u8 = 1;
+const BY_WATCHDOG: u8 = 2;
+
+/// Claims the verdict for `who`; false when the other side already has it.
+fn claim_verdict(who: u8) -> bool {
+    use std::sync::atomic::Ordering;
+    VERDICT
+        .compare_exchange(UNDECIDED, who, Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok()
+}
+
+/// The check finished after the deadline claimed the verdict: the watchdog is ending the
+/// process with a rejection, so this thread waits for it instead of answering git.
+fn yield_to_watchdog() -> ! {
+    loop {
+        std::thread::park();
+    }
+}
+
 /// Fails the push closed when the check overruns `seconds`: the process exits from another
 /// thread, rejecting whatever it was doing (the hook writes nothing, so nothing is left half
 /// done).
 fn watchdog(seconds: f64) {
     std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_secs_f64(seconds));
+        if !claim_verdict(BY_WATCHDOG) {
+            // The check answered first; the process is exiting with its verdict.
+            return;
+        }
         errln!(
             "aiaudit: push rejected: error[internal-error]: the check did not finish within {seconds} s; failing closed"
         );
@@ -109,61 +136,19 @@ pub fn run(cmd: HookCommand) -> CliResult {
 }
 
 fn pre_receive() -> i32 {
-    let outcome = std::panic::catch_unwind(|| -> Result<i32, String> {
-        let mut input = Vec::new();
-        std::io::stdin()
-            .take(MAX_STDIN as u64 + 1)
-            .read_to_end(&mut input)
-            .map_err(|e| format!("cannot read the hook's input: {e}"))?;
-        if input.len() > MAX_STDIN {
-            return Err("the hook's input is larger than 16 MiB".into());
-        }
-        let text =
-            std::str::from_utf8(&input).map_err(|_| "the hook's input is not UTF-8".to_string())?;
-        let updates = parse_updates(text)?;
-        if updates.is_empty() {
-            // git runs pre-receive only for a push that updates at least one ref: empty input
-            // means the hook is not being run by git, and a hook never accepts what it cannot
-            // account for.
-            return Err("the hook's input names no ref update (git passes at least one)".into());
-        }
-        let env = |k: &str| std::env::var(k).ok();
-        let store = {
-            // Created and registered under the watchdog's lock (see `watchdog`).
-            let mut registered = HOOK_TMP.lock().map_err(|_| "the hook's lock is poisoned")?;
-            let store = Store::open_for_hook(&env).map_err(|e| e.to_string())?;
-            *registered = store.hook_dir().map(Path::to_path_buf);
-            store
-        };
-        let now = super::util::now().map_err(|e| format!("{:#}", e.error))?;
-        // The forge's word on who pushed, where it gives one.
-        let pusher = ["GITHUB_USER_LOGIN", "GL_USERNAME", "GITEA_PUSHER_NAME"]
-            .iter()
-            .find_map(|k| env(k).filter(|v| !v.is_empty()));
-        let mut checker = Checker::new(&store, now).with_pusher(pusher);
-        let diags = checker.check_push(&updates);
-        let (errors, warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(|d| d.is_error());
-        for w in &warnings {
-            errln!("{w}");
-        }
-        if errors.is_empty() {
-            errln!("aiaudit: accepted {} ref update(s)", updates.len());
-            return Ok(EXIT_OK);
-        }
-        errln!("aiaudit: push rejected, {} violation(s):", errors.len());
-        for d in errors.iter().take(MAX_SHOWN) {
-            errln!("{d}");
-        }
-        if errors.len() > MAX_SHOWN {
-            errln!(
-                "aiaudit: {} more violation(s) not shown; run `aiaudit verify` on the pushed commits for all of them",
-                errors.len() - MAX_SHOWN
-            );
-        }
-        Ok(EXIT_VIOLATIONS)
-    });
+    let outcome = std::panic::catch_unwind(judge_push);
+    // Whatever the check concluded, it speaks only if the deadline has not passed: a push
+    // past the deadline is rejected even when its check would have accepted it.
+    if !claim_verdict(BY_CHECK) {
+        yield_to_watchdog();
+    }
     match outcome {
-        Ok(Ok(code)) => code,
+        Ok(Ok((code, report))) => {
+            for line in report {
+                errln!("{line}");
+            }
+            code
+        }
         Ok(Err(msg)) => {
             errln!("aiaudit: push rejected: error[internal-error]: {msg}");
             EXIT_INTERNAL
@@ -173,6 +158,60 @@ fn pre_receive() -> i32 {
             EXIT_INTERNAL
         }
     }
+}
+
+/// Judges the push on standard input: the exit code and the lines to show the pusher.
+fn judge_push() -> Result<(i32, Vec<String>), String> {
+    let mut input = Vec::new();
+    std::io::stdin()
+        .take(MAX_STDIN as u64 + 1)
+        .read_to_end(&mut input)
+        .map_err(|e| format!("cannot read the hook's input: {e}"))?;
+    if input.len() > MAX_STDIN {
+        return Err("the hook's input is larger than 16 MiB".into());
+    }
+    let text =
+        std::str::from_utf8(&input).map_err(|_| "the hook's input is not UTF-8".to_string())?;
+    let updates = parse_updates(text)?;
+    if updates.is_empty() {
+        // git runs pre-receive only for a push that updates at least one ref: empty input
+        // means the hook is not being run by git, and a hook never accepts what it cannot
+        // account for.
+        return Err("the hook's input names no ref update (git passes at least one)".into());
+    }
+    let env = |k: &str| std::env::var(k).ok();
+    let store = {
+        // Created and registered under the watchdog's lock (see `watchdog`).
+        let mut registered = HOOK_TMP.lock().map_err(|_| "the hook's lock is poisoned")?;
+        let store = Store::open_for_hook(&env).map_err(|e| e.to_string())?;
+        *registered = store.hook_dir().map(Path::to_path_buf);
+        store
+    };
+    let now = super::util::now().map_err(|e| format!("{:#}", e.error))?;
+    // The forge's word on who pushed, where it gives one.
+    let pusher = ["GITHUB_USER_LOGIN", "GL_USERNAME", "GITEA_PUSHER_NAME"]
+        .iter()
+        .find_map(|k| env(k).filter(|v| !v.is_empty()));
+    let mut checker = Checker::new(&store, now).with_pusher(pusher);
+    let diags = checker.check_push(&updates);
+    let (errors, warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(|d| d.is_error());
+    let mut report: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    if errors.is_empty() {
+        report.push(format!("aiaudit: accepted {} ref update(s)", updates.len()));
+        return Ok((EXIT_OK, report));
+    }
+    report.push(format!(
+        "aiaudit: push rejected, {} violation(s):",
+        errors.len()
+    ));
+    report.extend(errors.iter().take(MAX_SHOWN).map(ToString::to_string));
+    if errors.len() > MAX_SHOWN {
+        report.push(format!(
+            "aiaudit: {} more violation(s) not shown; run `aiaudit verify` on the pushed commits for all of them",
+            errors.len() - MAX_SHOWN
+        ));
+    }
+    Ok((EXIT_VIOLATIONS, report))
 }
 
 /// Parses git's `<old> <new> <ref>` lines; the all-zero id means "none".

@@ -704,6 +704,27 @@ fn hook_deadline_rejects_an_overrunning_check() {
         let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
         assert!(left.is_empty(), "timeout {timeout} left {left:?}");
     }
+    // Deadlines close to the check's own time: whichever comes first, the push gets one
+    // verdict. What the pusher reads, git's exit status and the server agree: accepted, or
+    // rejected by the deadline with nothing moved, never "rejected" and then landed.
+    let main_before = w.server_ref("refs/heads/main").expect("main");
+    for ms in [2, 5, 10, 20, 40, 80] {
+        replace_hook(
+            &w,
+            &format!("#!/bin/sh\nAIAUDIT_HOOK_TIMEOUT={ms}ms exec '{AIAUDIT}' hook pre-receive\n"),
+        );
+        let out = w.push(&[&onto_main(&good.commit)]);
+        let rejected = out.stderr.contains("push rejected");
+        let accepted = out.stderr.contains("aiaudit: accepted");
+        assert!(rejected != accepted, "{ms} ms: one verdict: {out}");
+        assert_eq!(out.status.success(), accepted, "{ms} ms: {out}");
+        assert_no_panic(&out);
+        if accepted {
+            // Put the server back for the next round (the test's own set-up, not a push).
+            w.git_in(&w.server, &["update-ref", "refs/heads/main", &main_before]);
+        }
+        assert_server_untouched(&w, &refs);
+    }
     // A generous deadline changes nothing, in seconds or with a unit.
     replace_hook(
         &w,
