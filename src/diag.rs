@@ -195,8 +195,14 @@ codes! {
         "a service or workflow account is used as a shared identity (it initiated a decision and records its outcome)";
         "give the executor its own identity; the policy's shared_accounts decides whether this warns or rejects";
     PusherMismatch [Push] = "pusher-mismatch":
-        "the policy binds pushers, and the forge login that pushed is not accountable for what it pushed: a commit onto main by none of its approvers, signers or actor; a proposal by other than its initiator; a proposal deleted by other than its initiator, an approver of it or an admin; and not a landing account";
-        "let an approver (or a landing account named in the policy) push it; check the forge passes the pusher to the hook";
+        "the policy binds pushers, and who pushed (the login the server authenticated, or the principal whose key signed the push certificate) is not accountable for what it pushed: a commit onto main by none of its approvers, signers or actor; a proposal by other than its initiator; a proposal deleted by other than its initiator, an approver of it or an admin; and not a landing account";
+        "let an approver (or a landing account named in the policy) push it; check the server passes the pusher to the hook (docs/deploy.md), or push with `git push --signed`";
+    PushCertInvalid [Push] = "push-cert-invalid":
+        "the push carries a push certificate (`git push --signed`) that does not prove who pushed: its signature is not by a valid key of a principal of the policy, git did not vouch for its nonce, or it names other ref updates than the push makes";
+        "sign the push with your key listed in the policy; on the server, `aiaudit hook install` sets receive.certNonceSeed so git issues nonces";
+    PushUnsigned [Push] = "push-unsigned":
+        "the policy requires signed pushes (`pushers.signed`), and this push carries no valid push certificate; changes to the policy itself are exempt, so the requirement can always be turned off";
+        "push with `git push --signed` (your signing key must be one of yours in the policy)";
     PolicyInvalid [Governance] = "policy-invalid":
         "the policy, a key file or a control catalog in .aiaudit/ is malformed (a catalog must also be named by its key)";
         "fix .aiaudit/policy.yaml as the message says; the error names the line";

@@ -188,11 +188,10 @@ fn judge_push() -> Result<(i32, Vec<String>), String> {
         store
     };
     let now = super::util::now().map_err(|e| format!("{:#}", e.error))?;
-    // The forge's word on who pushed, where it gives one.
-    let pusher = ["GITHUB_USER_LOGIN", "GL_USERNAME", "GITEA_PUSHER_NAME"]
-        .iter()
-        .find_map(|k| env(k).filter(|v| !v.is_empty()));
-    let mut checker = Checker::new(&store, now).with_pusher(pusher);
+    // Who pushes: the server's word (a forge's variable, gitolite's, the web server's) or a
+    // signed push's certificate (engine/pusher.rs).
+    let identity = crate::engine::pusher::PushIdentity::from_env(env);
+    let mut checker = Checker::new(&store, now).with_push_identity(identity);
     let diags = checker.check_push(&updates);
     let (errors, warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(|d| d.is_error());
     let mut report: Vec<String> = warnings.iter().map(ToString::to_string).collect();
@@ -320,6 +319,18 @@ fn install(a: InstallArgs) -> CliResult {
     // git itself checks every pushed object as `git fsck` does, before the hook runs: objects
     // no ref reaches are refused too (the engine judges those the refs reach).
     store.set_config("receive.fsckObjects", "true")?;
+    // Signed pushes (`git push --signed`): git issues a nonce per push only with a seed, and
+    // the hook accepts a certificate only with the nonce status `OK`. Over smart HTTP each
+    // request is a new process, so the nonce comes back from an earlier one: the slop lets
+    // git call a nonce of the last minute `OK`. An existing seed is kept (rotating it only
+    // fails pushes in flight).
+    let seeded = store.config_string("receive.certNonceSeed").is_some();
+    if !seeded {
+        store.set_config("receive.certNonceSeed", &random_seed()?)?;
+    }
+    if store.config_string("receive.certNonceSlop").is_none() {
+        store.set_config("receive.certNonceSlop", "60")?;
+    }
     outln!("installed {}", target.display());
     outln!("  runs: {exe} hook pre-receive");
     if transient {
@@ -328,7 +339,24 @@ fn install(a: InstallArgs) -> CliResult {
         );
     }
     outln!("  set receive.fsckObjects = true (git checks every pushed object as `git fsck` does)");
+    outln!(
+        "  {} receive.certNonceSeed (signed pushes: `git push --signed` proves who pushes)",
+        if seeded { "kept" } else { "set" }
+    );
     Ok(EXIT_OK)
+}
+
+/// A fresh secret for git's push-certificate nonces (HMAC key, git-config(1)).
+fn random_seed() -> Result<String, CliError> {
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| {
+            CliError::internal(anyhow!(
+                "cannot read /dev/urandom for receive.certNonceSeed: {e}"
+            ))
+        })?;
+    Ok(hex::encode(bytes))
 }
 
 fn shell_quote(s: &str) -> String {

@@ -28,6 +28,7 @@ mod governance;
 mod layout;
 mod proposal;
 mod push;
+pub mod pusher;
 mod stored;
 mod verify;
 
@@ -101,8 +102,10 @@ pub struct Checker<'s> {
     now: SystemTime,
     /// The policy and certificates at each tree judged so far.
     gov: Governance<'s>,
-    /// The forge login of whoever pushes (hook only).
-    pusher: Option<String>,
+    /// What the server said about who pushes (hook only).
+    identity: pusher::PushIdentity,
+    /// Who pushes, once settled from `identity` at the start of a push.
+    pusher: Option<pusher::Pusher>,
     /// How signatures are judged: landing something new, or re-checking history.
     mode: pgp::VerifyMode,
     /// Re-checking history: the newest tree, whose certificates carry every revocation
@@ -164,6 +167,7 @@ impl<'s> Checker<'s> {
             store,
             now,
             gov: Governance::new(store),
+            identity: pusher::PushIdentity::default(),
             pusher: None,
             mode: pgp::VerifyMode::Landing,
             latest_tree: None,
@@ -179,9 +183,9 @@ impl<'s> Checker<'s> {
         self
     }
 
-    /// Sets the forge login of the pusher, as the forge reported it to the hook.
-    pub fn with_pusher(mut self, pusher: Option<String>) -> Self {
-        self.pusher = pusher.filter(|p| !p.is_empty());
+    /// Sets what the server said about who pushes (see [`pusher`]).
+    pub fn with_push_identity(mut self, identity: pusher::PushIdentity) -> Self {
+        self.identity = identity;
         self
     }
 

@@ -23,7 +23,7 @@ impl super::Checker<'_> {
     /// Judges a whole push. Any finding rejects the push.
     pub fn check_push(&mut self, updates: &[RefUpdate]) -> Vec<Diagnostic> {
         self.judging_push = true;
-        let mut diags = Vec::new();
+        let mut diags = self.settle_pusher(updates);
         // Checkpoints may tag commits this very push adds to main.
         let main_after = match updates.iter().find(|u| u.name == MAIN_REF) {
             Some(u) => u.new,
@@ -206,13 +206,7 @@ impl super::Checker<'_> {
     ) -> Option<Diagnostic> {
         let main = self.store.commit(main_after?).ok()?;
         let policy = self.gov.policy_at(main.tree).ok()?;
-        let binding = policy.pushers.as_ref().filter(|p| p.bind)?;
-        let Some(pusher) = self.pusher.clone() else {
-            return Some(no_pusher());
-        };
-        if binding.landing_accounts.contains(&pusher) {
-            return None;
-        }
+        policy.pushers.as_ref().filter(|p| p.bind || p.signed)?;
         let proposal = match self.store.commit(u.new.or(u.old)?) {
             Ok(c) => CommitView::new(c),
             Err(e) => return Some(internal(e)),
@@ -249,19 +243,15 @@ impl super::Checker<'_> {
                 "deletes"
             }
         };
-        (!any_login(&policy, &accountable, &pusher)).then(|| {
-            Diagnostic::new(
-                Code::PusherMismatch,
-                format!(
-                    "forge login `{pusher}` {what} proposal {id}, and is none of {} nor a landing account",
-                    accountable.join(", ")
-                ),
-            )
-        })
+        self.judge_pusher(&policy, &accountable, || format!("{what} proposal {id}"))
     }
 
     /// Pusher binding: under a policy with `pushers.bind`, the pusher must be one of the
-    /// principals accountable for the commit, or a landing account.
+    /// principals accountable for the commit, or a landing account; under `pushers.signed`,
+    /// the push must be signed. A change to the policy is exempt from both: its admin
+    /// signatures are its authority, and a policy must never lock out the change that relaxes
+    /// it (on a server that does not say who pushes, `bind: true` would otherwise refuse
+    /// everything, the admins' own signed change to turn it off included).
     pub(super) fn check_pusher(
         &mut self,
         c: &CommitView,
@@ -269,13 +259,7 @@ impl super::Checker<'_> {
         role: &CommitRole,
     ) -> Option<Diagnostic> {
         let policy = self.gov.policy_at(parent.tree).ok()?;
-        let binding = policy.pushers.as_ref().filter(|p| p.bind)?;
-        let Some(pusher) = self.pusher.clone() else {
-            return Some(no_pusher());
-        };
-        if binding.landing_accounts.contains(&pusher) {
-            return None;
-        }
+        policy.pushers.as_ref().filter(|p| p.bind || p.signed)?;
         let signers = |key: &str| signers(c, key);
         let accountable: Vec<String> = match role {
             CommitRole::Decision(Some(d)) => {
@@ -290,22 +274,10 @@ impl super::Checker<'_> {
                 v.push(e.actor.id.clone());
                 v
             }
-            CommitRole::PolicyChange => signers(trailers::POLICY_SIGNED_BY),
+            CommitRole::PolicyChange => return None,
             _ => return None, // already rejected for other reasons
         };
-        (!any_login(&policy, &accountable, &pusher)).then(|| {
-            Diagnostic::new(
-                Code::PusherMismatch,
-                format!(
-                    "pushed by forge login `{pusher}`, who is none of {} and not a landing account",
-                    if accountable.is_empty() {
-                        "its accountable principals".to_owned()
-                    } else {
-                        accountable.join(", ")
-                    }
-                ),
-            )
-        })
+        self.judge_pusher(&policy, &accountable, || "pushes this commit".to_owned())
     }
 }
 
@@ -316,19 +288,4 @@ fn signers(c: &CommitView, key: &str) -> Vec<String> {
         .into_iter()
         .map(|a| a.principal)
         .collect()
-}
-
-/// Whether forge login `pusher` belongs to one of the principals `ids`.
-fn any_login(policy: &policy::Policy, ids: &[String], pusher: &str) -> bool {
-    ids.iter()
-        .filter_map(|id| policy.principal(id))
-        .any(|p| p.forge_logins.iter().any(|l| l == pusher))
-}
-
-/// The finding when the policy binds pushers and the forge did not say who pushed.
-fn no_pusher() -> Diagnostic {
-    Diagnostic::new(
-        Code::PusherMismatch,
-        "the policy binds pushers, but the server did not say who pushed (GITHUB_USER_LOGIN, GL_USERNAME or GITEA_PUSHER_NAME)",
-    )
 }

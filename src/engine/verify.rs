@@ -464,7 +464,7 @@ impl super::Checker<'_> {
             .collect();
         let (now, mode, latest) = (self.now, self.mode, self.latest_tree);
         let progress = self.progress.clone();
-        let pusher = self.pusher.clone();
+        let (identity, pusher) = (self.identity.clone(), self.pusher.clone());
         let judging_push = self.judging_push;
         match self.store.shared() {
             Some(shared) if ranges.len() > 1 => ranges
@@ -475,6 +475,7 @@ impl super::Checker<'_> {
                     checker.mode = mode;
                     checker.latest_tree = latest;
                     checker.progress = progress.clone();
+                    checker.identity = identity.clone();
                     checker.pusher = pusher.clone();
                     checker.judging_push = judging_push;
                     checker.check_range(chain, r)

@@ -52,13 +52,20 @@ pub enum SharedAccounts {
     Reject,
 }
 
-/// Pusher binding (SPEC §7): the forge reports who pushed (`GITHUB_USER_LOGIN`, `GL_USERNAME`,
-/// `GITEA_PUSHER_NAME`); with `bind: true`, a commit lands on main only when pushed by one of
-/// its approvers (or reviewers, signing admins, the event's actor), or by a landing account.
+/// Pusher binding (SPEC §7): the server reports who pushed (a forge's `GITHUB_USER_LOGIN`,
+/// `GL_USERNAME`, `GITEA_PUSHER_NAME`; gitolite's `GL_USER`; a web server's `REMOTE_USER`), or
+/// a push certificate proves it; with `bind: true`, a commit lands on main only when pushed by
+/// one of its approvers (or reviewers, signing admins, the event's actor), or by a landing
+/// account. A change to the policy is never refused for who pushed it: its admin signatures
+/// are its authority, and a policy must not be able to lock out the change that relaxes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pushers {
     pub bind: bool,
+    /// Every push must carry a push certificate (`git push --signed`) signed by a valid key of
+    /// a principal; the certified principal is then the pusher. Policy changes are exempt.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub signed: bool,
     /// Forge logins allowed to land any valid commit (e.g. a merge bot).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub landing_accounts: Vec<String>,

@@ -643,7 +643,7 @@ impl World {
     }
 
     /// `git ARGS` in the work clone with `stdin` and extra environment.
-    fn git_with(&self, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Out {
+    pub fn git_with(&self, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Out {
         let mut c = self.command("git", &self.work);
         c.args(args);
         for (k, v) in env {
@@ -929,6 +929,22 @@ impl World {
     }
 
     /// `gpg --export --armor FPR`.
+    /// Runs `gpg --batch --no-tty ARGS` in the sealed GnuPG home; panics unless it succeeds.
+    pub fn gpg_cmd(&self, args: &[&str]) -> String {
+        self.gpg(args, None).ok()
+    }
+
+    /// The server's installed hook program run by hand in the server repository (no push,
+    /// no quarantine), with `stdin` as git's ref-update lines and extra environment `env`
+    /// (e.g. a replayed `GIT_PUSH_CERT`).
+    pub fn hook_with_env(&self, stdin: &[u8], env: &[(&str, &str)]) -> Out {
+        let mut c = self.command(AIAUDIT, &self.server);
+        c.args(["hook", "pre-receive"])
+            .env("GIT_DIR", ".")
+            .envs(env.iter().copied());
+        self.run(c, Some(stdin))
+    }
+
     pub fn gpg_export(&self, fpr: &str) -> String {
         self.gpg(&["--export", "--armor", fpr], None).ok() + "\n"
     }
