@@ -27,6 +27,25 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
         || echo "test.sh: could not install Chromium; the HTML report test will be skipped" >&2
 fi
 
+# Real git servers for the transport tests (tests/e2e/transports.rs): gitolite behind sshd,
+# and git http-backend behind nginx and fcgiwrap. The tests start and stop them on loopback
+# ports; installing the packages starts no service here (no init system runs them).
+missing=""
+for pair in gitolite:gitolite3 sshd:openssh-server ssh:openssh-client nginx:nginx fcgiwrap:fcgiwrap; do
+    program="${pair%%:*}" package="${pair#*:}"
+    if ! command -v "$program" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$program" ]; then
+        missing="$missing $package"
+    fi
+done
+if [ -n "$missing" ]; then
+    echo "test.sh: installing the git servers the transport tests run:$missing" >&2
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null; } \
+        || { echo "test.sh: could not install$missing; the transport tests need them" >&2; exit 1; }
+    # Debian's packages start their services where an init system runs; the tests run their
+    # own instances on other ports, and leave the system's alone.
+fi
+
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0

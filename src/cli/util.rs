@@ -249,22 +249,98 @@ pub fn print_diagnostics(diags: &[Diagnostic]) {
 /// Pushes refspecs to `remote` with the git binary. gix has no push support; this is the
 /// only place aiaudit runs git, and it moves no object or ref locally.
 pub fn git_push(store: &Store, remote: &str, refspecs: &[String]) -> CliResult<()> {
-    let status = std::process::Command::new("git")
+    let out = std::process::Command::new("git")
         .arg("--git-dir")
         .arg(store.git_dir())
         .args(["push", "--atomic", "--porcelain", remote])
         .args(refspecs)
-        // git's porcelain report goes to stderr: stdout is the command's own result (an id,
-        // a commit, JSON) and must stay parseable.
-        .stdout(std::process::Stdio::from(std::io::stderr()))
-        .status()
+        // git's porcelain report is read here and then shown on stderr: stdout is the
+        // command's own result (an id, a commit, JSON) and must stay parseable. The server's
+        // messages (`remote:` lines) go straight to stderr.
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .output()
         .map_err(|e| CliError::internal(anyhow!("cannot run git push: {e}")))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(CliError::violations(anyhow!(
-            "git push to {remote} was rejected (see the server's message above); nothing was changed there"
-        )))
+    let report = String::from_utf8_lossy(&out.stdout);
+    errln!("{}", report.trim_end());
+    if out.status.success() {
+        return Ok(());
+    }
+    let rejected = PushRejection::of(&report);
+    let err = CliError::violations(anyhow!(
+        "git push to {remote} was rejected{}; nothing was changed there",
+        rejected.why()
+    ));
+    Err(match rejected {
+        PushRejection::ServerMovedOn => err.hint(format!(
+            "the server moved on: git fetch {remote} '+refs/heads/*:refs/remotes/{remote}/*' and run the command again"
+        )),
+        PushRejection::ServerRules(_) => err.hint(
+            "aiaudit's hook accepted it: the server's own access rules (gitolite's, a forge's branch protection) must let you push and delete the refs aiaudit's commands push; docs/deploy.md gives the rules — ask the server's administrator",
+        ),
+        PushRejection::Hook | PushRejection::Other => err,
+    })
+}
+
+/// Why the server refused a push, from git's `--porcelain` report (git-push(1), OUTPUT).
+#[derive(Debug, PartialEq, Eq)]
+enum PushRejection {
+    /// aiaudit's pre-receive hook refused it; its findings are above.
+    Hook,
+    /// The server's refs are ahead of the clone's (`fetch first`, `non-fast-forward`,
+    /// `stale info`).
+    ServerMovedOn,
+    /// Something after the hook refused it (the `update` hook, as gitolite's access rules are
+    /// enforced, a forge's branch protection); its reason.
+    ServerRules(String),
+    /// No report (the connection failed, the server could not be reached).
+    Other,
+}
+
+impl PushRejection {
+    fn of(report: &str) -> Self {
+        let reasons: Vec<&str> = report
+            .lines()
+            .filter(|l| l.starts_with('!'))
+            .filter_map(|l| l.rsplit_once('\t').map(|(_, summary)| summary))
+            .collect();
+        let reason = |r: &str| {
+            r.rsplit_once('(')
+                .map(|(_, why)| why.trim_end_matches(')').to_owned())
+                .unwrap_or_default()
+        };
+        if reasons
+            .iter()
+            .any(|r| r.contains("pre-receive hook declined"))
+        {
+            return PushRejection::Hook;
+        }
+        if reasons.iter().any(|r| {
+            r.starts_with("[rejected]")
+                && ["fetch first", "non-fast-forward", "stale info"]
+                    .iter()
+                    .any(|w| r.contains(w))
+        }) {
+            return PushRejection::ServerMovedOn;
+        }
+        match reasons
+            .iter()
+            .find(|r| r.starts_with("[remote rejected]") && !r.contains("atomic push failure"))
+        {
+            Some(r) => PushRejection::ServerRules(reason(r)),
+            None => PushRejection::Other,
+        }
+    }
+
+    fn why(&self) -> String {
+        match self {
+            PushRejection::Hook => " by the audit server's hook (its findings are above)".into(),
+            PushRejection::ServerMovedOn => ": the server has commits this clone has not fetched".into(),
+            PushRejection::ServerRules(r) => format!(
+                " by the server after aiaudit's hook accepted it (`{r}`: the server's own rules, see its message above)"
+            ),
+            PushRejection::Other => " (see git's message above)".into(),
+        }
     }
 }
 
@@ -405,8 +481,30 @@ pub fn push_or_undo(
             }
         ),
         ..e
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PushRejection;
+
+    #[test]
+    fn a_refused_push_is_told_apart_by_git_s_report() {
+        let hook = "To /srv/audit.git\n!\tabc:refs/heads/main\t[remote rejected] (pre-receive hook declined)\nDone\n";
+        assert_eq!(PushRejection::of(hook), PushRejection::Hook);
+        let moved = "To /srv/audit.git\n!\tabc:refs/heads/main\t[rejected] (fetch first)\nDone\n";
+        assert_eq!(PushRejection::of(moved), PushRejection::ServerMovedOn);
+        let stale = "!\tabc:refs/heads/main\t[rejected] (stale info)\n";
+        assert_eq!(PushRejection::of(stale), PushRejection::ServerMovedOn);
+        // gitolite's update hook after aiaudit's accepted: the atomic companion is not the reason.
+        let rules = "To ssh://h/audit\n!\tabc:refs/heads/main\t[remote rejected] (atomic push failure)\n!\t:refs/heads/proposals/X\t[remote rejected] (hook declined)\nDone\n";
+        assert_eq!(
+            PushRejection::of(rules),
+            PushRejection::ServerRules("hook declined".into())
+        );
+        assert!(PushRejection::of(rules)
+            .why()
+            .contains("after aiaudit's hook accepted it (`hook declined`"));
+        assert_eq!(PushRejection::of(""), PushRejection::Other);
     }
-    .hint(format!(
-        "if the server moved on: git fetch {remote} '+refs/heads/*:refs/remotes/{remote}/*' and run the command again"
-    )))
 }

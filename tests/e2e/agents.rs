@@ -11,8 +11,6 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const AIAUDIT: &str = env!("CARGO_BIN_EXE_aiaudit");
-
 fn example(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("examples/agents")

@@ -166,8 +166,7 @@ fn a_refused_push_puts_the_clone_back() {
             "{what}: {out}"
         );
         assert!(
-            out.stderr
-                .contains("hint: if the server moved on: git fetch"),
+            out.stderr.contains("hint: the server moved on: git fetch"),
             "{out}"
         );
         assert_eq!(w.rev_parse(MAIN), before, "{what}: local main left ahead");

@@ -7,7 +7,6 @@ use crate::hostile::{assert_no_panic, run_bounded, Ran};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const AIAUDIT: &str = env!("CARGO_BIN_EXE_aiaudit");
 const WATCHDOG: Duration = Duration::from_secs(60);
 
 /// Every `*.lock` file under `dir` (git's and gix's lock files share the suffix).

@@ -14,7 +14,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const AIAUDIT: &str = env!("CARGO_BIN_EXE_aiaudit");
 /// Longest any single push or hook run may take before the test calls it a hang.
 const WATCHDOG: Duration = Duration::from_secs(60);
 /// GitHub Enterprise Server's pre-receive budget, which every hook run must stay inside.

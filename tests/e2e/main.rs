@@ -40,8 +40,10 @@ mod roles;
 mod sample;
 #[path = "../support/sealed.rs"]
 mod sealed;
+mod servers;
 mod stored_context;
 mod terminal;
 mod times;
+mod transports;
 mod trust;
 mod verify;

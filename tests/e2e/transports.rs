@@ -1,0 +1,151 @@
+//! The hook as git server admins deploy it: gitolite over SSH and smart HTTP behind nginx,
+//! each on loopback, the hook running under the server's own account and environment, the
+//! pusher named by the server (gitolite's `GL_USER`, the web server's `REMOTE_USER`).
+
+use crate::harness::*;
+use crate::servers::*;
+
+/// gitolite's rules for the audit repository, as docs/deploy.md gives them: anyone may push
+/// main fast-forward only and create, rewind (partial approvals) and delete proposals; the
+/// hook decides what each may do. Governance proposals and checkpoints are the admins'.
+pub const GITOLITE_CONF: &str = "repo gitolite-admin
+    RW+     =   alice
+
+repo audit
+    RW      main$                   =   @all
+    RW+D    proposals/              =   @all
+    RW+D    governance/             =   alice
+    RW      refs/tags/checkpoint/   =   alice
+    R       =   @all
+";
+
+/// Binds pushers, each principal's server login being its id.
+fn bind_pushers(w: &World, logins: &[&str]) {
+    let mut policy = w.aiaudit(&["policy", "show"]).ok();
+    for who in logins {
+        let email = format!("    email: \"{}\"\n", w.key(who).email);
+        policy = replace_once(
+            &policy,
+            &email,
+            &format!("{email}    forge_logins:\n      - \"{who}\"\n"),
+        );
+    }
+    let file = w.files.join("bound-policy.yaml");
+    std::fs::write(&file, policy + "\npushers:\n  bind: true\n").unwrap();
+    w.aiaudit_signed(ALICE, &["policy", "set", s(&file), "--push"])
+        .ok();
+}
+
+/// The core loop over `ssh://` into gitolite: bob's proposal lands under his gitolite user,
+/// an unapproved push onto main is refused (and what the pusher reads is shown), mallory —
+/// a gitolite user with write access but no principal — cannot withdraw bob's proposal, carol
+/// approves and lands it with `approve --push`, and a fresh clone over SSH verifies.
+#[test]
+fn the_loop_runs_over_ssh_behind_gitolite() {
+    let mut w = World::new();
+    bind_pushers(&w, &[ALICE, BOB, CAROL]);
+    let g = Gitolite::start(&mut w, &[ALICE, BOB, CAROL, MALLORY], GITOLITE_CONF);
+    let work = w.work.clone();
+
+    g.use_as(&w, &work, BOB);
+    let p = w.record(BOB);
+    let out = w.push(&[&format!("{}:{}", p.commit, proposal_ref(&p.id))]);
+    assert!(out.status.success(), "{out}");
+    assert!(
+        out.stderr
+            .contains("remote: aiaudit: accepted 1 ref update(s)"),
+        "{out}"
+    );
+    assert_eq!(
+        w.server_ref(&proposal_ref(&p.id)).as_deref(),
+        Some(p.commit.as_str())
+    );
+
+    // A refused push over SSH, as the pusher reads it.
+    let refused = w.push(&[&onto_main(&p.commit)]);
+    eprintln!(
+        "--- a refused push over ssh (gitolite):\n{}",
+        refused.stderr
+    );
+    assert!(!refused.status.success(), "{refused}");
+    assert!(
+        refused.stderr.contains("remote: aiaudit: push rejected"),
+        "{refused}"
+    );
+    assert!(
+        refused.stderr.contains("pre-receive hook declined"),
+        "{refused}"
+    );
+
+    g.use_as(&w, &work, MALLORY);
+    let out = w.push(&[&format!(":{}", proposal_ref(&p.id))]);
+    assert!(out.stderr.contains("error[pusher-mismatch]"), "{out}");
+    assert!(out.stderr.contains("login `mallory` (GL_USER)"), "{out}");
+    assert!(w.server_ref(&proposal_ref(&p.id)).is_some());
+
+    g.use_as(&w, &work, CAROL);
+    let mut args = vec!["approve", p.id.as_str(), "--yes", "--push"];
+    let signer = w.signer_args(CAROL);
+    args.extend(signer.iter().map(String::as_str));
+    let out = w.aiaudit(&args);
+    assert!(out.status.success(), "{out}");
+    let main = w.server_ref(MAIN).expect("main");
+    assert!(
+        w.message(&main).contains(&p.id),
+        "main is the landing commit"
+    );
+    assert!(
+        w.server_ref(&proposal_ref(&p.id)).is_none(),
+        "the proposal is cleaned up"
+    );
+
+    // An auditor's clone over SSH verifies the whole ledger.
+    let auditor = w.files.join("auditor");
+    let mut clone = w.command("git", &w.files);
+    clone
+        .args(["clone", "-q", &g.url(), s(&auditor)])
+        .env("GIT_SSH_COMMAND", g.ssh_command(ALICE));
+    assert!(clone.status().unwrap().success());
+    let out = w.aiaudit_in(&auditor, &["verify", "--full"]);
+    assert!(out.status.success(), "{out}");
+}
+
+/// gitolite's plain `RW` rule lets the hook accept `approve --push` and then refuses the
+/// proposal's deletion in the same push: the approver is told the server's own rules refused
+/// it after aiaudit accepted (not to fetch and retry), and nothing moved.
+#[test]
+fn a_server_rule_refusing_after_the_hook_accepted_is_reported_as_such() {
+    let mut w = World::new();
+    let conf = "repo gitolite-admin\n    RW+ = alice\n\nrepo audit\n    RW = @all\n";
+    let g = Gitolite::start(&mut w, &[ALICE, BOB, CAROL], conf);
+    let work = w.work.clone();
+    g.use_as(&w, &work, BOB);
+    let p = w.record(BOB);
+    w.push_accepted(&[&format!("{}:{}", p.commit, proposal_ref(&p.id))]);
+    let before = w.server_refs();
+    g.use_as(&w, &work, CAROL);
+    let mut args = vec!["approve", p.id.as_str(), "--yes", "--push"];
+    let signer = w.signer_args(CAROL);
+    args.extend(signer.iter().map(String::as_str));
+    let out = w.aiaudit(&args);
+    eprintln!("--- approve --push under gitolite's RW:\n{}", out.stderr);
+    assert!(!out.status.success(), "{out}");
+    assert!(
+        out.stderr.contains("DENIED by fallthru"),
+        "gitolite's own word: {out}"
+    );
+    assert!(
+        out.stderr
+            .contains("by the server after aiaudit's hook accepted it (`hook declined`"),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("docs/deploy.md gives the rules"),
+        "{out}"
+    );
+    assert!(
+        !out.stderr.contains("git fetch"),
+        "not a fetch-and-retry: {out}"
+    );
+    assert_eq!(w.server_refs(), before, "nothing moved");
+}
