@@ -40,10 +40,21 @@ done
 if [ -n "$missing" ]; then
     echo "test.sh: installing the git servers the transport tests run:$missing" >&2
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-    { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null; } \
-        || { echo "test.sh: could not install$missing; the transport tests need them" >&2; exit 1; }
-    # Debian's packages start their services where an init system runs; the tests run their
-    # own instances on other ports, and leave the system's alone.
+    # Debian's packages would start their services (sshd on 22, nginx on 80) where an init
+    # system runs; policy-rc.d (invoke-rc.d(8)) says no during the install. The tests run
+    # their own instances on loopback ports.
+    guard=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        guard=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$guard" >/dev/null && $SUDO chmod 755 "$guard"
+    fi
+    status=0
+    { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null; } || status=$?
+    if [ -n "$guard" ]; then $SUDO rm -f "$guard"; fi
+    if [ "$status" != 0 ]; then
+        echo "test.sh: could not install$missing; the transport tests need them" >&2
+        exit 1
+    fi
 fi
 
 log="$(mktemp)"

@@ -18,8 +18,12 @@ use std::time::{Duration, Instant};
 /// The Unix account the servers run as.
 pub struct ServerUser {
     pub name: String,
+    /// Its home directory.
+    pub home: PathBuf,
     /// Whether the tests run as root (and so switch to `name` to act as the server).
     root: bool,
+    /// Its uid and gid, when the tests run as root.
+    ids: Option<(u32, u32)>,
 }
 
 /// The account, created on first use when running as root.
@@ -30,7 +34,11 @@ pub fn server_user() -> &'static ServerUser {
         if uid.trim() != "0" {
             return ServerUser {
                 name: output("id", &["-un"]).trim().to_owned(),
+                home: std::env::var_os("HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_default(),
                 root: false,
+                ids: None,
             };
         }
         let name = "aiaudit-git";
@@ -57,9 +65,23 @@ pub fn server_user() -> &'static ServerUser {
         }
         // A locked account (`!` in /etc/shadow) cannot log in over SSH even with a key.
         run_ok("usermod", &["-p", "*", name]);
+        let id = |flag: &str| -> u32 {
+            output("id", &[flag, name])
+                .trim()
+                .parse()
+                .expect("a numeric id")
+        };
+        let home = output("getent", &["passwd", name])
+            .trim()
+            .split(':')
+            .nth(5)
+            .map(PathBuf::from)
+            .expect("the account's home");
         ServerUser {
             name: name.to_owned(),
+            home,
             root: true,
+            ids: Some((id("-u"), id("-g"))),
         }
     })
 }
@@ -290,7 +312,7 @@ impl Gitolite {
         .unwrap();
         std::fs::create_dir_all("/run/sshd").ok(); // privilege separation needs it (root)
         let log = root.join("sshd.log");
-        let mut sshd = Command::new(&sshd_bin)
+        let mut sshd = own_group(&mut Command::new(&sshd_bin))
             .args(["-D", "-e", "-f", s(&config)])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -337,7 +359,204 @@ impl Gitolite {
 
 impl Drop for Gitolite {
     fn drop(&mut self) {
-        let _ = self.sshd.kill();
-        let _ = self.sshd.wait();
+        stop(&mut self.sshd);
     }
+}
+
+/// `git http-backend` behind nginx (basic authentication) and fcgiwrap, on a loopback port:
+/// smart HTTP as docs/deploy.md describes it. The web server authenticates each user and
+/// passes `REMOTE_USER` on; git runs the hook as fcgiwrap's account.
+pub struct SmartHttp {
+    dir: tempfile::TempDir,
+    nginx: Child,
+    fcgiwrap: Child,
+    pub port: u16,
+}
+
+impl SmartHttp {
+    /// Serves the world's server repository as `audit.git` to `users` (each with the password
+    /// `<user>-pw`); the world's server then is the served repository.
+    pub fn start(w: &mut World, users: &[&str]) -> SmartHttp {
+        let nginx_bin = require("nginx", "nginx");
+        let fcgiwrap_bin = require("fcgiwrap", "fcgiwrap");
+        let user = server_user();
+        let dir = shared_dir("aiaudit-http-");
+        let root = dir.path();
+        let repos = root.join("repos");
+        std::fs::create_dir_all(&repos).unwrap();
+        for t in ["body", "fastcgi", "proxy", "uwsgi", "scgi"] {
+            std::fs::create_dir_all(root.join("tmp").join(t)).unwrap();
+        }
+        let repo = repos.join("audit.git");
+        run_ok("cp", &["-a", s(&w.server), s(&repo)]);
+        user.own(&repos);
+        user.own(&root.join("tmp"));
+        // The hook, installed by the account the web server runs git as.
+        user.sh(&format!(
+            "{} hook install --force {}",
+            sh_quote(AIAUDIT),
+            sh_quote(s(&repo))
+        ));
+        // nginx reads `{PLAIN}` entries (test passwords only: give real users `htpasswd -B`).
+        let htpasswd: String = users
+            .iter()
+            .map(|u| format!("{u}:{{PLAIN}}{u}-pw\n"))
+            .collect();
+        std::fs::write(root.join("htpasswd"), htpasswd).unwrap();
+
+        let exec_path = w.git_in(&w.files, &["--exec-path"]).ok();
+        let backend = Path::new(exec_path.trim()).join("git-http-backend");
+        let run = root.join("run");
+        std::fs::create_dir_all(&run).unwrap();
+        user.own(&run);
+        let socket = run.join("fcgiwrap.sock");
+        let fcgi_log = root.join("fcgiwrap.log");
+        let mut fcgi = Command::new(&fcgiwrap_bin);
+        fcgi.args(["-c", "2", "-s", &format!("unix:{}", s(&socket))])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &user.home)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&fcgi_log).unwrap());
+        if let Some((uid, gid)) = user.ids {
+            use std::os::unix::process::CommandExt as _;
+            fcgi.uid(uid).gid(gid);
+        }
+        let mut fcgiwrap = own_group(&mut fcgi).spawn().expect("start fcgiwrap");
+        let start = Instant::now();
+        while !socket.exists() {
+            if start.elapsed() > Duration::from_secs(10)
+                || fcgiwrap.try_wait().ok().flatten().is_some()
+            {
+                panic!(
+                    "fcgiwrap did not create its socket:\n{}",
+                    std::fs::read_to_string(&fcgi_log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+
+        let port = free_port();
+        let conf = root.join("nginx.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                r#"daemon off;
+worker_processes 1;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+{user_line}
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {root}/tmp/body;
+    fastcgi_temp_path {root}/tmp/fastcgi;
+    proxy_temp_path {root}/tmp/proxy;
+    uwsgi_temp_path {root}/tmp/uwsgi;
+    scgi_temp_path {root}/tmp/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            auth_basic "audit";
+            auth_basic_user_file {root}/htpasswd;
+            client_max_body_size 0;
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param SCRIPT_FILENAME {backend};
+            fastcgi_param GIT_PROJECT_ROOT {root}/repos;
+            fastcgi_param GIT_HTTP_EXPORT_ALL "";
+            fastcgi_param PATH_INFO $uri;
+            fastcgi_param REMOTE_USER $remote_user;
+            fastcgi_pass unix:{socket};
+        }}
+    }}
+}}
+"#,
+                root = s(root),
+                user_line = if user.root {
+                    format!("user {};", user.name)
+                } else {
+                    String::new()
+                },
+                backend = s(&backend),
+                socket = s(&socket),
+            ),
+        )
+        .unwrap();
+        let log = root.join("nginx.log");
+        let mut nginx = own_group(&mut Command::new(&nginx_bin))
+            .args([
+                "-c",
+                s(&conf),
+                "-p",
+                s(root),
+                "-e",
+                s(&root.join("error.log")),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start nginx");
+        wait_listening(port, &mut nginx, &log);
+        w.server = repo;
+        SmartHttp {
+            dir,
+            nginx,
+            fcgiwrap,
+            port,
+        }
+    }
+
+    /// The audit repository's URL for `user` (password in the URL: a test's shortcut).
+    pub fn url(&self, user: &str) -> String {
+        format!("http://{user}:{user}-pw@127.0.0.1:{}/audit.git", self.port)
+    }
+
+    /// Makes `clone` push and fetch over HTTP as `user`.
+    pub fn use_as(&self, w: &World, clone: &Path, user: &str) {
+        w.git_in(clone, &["remote", "set-url", "origin", &self.url(user)])
+            .ok();
+    }
+
+    /// nginx's error log (fcgiwrap relays the CGI's stderr there).
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for SmartHttp {
+    fn drop(&mut self) {
+        // nginx's master ends its workers on SIGTERM, fcgiwrap's parent its children.
+        stop(&mut self.nginx);
+        stop(&mut self.fcgiwrap);
+    }
+}
+
+/// Ends a server started in its own process group ([`own_group`]): SIGTERM to the whole
+/// group (fcgiwrap's parent leaves its children running otherwise), then SIGKILL after 5 s.
+fn stop(child: &mut Child) {
+    let group = -(child.id() as libc::pid_t);
+    // SAFETY: kill(2) on the process group our own child leads; no memory is involved.
+    unsafe {
+        libc::kill(group, libc::SIGTERM);
+    }
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: as above.
+    unsafe {
+        libc::kill(group, libc::SIGKILL);
+    }
+    let _ = child.wait();
+}
+
+/// Starts `c` as the leader of a new process group, so [`stop`] reaches all it starts.
+fn own_group(c: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt as _;
+    c.process_group(0)
 }

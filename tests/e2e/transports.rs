@@ -149,3 +149,65 @@ fn a_server_rule_refusing_after_the_hook_accepted_is_reported_as_such() {
     );
     assert_eq!(w.server_refs(), before, "nothing moved");
 }
+
+/// The core loop over smart HTTP behind nginx: the web server's `REMOTE_USER` is the pusher.
+#[test]
+fn the_loop_runs_over_smart_http_behind_nginx() {
+    let mut w = World::new();
+    bind_pushers(&w, &[ALICE, BOB, CAROL]);
+    let h = SmartHttp::start(&mut w, &[ALICE, BOB, CAROL, MALLORY]);
+    let work = w.work.clone();
+
+    h.use_as(&w, &work, BOB);
+    let p = w.record(BOB);
+    let out = w.push(&[&format!("{}:{}", p.commit, proposal_ref(&p.id))]);
+    assert!(out.status.success(), "{out}\n{}", h.error_log());
+    assert!(
+        out.stderr
+            .contains("remote: aiaudit: accepted 1 ref update(s)"),
+        "{out}"
+    );
+
+    let refused = w.push(&[&onto_main(&p.commit)]);
+    eprintln!("--- a refused push over http (nginx):\n{}", refused.stderr);
+    assert!(!refused.status.success(), "{refused}");
+    assert!(
+        refused.stderr.contains("remote: aiaudit: push rejected"),
+        "{refused}"
+    );
+    assert!(
+        refused.stderr.contains("login `bob` (REMOTE_USER)"),
+        "{refused}"
+    );
+    assert!(
+        !refused.stderr.contains("bob-pw"),
+        "no credential shown: {refused}"
+    );
+
+    h.use_as(&w, &work, MALLORY);
+    let out = w.push(&[&format!(":{}", proposal_ref(&p.id))]);
+    assert!(out.stderr.contains("error[pusher-mismatch]"), "{out}");
+    assert!(
+        out.stderr.contains("login `mallory` (REMOTE_USER)"),
+        "{out}"
+    );
+    assert!(w.server_ref(&proposal_ref(&p.id)).is_some());
+
+    h.use_as(&w, &work, CAROL);
+    let mut args = vec!["approve", p.id.as_str(), "--yes", "--push"];
+    let signer = w.signer_args(CAROL);
+    args.extend(signer.iter().map(String::as_str));
+    let out = w.aiaudit(&args);
+    assert!(out.status.success(), "{out}");
+    let main = w.server_ref(MAIN).expect("main");
+    assert!(
+        w.message(&main).contains(&p.id),
+        "main is the landing commit"
+    );
+
+    let auditor = w.files.join("auditor");
+    w.git_in(&w.files, &["clone", "-q", &h.url(ALICE), s(&auditor)])
+        .ok();
+    let out = w.aiaudit_in(&auditor, &["verify", "--full"]);
+    assert!(out.status.success(), "{out}");
+}
