@@ -1,9 +1,13 @@
-//! Load: several pushers at once against one server. Every valid decision lands exactly once
-//! (pushers retry after a fetch when another push moved main first), every invalid one is
-//! rejected, and the server verifies and fscks clean afterwards.
+//! Load: several pushers at once against one server — over the local file transport, and
+//! over SSH into gitolite. Every valid decision lands exactly once (pushers retry after a
+//! fetch when another push moved main first), every invalid one is rejected, and the server
+//! verifies and fscks clean afterwards.
 
 use crate::harness::*;
+use crate::servers::Gitolite;
+use crate::transports::GITOLITE_CONF;
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 
 const PUSHERS: usize = 8;
 const VALID_EACH: usize = 2;
@@ -12,7 +16,7 @@ const MAX_TRIES: usize = 40;
 #[test]
 fn concurrent_pushers_lose_nothing_and_let_nothing_bad_in() {
     let w = World::new();
-    let root = w.server.parent().unwrap().to_path_buf();
+    let root = w.files.clone();
     let clones: Vec<_> = (0..PUSHERS)
         .map(|i| {
             let dir = root.join(format!("pusher-{i}"));
@@ -21,6 +25,43 @@ fn concurrent_pushers_lose_nothing_and_let_nothing_bad_in() {
             dir
         })
         .collect();
+    concurrent_load(&w, &clones, || w.fresh_clone());
+}
+
+/// The same over SSH: eight clients, each its own clone and SSH connection, through gitolite.
+#[test]
+fn concurrent_pushers_over_ssh_lose_nothing_and_let_nothing_bad_in() {
+    let mut w = World::new();
+    let g = Gitolite::start(&mut w, &[ALICE, BOB], GITOLITE_CONF);
+    let root = w.files.clone();
+    let clones: Vec<_> = (0..PUSHERS)
+        .map(|i| {
+            let dir = root.join(format!("pusher-{i}"));
+            let mut c = w.command("git", &root);
+            c.args(["clone", "-q", &g.url(), s(&dir)]).env(
+                "GIT_SSH_COMMAND",
+                g.ssh_command(if i % 2 == 0 { ALICE } else { BOB }),
+            );
+            assert!(c.status().unwrap().success(), "clone {i} over ssh");
+            g.use_as(&w, &dir, if i % 2 == 0 { ALICE } else { BOB });
+            dir
+        })
+        .collect();
+    let auditor = || {
+        let dir = root.join("auditor");
+        let mut c = w.command("git", &root);
+        c.args(["clone", "-q", &g.url(), s(&dir)])
+            .env("GIT_SSH_COMMAND", g.ssh_command(ALICE));
+        assert!(c.status().unwrap().success(), "auditor's clone over ssh");
+        dir
+    };
+    concurrent_load(&w, &clones, auditor);
+}
+
+/// Each clone in `clones` records and lands decisions at once with the others, and pushes one
+/// unapproved decision onto main; then the server is checked.
+fn concurrent_load(w: &World, clones: &[PathBuf], auditor: impl FnOnce() -> PathBuf) {
+    let root = w.files.clone();
     let carol = w.signer_args(CAROL);
     let fetch = [
         "fetch",
@@ -33,7 +74,7 @@ fn concurrent_pushers_lose_nothing_and_let_nothing_bad_in() {
         let handles: Vec<_> = clones
             .iter()
             .map(|dir| {
-                let (w, carol) = (&w, &carol);
+                let (w, carol) = (w, &carol);
                 scope.spawn(move || {
                     let record = |summary: &str| {
                         let mut args = RecordFlags {
@@ -42,8 +83,8 @@ fn concurrent_pushers_lose_nothing_and_let_nothing_bad_in() {
                             system: "app:prod",
                             summary,
                             model: MODEL,
-                            prompt: &w.server.with_file_name("files/prompt.txt"),
-                            output: &w.server.with_file_name("files/output.txt"),
+                            prompt: &w.files.join("prompt.txt"),
+                            output: &w.files.join("output.txt"),
                             recommendation: "ok",
                         }
                         .args();
@@ -86,12 +127,14 @@ fn concurrent_pushers_lose_nothing_and_let_nothing_bad_in() {
         handles.into_iter().map(|h| h.join().unwrap()).unzip()
     });
 
-    let clone = w.fresh_clone();
+    let clone = auditor();
     let verify = w.aiaudit_in(&clone, &["verify"]);
     assert!(verify.status.success(), "{verify}");
     let fsck = w.git_in(
         &root,
         &[
+            "-c",
+            "safe.directory=*",
             "--git-dir",
             s(&w.server),
             "fsck",
