@@ -211,3 +211,30 @@ fn the_loop_runs_over_smart_http_behind_nginx() {
     let out = w.aiaudit_in(&auditor, &["verify", "--full"]);
     assert!(out.status.success(), "{out}");
 }
+
+/// A signed push over smart HTTP, where every request is a new git process: the nonce comes
+/// back to another process than the one that issued it (git calls it `OK` when that process
+/// would issue the same one, within the second, or — with the receive.certNonceSlop that
+/// `hook install` sets — within the minute). The certificate, not the HTTP login, names the
+/// pusher: bob's login carrying dave's certificate lands what dave approved, and an unsigned
+/// push under `signed: true` is refused.
+#[test]
+fn a_signed_push_over_http_proves_the_pusher() {
+    let mut w = World::new();
+    let policy = w.aiaudit(&["policy", "show"]).ok();
+    let file = w.files.join("signed-policy.yaml");
+    std::fs::write(&file, policy + "\npushers:\n  bind: true\n  signed: true\n").unwrap();
+    w.aiaudit_signed(ALICE, &["policy", "set", s(&file), "--push"])
+        .ok();
+    let h = SmartHttp::start(&mut w, &[BOB, DAVE]);
+    let work = w.work.clone();
+    h.use_as(&w, &work, BOB);
+    w.git(&["config", "user.signingKey", &w.key(DAVE).fpr]).ok();
+    let d = w.approve_unpushed(&w.record(BOB), DAVE);
+    let onto = onto_main(&d.commit);
+    let out = w.push(&[&onto]);
+    assert!(out.stderr.contains("error[push-unsigned]"), "{out}");
+    let ok = w.git(&["push", "--signed", "origin", &onto]);
+    assert!(ok.status.success(), "{ok}\n{}", h.error_log());
+    assert_eq!(w.server_ref(MAIN).as_deref(), Some(d.commit.as_str()));
+}
