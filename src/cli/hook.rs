@@ -88,9 +88,9 @@ fn watchdog(seconds: f64) {
             // The check answered first; the process is exiting with its verdict.
             return;
         }
-        errln!(
+        refuse(&format!(
             "aiaudit: push rejected: error[internal-error]: the check did not finish within {seconds} s; failing closed"
-        );
+        ));
         // The main thread creates and registers the directory under this lock: wait for it
         // briefly (never past two more seconds: the deadline must hold), and exit holding it,
         // so no directory is made after it was looked for.
@@ -145,17 +145,43 @@ fn pre_receive() -> i32 {
     match outcome {
         Ok(Ok((code, report))) => {
             for line in report {
-                errln!("{line}");
+                if code == EXIT_OK {
+                    errln!("{line}");
+                } else {
+                    refuse(&line);
+                }
             }
             code
         }
         Ok(Err(msg)) => {
-            errln!("aiaudit: push rejected: error[internal-error]: {msg}");
+            refuse(&format!(
+                "aiaudit: push rejected: error[internal-error]: {msg}"
+            ));
             EXIT_INTERNAL
         }
         Err(_) => {
-            errln!("aiaudit: push rejected: error[internal-error]: the checker crashed; failing closed");
+            refuse("aiaudit: push rejected: error[internal-error]: the checker crashed; failing closed");
             EXIT_INTERNAL
+        }
+    }
+}
+
+/// Prints what rejects a push. Under GitLab, each line carries `GL-HOOK-ERR: ` first: GitLab
+/// shows a server hook's lines with that prefix in its web interface when it declines a push
+/// or a merge (GitLab's doc/administration/server_hooks.md, "Custom error messages"; GitLab,
+/// unlike gitolite, sets `GL_PROTOCOL` and `GL_ID` for server hooks).
+fn refuse(text: &str) {
+    static GITLAB: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let gitlab = *GITLAB.get_or_init(|| {
+        ["GL_PROTOCOL", "GL_ID"]
+            .iter()
+            .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
+    });
+    for line in text.split('\n') {
+        if gitlab {
+            errln!("GL-HOOK-ERR: {line}");
+        } else {
+            errln!("{line}");
         }
     }
 }

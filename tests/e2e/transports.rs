@@ -238,3 +238,37 @@ fn a_signed_push_over_http_proves_the_pusher() {
     assert!(ok.status.success(), "{ok}\n{}", h.error_log());
     assert_eq!(w.server_ref(MAIN).as_deref(), Some(d.commit.as_str()));
 }
+
+/// Under GitLab (which sets `GL_PROTOCOL` and `GL_ID` for server hooks), every line of a
+/// rejection starts with `GL-HOOK-ERR: `, so GitLab shows it in its web interface; an accepted
+/// push's lines do not.
+#[test]
+fn rejections_under_gitlab_carry_its_prefix() {
+    let w = World::new();
+    let p = w.record(BOB);
+    let gitlab = [
+        ("GL_PROTOCOL", "web"),
+        ("GL_ID", "user-2"),
+        ("GL_USERNAME", "bob"),
+    ];
+    let out = w.git_with(&["push", "origin", &onto_main(&p.commit)], b"", &gitlab);
+    assert!(!out.status.success(), "{out}");
+    let ours: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("remote: "))
+        .collect();
+    assert!(ours.len() >= 3, "{out}");
+    for line in &ours {
+        assert!(line.starts_with("remote: GL-HOOK-ERR: "), "{line}\n{out}");
+    }
+    assert!(
+        out.stderr.contains("GL-HOOK-ERR: error[approval-missing]"),
+        "{out}"
+    );
+    let d = w.approve_unpushed(&p, CAROL);
+    let ok = w.git_with(&["push", "origin", &onto_main(&d.commit)], b"", &gitlab);
+    assert!(ok.status.success(), "{ok}");
+    assert!(ok.stderr.contains("remote: aiaudit: accepted"), "{ok}");
+    assert!(!ok.stderr.contains("GL-HOOK-ERR"), "{ok}");
+}
