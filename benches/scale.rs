@@ -55,7 +55,7 @@ const AIAUDIT: &str = env!("CARGO_BIN_EXE_aiaudit");
 const TARGET_TMP: &str = env!("CARGO_TARGET_TMPDIR");
 
 /// Version of the generated history; part of the cache path.
-const GEN_VERSION: u32 = 5;
+const GEN_VERSION: u32 = 6;
 /// Keys, genesis and policy changes are dated here (`AIAUDIT_NOW`, `GIT_COMMITTER_DATE`).
 const KEYS_AT: &str = "2019-12-01T00:00:00Z";
 /// Decisions are created [`STEP`] seconds apart, the last of the N-decision history at

@@ -75,7 +75,7 @@ codes! {
         "a commit renames or moves an existing record";
         "records are immutable: never move one";
     PathNotAllowed [Layout] = "path-not-allowed":
-        "a commit adds a file outside decisions/YYYY/MM/, events/YYYY/MM/ and context/<xx>/<sha256> (or an unsigned governance file)";
+        "a commit adds a file outside decisions/YYYY/MM/DD/HH/, events/YYYY/MM/DD/HH/ and context/<xx>/<sha256> (or an unsigned governance file)";
         "only records go into the audit repo; policy and keys change through admin-signed commits (`aiaudit principal add`)";
     SymlinkNotAllowed [Layout] = "symlink-not-allowed":
         "a commit adds a symbolic link";
@@ -124,7 +124,7 @@ codes! {
         "let `aiaudit record` allocate the id";
     PathMismatch [Record] = "path-mismatch":
         "the file's path does not match its id and creation date";
-        "decisions live at decisions/YYYY/MM/<id>.yaml, events at events/YYYY/MM/<id>.yaml";
+        "decisions live at decisions/YYYY/MM/DD/HH/<id>.yaml, events at events/YYYY/MM/DD/HH/<id>.yaml";
     DuplicateId [Decision] = "duplicate-id":
         "the id is already used by another record";
         "ids are unique across history: re-record to get a fresh id";

@@ -16,7 +16,7 @@ use proptest::prelude::*;
 
 const DECISION_SEEDS: &[(&str, &str)] = &[
     (
-        "decisions/2026/03/01JQ3F6W8G4ZK9N2M7V5T1XBCD.yaml",
+        "decisions/2026/03/01/00/01JQ3F6W8G4ZK9N2M7V5T1XBCD.yaml",
         include_str!("../examples/decisions/access-change-suggested.yaml"),
     ),
     (

@@ -104,9 +104,12 @@ fn as_json(bytes: &[u8]) -> Value {
 fn repo_path(doc: &Value) -> String {
     let created = doc.get("created").and_then(Value::as_str).unwrap_or("");
     let id = doc.get("id").and_then(Value::as_str).unwrap_or("");
-    match (created.get(0..4), created.get(5..7)) {
-        (Some(y), Some(m)) if !id.is_empty() => format!("decisions/{y}/{m}/{id}.yaml"),
-        _ => "decisions/2026/01/unknown.yaml".to_owned(),
+    let part = |r: std::ops::Range<usize>| created.get(r);
+    match (part(0..4), part(5..7), part(8..10), part(11..13)) {
+        (Some(y), Some(m), Some(d), Some(h)) if !id.is_empty() => {
+            format!("decisions/{y}/{m}/{d}/{h}/{id}.yaml")
+        }
+        _ => "decisions/2026/01/01/00/unknown.yaml".to_owned(),
     }
 }
 

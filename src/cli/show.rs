@@ -485,14 +485,9 @@ fn link_json(status: &LinkStatus, required: bool) -> serde_json::Value {
 /// The commit on main that added decision `id`, its parent, the file's bytes, and the events
 /// about it landed since (oldest first).
 pub(super) fn find_on_main(store: &Store, base: &CommitData, id: &str) -> CliResult<Option<Found>> {
-    let Ok(u) = ulid::Ulid::from_string(id) else {
+    let Some(path) = record::path_for_id("decisions", id) else {
         return Ok(None);
     };
-    let Ok(ts) = jiff::Timestamp::from_second((u.timestamp_ms() / 1000) as i64) else {
-        return Ok(None);
-    };
-    let created = record::format_created(ts);
-    let path = format!("decisions/{}/{}/{id}.yaml", &created[0..4], &created[5..7]);
     let Some(entry) = store.lookup(base.tree, &path)? else {
         return Ok(None);
     };

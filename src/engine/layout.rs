@@ -13,9 +13,9 @@ use std::collections::{HashMap, HashSet};
 pub(super) enum Class {
     /// `.aiaudit/**` or `README.md`, whatever the change.
     Governance,
-    /// An added `decisions/YYYY/MM/<id>.yaml`.
+    /// An added `decisions/YYYY/MM/DD/HH/<id>.yaml`.
     Decision,
-    /// An added `events/YYYY/MM/<id>.yaml`.
+    /// An added `events/YYYY/MM/DD/HH/<id>.yaml`.
     Event,
     /// An added `context/<xx>/<sha256>`.
     Stored,
@@ -93,7 +93,7 @@ pub(super) fn main_change_problem(ch: &Change, class: &Class) -> Option<Diagnost
         Class::Elsewhere => Diagnostic::new(
             Code::PathNotAllowed,
             format!(
-                "{} is not a record path (decisions/YYYY/MM/<id>.yaml, events/YYYY/MM/<id>.yaml, context/<xx>/<sha256>)",
+                "{} is not a record path (decisions/YYYY/MM/DD/HH/<id>.yaml, events/YYYY/MM/DD/HH/<id>.yaml, context/<xx>/<sha256>)",
                 ch.path
             ),
         ),

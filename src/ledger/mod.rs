@@ -33,19 +33,18 @@ pub fn is_governance(path: &str) -> bool {
     path == README_PATH || path.starts_with(".aiaudit/")
 }
 
-/// `decisions/YYYY/MM/<name>.yaml`, shape only; the record check compares with the id.
+/// `decisions/YYYY/MM/DD/HH/<name>.yaml`, shape only; the record check compares with the id.
 pub fn is_decision_path(path: &str) -> bool {
     is_record_path("decisions", path)
 }
 
-/// `<dir>/YYYY/MM/<name>.yaml`, shape only.
+/// `<dir>/YYYY/MM/DD/HH/<name>.yaml`, shape only.
 pub fn is_record_path(dir: &str, path: &str) -> bool {
     let parts: Vec<&str> = path.split('/').collect();
-    parts.len() == 4
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    parts.len() == 6
         && parts[0] == dir
-        && parts[1].len() == 4
-        && parts[1].bytes().all(|b| b.is_ascii_digit())
-        && parts[2].len() == 2
-        && parts[2].bytes().all(|b| b.is_ascii_digit())
-        && parts[3].ends_with(".yaml")
+        && digits(parts[1], 4)
+        && parts[2..5].iter().all(|p| digits(p, 2))
+        && parts[5].ends_with(".yaml")
 }

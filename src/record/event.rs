@@ -1,6 +1,6 @@
 //! Events, schema `aiaudit/event/v1`: later facts about a decision — its outcome (the final
 //! system action), a signed post-action review, an annotation. Immutable like decisions, at
-//! `events/YYYY/MM/<id>.yaml`, in the same canonical form.
+//! `events/YYYY/MM/DD/HH/<id>.yaml`, in the same canonical form.
 
 use super::{
     check_text, format_created, is_ident, is_ulid, parse_created, yaml_error, ContentDigest,
@@ -174,16 +174,22 @@ impl ReviewVerdict {
     }
 }
 
-/// Where an event lives: `events/YYYY/MM/<id>.yaml`.
+/// Where an event lives: `events/YYYY/MM/DD/HH/<id>.yaml`.
 pub fn event_path(e: &Event) -> Option<String> {
     record_path("events", &e.id, &e.created)
 }
 
+/// `<dir>/YYYY/MM/DD/HH/<id>.yaml`, from the record's creation time (UTC): a directory per
+/// hour keeps every tree a commit rewrites small however many records a day brings (SPEC §4),
+/// and the path stays a pure function of the id, navigable by date.
 pub(super) fn record_path(dir: &str, id: &str, created: &str) -> Option<String> {
     let y = created.get(0..4)?;
     let m = created.get(5..7)?;
+    let d = created.get(8..10)?;
+    let h = created.get(11..13)?;
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    (digits(y) && digits(m) && is_ulid(id)).then(|| format!("{dir}/{y}/{m}/{id}.yaml"))
+    (digits(y) && digits(m) && digits(d) && digits(h) && is_ulid(id))
+        .then(|| format!("{dir}/{y}/{m}/{d}/{h}/{id}.yaml"))
 }
 
 /// Where the record with ULID `id` of the kind under `dir` must live, from the id alone (its

@@ -160,7 +160,7 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-/// Where a decision lives in the audit repository: `decisions/YYYY/MM/<id>.yaml`.
+/// Where a decision lives in the audit repository: `decisions/YYYY/MM/DD/HH/<id>.yaml`.
 pub fn decision_path(d: &Decision) -> Option<String> {
     event::record_path("decisions", &d.id, &d.created)
 }

@@ -76,7 +76,7 @@ fn a_canonical_sample_is_clean() {
     let d = sample();
     let text = canonical::to_canonical_yaml(&d).unwrap();
     let path = decision_path(&d).unwrap();
-    assert_eq!(path, format!("decisions/2026/11/{}.yaml", d.id));
+    assert_eq!(path, format!("decisions/2026/11/26/10/{}.yaml", d.id));
     let (parsed, diags) = check_decision(&path, text.as_bytes());
     assert!(diags.is_empty(), "{diags:?}");
     assert_eq!(parsed.unwrap(), d);

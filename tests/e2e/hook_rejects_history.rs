@@ -119,7 +119,7 @@ fn rejects_deletion_of_main() {
 fn rejects_duplicate_id() {
     let w = World::new();
     let d = w.land(BOB, CAROL);
-    let other = format!("decisions/1999/01/{}.yaml", d.id);
+    let other = format!("decisions/1999/01/01/00/{}.yaml", d.id);
     let c = w.commit(
         &d.commit,
         &[Edit::File(&other, d.text.as_bytes())],
