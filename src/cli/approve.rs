@@ -108,24 +108,23 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
             util::unix(now),
         ),
     );
-    let landing = write::stage(
-        &store,
-        Draft {
-            parent: Some(base),
-            tree: TreeSpec::Edit {
-                files: vec![(prop.path.clone(), prop.bytes.clone())],
-                entries: prop
-                    .stored
-                    .iter()
-                    .map(|c| (c.path.clone(), c.new))
-                    .collect(),
-            },
-            author: prop.commit.author.clone(),
-            committer: committer.clone(),
-            message: message.clone(),
+    let draft = Draft {
+        parent: Some(base),
+        tree: TreeSpec::Edit {
+            files: vec![(prop.path.clone(), prop.bytes.clone())],
+            entries: prop
+                .stored
+                .iter()
+                .map(|c| (c.path.clone(), c.new))
+                .collect(),
         },
-    )?;
-    let diags = landing.judge(&mut checker, Judgement::Decision { landing: true });
+        author: prop.commit.author.clone(),
+        committer: committer.clone(),
+        message: message.clone(),
+    };
+    let how = Judgement::Decision { landing: true };
+    let landing = write::stage(&store, draft.clone())?;
+    let diags = landing.judge(&mut checker, how);
     let blocking: Vec<_> = diags
         .iter()
         .filter(|x| x.code != Code::ApprovalMissing && x.is_error())
@@ -148,14 +147,12 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
             mv = mv.deleting(&local_proposal, p);
         }
         util::note_left_alone(&write::publish(&store, &landing, &mv)?);
-        let landing = landing.id();
-        outln!("{landing}");
+        let mut landing = landing.id();
         errln!(
             "approved by `{}`; decision {} landed on main",
             approver.id,
             d.id
         );
-        errln!("  commit: {landing}");
         errln!(
             "  approvals: {}",
             approvals
@@ -165,36 +162,31 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
                 .join(", ")
         );
         if let Some(remote) = &a.push {
-            let mut refspecs = vec![format!("{landing}:{MAIN_REF}")];
-            // Delete the server's proposal ref only where it has one (an atomic push fails
-            // on deleting a ref that does not exist).
-            let tracking = format!("refs/remotes/{remote}/proposals/{}", d.id);
-            if store.ref_target(&tracking)?.is_some() {
-                refspecs.push(format!(":{local_proposal}"));
-            }
             // Nothing landed on the server: the local refs go back, so that after a fetch
-            // the same command builds on the server's newer main.
-            util::push_or_undo(
+            // the same command builds on the server's newer main. When the server's main
+            // moved on, the landing is rebuilt onto it and pushed again.
+            landing = util::land_on_remote(
                 &store,
+                &mut checker,
                 remote,
-                &refspecs,
-                &[
-                    util::Undo {
-                        refname: MAIN_REF.into(),
-                        before: local,
-                        after: Some(landing),
-                    },
-                    util::Undo {
-                        refname: local_proposal.clone(),
-                        before: proposal_before,
-                        after: None,
-                    },
-                ],
+                &util::Landing {
+                    draft,
+                    how,
+                    commit: landing,
+                    main_before: local,
+                    deleted: proposal_before
+                        .map(|p| (local_proposal.clone(), p))
+                        .into_iter()
+                        .collect(),
+                },
             )?;
+            errln!("  commit: {landing}");
             errln!("  pushed to {remote}");
         } else {
+            errln!("  commit: {landing}");
             errln!("next: git push origin main :{local_proposal}   (or pass --push)");
         }
+        outln!("{landing}");
     } else {
         // Not enough yet: keep the approval on the proposal, same parent, same file, judged as
         // the server judges a proposal. The local proposal ref was read (local refs win over

@@ -288,7 +288,7 @@ pub(super) fn land(
     let main_before = store.ref_target(MAIN_REF)?;
     let written = write::write(
         &mut checker,
-        draft,
+        draft.clone(),
         Judgement::Main,
         &RefMove::new(MAIN_REF, Expected::Behind, kind.as_str()),
     )
@@ -304,22 +304,28 @@ pub(super) fn land(
         event.id
     );
     errln!("  file:   {path}");
-    errln!("  commit: {commit}");
     match push {
         Some(remote) => {
-            util::push_or_undo(
+            // When the server's main moved on, the event is rebuilt onto it and pushed again.
+            let commit = util::land_on_remote(
                 store,
+                &mut checker,
                 remote,
-                &[format!("{commit}:{MAIN_REF}")],
-                &[util::Undo {
-                    refname: MAIN_REF.into(),
-                    before: main_before,
-                    after: Some(commit),
-                }],
+                &util::Landing {
+                    draft,
+                    how: Judgement::Main,
+                    commit,
+                    main_before,
+                    deleted: Vec::new(),
+                },
             )?;
+            errln!("  commit: {commit}");
             errln!("  pushed to {remote}");
         }
-        None => errln!("next: git push origin main   (or pass --push)"),
+        None => {
+            errln!("  commit: {commit}");
+            errln!("next: git push origin main   (or pass --push)");
+        }
     }
     Ok(event.id)
 }

@@ -249,6 +249,15 @@ pub fn print_diagnostics(diags: &[Diagnostic]) {
 /// Pushes refspecs to `remote` with the git binary. gix has no push support; this is the
 /// only place aiaudit runs git, and it moves no object or ref locally.
 pub fn git_push(store: &Store, remote: &str, refspecs: &[String]) -> CliResult<()> {
+    push_judged(store, remote, refspecs).map_err(|(_, e)| e)
+}
+
+/// [`git_push`], also saying why the server refused.
+fn push_judged(
+    store: &Store,
+    remote: &str,
+    refspecs: &[String],
+) -> Result<(), (PushRejection, CliError)> {
     let out = std::process::Command::new("git")
         .arg("--git-dir")
         .arg(store.git_dir())
@@ -260,7 +269,12 @@ pub fn git_push(store: &Store, remote: &str, refspecs: &[String]) -> CliResult<(
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .output()
-        .map_err(|e| CliError::internal(anyhow!("cannot run git push: {e}")))?;
+        .map_err(|e| {
+            (
+                PushRejection::Other,
+                CliError::internal(anyhow!("cannot run git push: {e}")),
+            )
+        })?;
     let report = String::from_utf8_lossy(&out.stdout);
     errln!("{}", report.trim_end());
     if out.status.success() {
@@ -271,7 +285,7 @@ pub fn git_push(store: &Store, remote: &str, refspecs: &[String]) -> CliResult<(
         "git push to {remote} was rejected{}; nothing was changed there",
         rejected.why()
     ));
-    Err(match rejected {
+    let err = match &rejected {
         PushRejection::ServerMovedOn => err.hint(format!(
             "the server moved on: git fetch {remote} '+refs/heads/*:refs/remotes/{remote}/*' and run the command again"
         )),
@@ -279,7 +293,8 @@ pub fn git_push(store: &Store, remote: &str, refspecs: &[String]) -> CliResult<(
             "aiaudit's hook accepted it: the server's own access rules (gitolite's, a forge's branch protection) must let you push and delete the refs aiaudit's commands push; docs/deploy.md gives the rules — ask the server's administrator",
         ),
         PushRejection::Hook | PushRejection::Other => err,
-    })
+    };
+    Err((rejected, err))
 }
 
 /// Why the server refused a push, from git's `--porcelain` report (git-push(1), OUTPUT).
@@ -323,6 +338,21 @@ impl PushRejection {
         }) {
             return PushRejection::ServerMovedOn;
         }
+        // Another push moved main between the hook's check and the ref update: receive-pack's
+        // compare-and-swap fails ("cannot lock ref … is at … but expected …") and reports the
+        // whole atomic transaction as failed.
+        if reasons.iter().any(|r| {
+            r.starts_with("[remote rejected]")
+                && [
+                    "atomic transaction failed",
+                    "failed to update ref",
+                    "failed to lock",
+                ]
+                .iter()
+                .any(|w| r.contains(w))
+        }) {
+            return PushRejection::ServerMovedOn;
+        }
         match reasons
             .iter()
             .find(|r| r.starts_with("[remote rejected]") && !r.contains("atomic push failure"))
@@ -335,7 +365,9 @@ impl PushRejection {
     fn why(&self) -> String {
         match self {
             PushRejection::Hook => " by the audit server's hook (its findings are above)".into(),
-            PushRejection::ServerMovedOn => ": the server has commits this clone has not fetched".into(),
+            PushRejection::ServerMovedOn => {
+                ": the server's main moved on (commits this clone has not fetched, or another push at the same moment)".into()
+            }
             PushRejection::ServerRules(r) => format!(
                 " by the server after aiaudit's hook accepted it (`{r}`: the server's own rules, see its message above)"
             ),
@@ -445,9 +477,12 @@ pub fn push_or_undo(
     refspecs: &[String],
     undo: &[Undo],
 ) -> CliResult<()> {
-    let Err(e) = git_push(store, remote, refspecs) else {
-        return Ok(());
-    };
+    git_push(store, remote, refspecs).map_err(|e| undo_refused(store, e, undo))
+}
+
+/// Puts every ref in `undo` back after the server refused a push (see [`push_or_undo`]), and
+/// says so in `e`.
+fn undo_refused(store: &Store, e: CliError, undo: &[Undo]) -> CliError {
     let mut restored = Vec::new();
     for u in undo {
         let done = match (u.before, u.after) {
@@ -470,7 +505,7 @@ pub fn push_or_undo(
             }
         }
     }
-    Err(CliError {
+    CliError {
         error: anyhow!(
             "{:#}; nothing was recorded: {} put back as before",
             e.error,
@@ -481,7 +516,128 @@ pub fn push_or_undo(
             }
         ),
         ..e
-    })
+    }
+}
+
+/// How many times a commit is rebuilt onto a main that moved on before `land_on_remote` gives
+/// up (with the backoff below, about 10 s of trying).
+const LANDING_TRIES: u32 = 12;
+
+/// A commit a command published on the local main, to land on the server's.
+pub struct Landing {
+    /// The draft it was built from; rebuilt on another parent when the server moved on.
+    pub draft: crate::ledger::write::Draft,
+    /// The rules it must pass (the same as when it was first built).
+    pub how: crate::ledger::write::Judgement,
+    /// The commit published on the local main.
+    pub commit: Oid,
+    /// Where the local main was before the command.
+    pub main_before: Option<Oid>,
+    /// Local refs the command deleted with it (a landed proposal), and where they were: the
+    /// push deletes them on the server too, where the server has them.
+    pub deleted: Vec<(String, Oid)>,
+}
+
+/// Pushes a landing to `remote`'s main. When the server's main moved on meanwhile (another
+/// approver or agent landed first), fetches, rebuilds the same change onto the server's main —
+/// the same files, message and signatures: they sign the records, not the commit — judges it
+/// again by the server's rules, and pushes again, with a jittered, bounded backoff. Any other
+/// refusal, or a rebuilt commit the rules refuse, puts the local refs back (as
+/// [`push_or_undo`]). Returns the commit that landed.
+pub fn land_on_remote(
+    store: &Store,
+    checker: &mut crate::engine::Checker<'_>,
+    remote: &str,
+    l: &Landing,
+) -> CliResult<Oid> {
+    use crate::ledger::write::{self, Expected, RefMove};
+    let mut commit = l.commit;
+    let undo = |commit: Oid| -> Vec<Undo> {
+        let mut v = vec![Undo {
+            refname: MAIN_REF.into(),
+            before: l.main_before,
+            after: Some(commit),
+        }];
+        v.extend(l.deleted.iter().map(|(name, was)| Undo {
+            refname: name.clone(),
+            before: Some(*was),
+            after: None,
+        }));
+        v
+    };
+    for attempt in 0.. {
+        let mut refspecs = vec![format!("{commit}:{MAIN_REF}")];
+        for (name, _) in &l.deleted {
+            // An atomic push fails on deleting a ref the server does not have.
+            let short = name.strip_prefix("refs/heads/").unwrap_or(name);
+            if store
+                .ref_target(&format!("refs/remotes/{remote}/{short}"))?
+                .is_some()
+            {
+                refspecs.push(format!(":{name}"));
+            }
+        }
+        let e = match push_judged(store, remote, &refspecs) {
+            Ok(()) => return Ok(commit),
+            Err((PushRejection::ServerMovedOn, e)) if attempt + 1 < LANDING_TRIES => e,
+            Err((_, e)) => return Err(undo_refused(store, e, &undo(commit))),
+        };
+        std::thread::sleep(backoff(attempt));
+        if let Err(f) = git_fetch(store, remote) {
+            return Err(undo_refused(
+                store,
+                f.hint(format!("{:#}", e.error)),
+                &undo(commit),
+            ));
+        }
+        let theirs = store
+            .ref_target(&format!("refs/remotes/{remote}/main"))?
+            .ok_or_else(|| CliError::usage(anyhow!("{remote} has no main")))?;
+        let staged = write::stage(
+            store,
+            crate::ledger::write::Draft {
+                parent: Some(store.commit(theirs)?),
+                ..l.draft.clone()
+            },
+        )?;
+        let diags = staged.judge(checker, l.how);
+        let errors: Vec<Diagnostic> = diags.into_iter().filter(Diagnostic::is_error).collect();
+        if !errors.is_empty() {
+            let e = CliError::violations(anyhow!(
+                "the server's main moved on to {theirs}, and there the change would be rejected"
+            ))
+            .with_diagnostics(errors);
+            return Err(undo_refused(store, e, &undo(commit)));
+        }
+        note_left_alone(&write::publish(
+            store,
+            &staged,
+            &RefMove::new(
+                MAIN_REF,
+                Expected::At(commit),
+                "rebuilt onto the server's main",
+            ),
+        )?);
+        commit = staged.id();
+        errln!(
+            "the server's main moved on (to {}); rebuilt onto it as {} and pushing again",
+            &theirs.to_string()[..12],
+            &commit.to_string()[..12]
+        );
+    }
+    unreachable!("the loop returns")
+}
+
+/// How long to wait before landing attempt `attempt + 1`: 25 ms doubling to at most 1.6 s,
+/// times a jitter between 0.5 and 1.5 so that landers that collided do not collide again.
+fn backoff(attempt: u32) -> std::time::Duration {
+    let base = 25u64 << attempt.min(6);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let jitter = 0.5 + f64::from(nanos % 1000) / 1000.0;
+    std::time::Duration::from_millis((base as f64 * jitter) as u64)
 }
 
 #[cfg(test)]
@@ -505,6 +661,9 @@ mod tests {
         assert!(PushRejection::of(rules)
             .why()
             .contains("after aiaudit's hook accepted it (`hook declined`"));
+        // Lost the race for the ref after the hook accepted.
+        let race = "!\tabc:refs/heads/main\t[remote rejected] (atomic transaction failed)\n!\t:refs/heads/proposals/X\t[remote rejected] (atomic transaction failed)\n";
+        assert_eq!(PushRejection::of(race), PushRejection::ServerMovedOn);
         assert_eq!(PushRejection::of(""), PushRejection::Other);
     }
 }

@@ -112,9 +112,12 @@ fn moving_the_checked_out_main_keeps_the_checkout_in_step() {
     assert_eq!(status(&w), "");
 }
 
-/// Issue 12, item 4: when the server refuses the push of `outcome` or `principal add` (here
-/// because another clone moved main meanwhile), the local clone is put back where it was — ref
-/// and checkout — and the message says so; after a fetch the same command succeeds.
+/// Issue 12, item 4, and issue 11's landing under contention. When another clone moved the
+/// server's main meanwhile, `outcome --push` rebuilds its commit onto the server's main and
+/// lands by itself (the signature covers the event file, not the commit); `principal add` (a
+/// governance change, signed over the governance state it was made on) is refused and the
+/// clone put back — ref and checkout — saying to fetch. When the server refuses for another
+/// reason, the outcome is put back too; after a fetch the same commands succeed.
 #[test]
 fn a_refused_push_puts_the_clone_back() {
     let w = World::new();
@@ -125,54 +128,70 @@ fn a_refused_push_puts_the_clone_back() {
     let svc = w.signer_args(SVC);
     a.extend(svc.iter().map(String::as_str));
     w.aiaudit_in(&other, &a).ok();
+    let first = w.server_ref(MAIN).expect("main");
 
-    for (what, args) in [
-        (
-            "outcome",
-            vec![
-                "outcome",
-                d.id.as_str(),
-                "--actor",
-                SVC,
-                "--action",
-                "second",
-                "--push",
-            ],
-        ),
-        (
-            "principal add",
-            vec![
-                "principal",
-                "add",
-                "erin",
-                "--kind",
-                "human",
-                "--email",
-                "erin@example.org",
-                "--push",
-            ],
-        ),
-    ] {
-        let before = w.rev_parse(MAIN);
-        let out = if what == "outcome" {
-            w.aiaudit(&args)
-        } else {
-            w.aiaudit_signed(ALICE, &args)
-        };
-        assert!(!out.status.success(), "{what}: {out}");
-        assert!(
-            out.stderr
-                .contains("nothing was recorded: refs/heads/main put back as before"),
-            "{what}: {out}"
-        );
-        assert!(
-            out.stderr.contains("hint: the server moved on: git fetch"),
-            "{out}"
-        );
-        assert_eq!(w.rev_parse(MAIN), before, "{what}: local main left ahead");
-        assert_eq!(status(&w), "", "{what}: the checkout did not follow back");
-    }
-    // After a fetch, the same command lands.
+    let before = w.rev_parse(MAIN);
+    let out = w.aiaudit_signed(
+        ALICE,
+        &[
+            "principal",
+            "add",
+            "erin",
+            "--kind",
+            "human",
+            "--email",
+            "erin@example.org",
+            "--push",
+        ],
+    );
+    assert!(!out.status.success(), "{out}");
+    assert!(
+        out.stderr
+            .contains("nothing was recorded: refs/heads/main put back as before"),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("hint: the server moved on: git fetch"),
+        "{out}"
+    );
+    assert_eq!(w.rev_parse(MAIN), before, "local main left ahead");
+    assert_eq!(status(&w), "", "the checkout did not follow back");
+
+    // The outcome lands by itself, on top of the other clone's.
+    let out = w.aiaudit(&[
+        "outcome", &d.id, "--actor", SVC, "--action", "second", "--push",
+    ]);
+    assert!(out.status.success(), "{out}");
+    assert!(out.stderr.contains("the server's main moved on"), "{out}");
+    let landed = w.server_ref(MAIN).expect("main");
+    assert_eq!(w.rev_parse(MAIN), landed, "the local main is what landed");
+    assert_eq!(w.rev_parse(&format!("{landed}^")), first);
+    assert_eq!(status(&w), "", "the checkout followed");
+
+    // A server that refuses for another reason: the outcome is put back.
+    let hook = w.server.join("hooks/pre-receive");
+    let real = std::fs::read_to_string(&hook).unwrap();
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\necho 'closed for maintenance' >&2\nexit 1\n",
+    )
+    .unwrap();
+    let before = w.rev_parse(MAIN);
+    let out = w.aiaudit(&[
+        "outcome", &d.id, "--actor", SVC, "--action", "third", "--push",
+    ]);
+    std::fs::write(&hook, real).unwrap();
+    assert!(!out.status.success(), "{out}");
+    assert!(
+        out.stderr
+            .contains("nothing was recorded: refs/heads/main put back as before"),
+        "{out}"
+    );
+    assert!(!out.stderr.contains("git fetch"), "{out}");
+    assert_eq!(w.rev_parse(MAIN), before);
+    assert_eq!(status(&w), "");
+
+    // After a fetch, principal add lands.
     w.git(&[
         "fetch",
         "-q",
@@ -180,9 +199,19 @@ fn a_refused_push_puts_the_clone_back() {
         "+refs/heads/*:refs/remotes/origin/*",
     ])
     .ok();
-    w.aiaudit(&[
-        "outcome", &d.id, "--actor", SVC, "--action", "second", "--push",
-    ])
+    w.aiaudit_signed(
+        ALICE,
+        &[
+            "principal",
+            "add",
+            "erin",
+            "--kind",
+            "human",
+            "--email",
+            "erin@example.org",
+            "--push",
+        ],
+    )
     .ok();
     assert_eq!(w.server_ref(MAIN), Some(w.rev_parse(MAIN)));
 }
