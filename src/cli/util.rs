@@ -396,6 +396,26 @@ pub fn git_fetch(store: &Store, remote: &str) -> CliResult<()> {
     }
 }
 
+/// `git fetch` of `remote`'s main alone into `refs/remotes/<remote>/main` (what a landing
+/// rebuilds on), quietly.
+fn git_fetch_main(store: &Store, remote: &str) -> CliResult<()> {
+    let status = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(store.git_dir())
+        .args(["fetch", "--quiet", "--no-tags", remote])
+        .arg(format!("+{MAIN_REF}:refs/remotes/{remote}/main"))
+        .stdout(std::process::Stdio::from(std::io::stderr()))
+        .status()
+        .map_err(|e| CliError::internal(anyhow!("cannot run git fetch: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(CliError::usage(anyhow!(
+            "git fetch of main from {remote} failed (see git's message above)"
+        )))
+    }
+}
+
 /// The digest and size of a file given on the command line (`-`: standard input).
 pub fn file_digest(path: &Path) -> CliResult<crate::record::ContentDigest> {
     let bytes = read_input(path)?;
@@ -519,9 +539,10 @@ fn undo_refused(store: &Store, e: CliError, undo: &[Undo]) -> CliError {
     }
 }
 
-/// How many times a commit is rebuilt onto a main that moved on before `land_on_remote` gives
-/// up (with the backoff below, about 10 s of trying).
-const LANDING_TRIES: u32 = 12;
+/// How long `land_on_remote` keeps rebuilding a commit onto a main that moves on before it
+/// gives up: under heavy contention a lander may lose many races in a row, and it must not
+/// give up while the others land.
+const LANDING_BUDGET: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// A commit a command published on the local main, to land on the server's.
 pub struct Landing {
@@ -565,6 +586,7 @@ pub fn land_on_remote(
         }));
         v
     };
+    let started = std::time::Instant::now();
     for attempt in 0.. {
         let mut refspecs = vec![format!("{commit}:{MAIN_REF}")];
         for (name, _) in &l.deleted {
@@ -579,11 +601,11 @@ pub fn land_on_remote(
         }
         let e = match push_judged(store, remote, &refspecs) {
             Ok(()) => return Ok(commit),
-            Err((PushRejection::ServerMovedOn, e)) if attempt + 1 < LANDING_TRIES => e,
+            Err((PushRejection::ServerMovedOn, e)) if started.elapsed() < LANDING_BUDGET => e,
             Err((_, e)) => return Err(undo_refused(store, e, &undo(commit))),
         };
         std::thread::sleep(backoff(attempt));
-        if let Err(f) = git_fetch(store, remote) {
+        if let Err(f) = git_fetch_main(store, remote) {
             return Err(undo_refused(
                 store,
                 f.hint(format!("{:#}", e.error)),
@@ -628,10 +650,10 @@ pub fn land_on_remote(
     unreachable!("the loop returns")
 }
 
-/// How long to wait before landing attempt `attempt + 1`: 25 ms doubling to at most 1.6 s,
+/// How long to wait before landing attempt `attempt + 1`: 25 ms doubling to at most 0.8 s,
 /// times a jitter between 0.5 and 1.5 so that landers that collided do not collide again.
 fn backoff(attempt: u32) -> std::time::Duration {
-    let base = 25u64 << attempt.min(6);
+    let base = 25u64 << attempt.min(5);
     let nanos = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
