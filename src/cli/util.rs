@@ -42,13 +42,7 @@ pub fn main_base(store: &Store) -> CliResult<CommitData> {
     let local = store.ref_target(MAIN_REF)?;
     let remote = store.ref_target("refs/remotes/origin/main")?;
     let pick = match (local, remote) {
-        (Some(l), Some(r)) if l != r => {
-            if store.first_parent_chain(r, Some(l), usize::MAX).is_ok() {
-                r
-            } else {
-                l
-            }
-        }
+        (Some(l), Some(r)) if l != r => newer_of(store, l, r)?,
         (Some(l), _) => l,
         (None, Some(r)) => r,
         (None, None) => {
@@ -59,6 +53,31 @@ pub fn main_base(store: &Store) -> CliResult<CommitData> {
         }
     };
     Ok(store.commit(pick)?)
+}
+
+/// Of two commits on main's first-parent line, the one that descends from the other; `l` when
+/// neither does. Both chains are walked in step, so the cost is the distance between them, not
+/// the length of history (a local main a few commits ahead of the remote's must not walk a
+/// 100,000-commit history to the root looking for the remote's).
+fn newer_of(store: &Store, l: Oid, r: Oid) -> CliResult<Oid> {
+    let parent =
+        |c: Oid| -> CliResult<Option<Oid>> { Ok(store.commit(c)?.parents.first().copied()) };
+    let (mut x, mut y) = (Some(l), Some(r));
+    while x.is_some() || y.is_some() {
+        if let Some(c) = x {
+            if c == r {
+                return Ok(l);
+            }
+            x = parent(c)?;
+        }
+        if let Some(c) = y {
+            if c == l {
+                return Ok(r);
+            }
+            y = parent(c)?;
+        }
+    }
+    Ok(l)
 }
 
 /// The policy at `tree`, for a command that needs nothing else of the governance state.
