@@ -36,18 +36,21 @@ fn bind_pushers(w: &World, logins: &[&str]) {
         .ok();
 }
 
-/// The core loop over `ssh://` into gitolite: bob's proposal lands under his gitolite user,
-/// an unapproved push onto main is refused (and what the pusher reads is shown), mallory —
-/// a gitolite user with write access but no principal — cannot withdraw bob's proposal, carol
-/// approves and lands it with `approve --push`, and a fresh clone over SSH verifies.
-#[test]
-fn the_loop_runs_over_ssh_behind_gitolite() {
-    let mut w = World::new();
-    bind_pushers(&w, &[ALICE, BOB, CAROL]);
-    let g = Gitolite::start(&mut w, &[ALICE, BOB, CAROL, MALLORY], GITOLITE_CONF);
+/// The core loop through a real server, the clone switched between users by `use_as`: bob's
+/// proposal lands under his server login, an unapproved push onto main is refused (and what the
+/// pusher reads is shown), mallory — a server user with write access but no principal — cannot
+/// withdraw bob's proposal, carol approves and lands it with `approve --push`, and an auditor's
+/// fresh clone through the same server (`auditor`) verifies. `variable` is how the server names
+/// the pusher to the hook.
+fn core_loop(
+    w: &World,
+    transport: &str,
+    variable: &str,
+    use_as: &dyn Fn(&World, &std::path::Path, &str),
+    auditor: &dyn Fn(&World) -> std::path::PathBuf,
+) {
     let work = w.work.clone();
-
-    g.use_as(&w, &work, BOB);
+    use_as(w, &work, BOB);
     let p = w.record(BOB);
     let out = w.push(&[&format!("{}:{}", p.commit, proposal_ref(&p.id))]);
     assert!(out.status.success(), "{out}");
@@ -61,12 +64,9 @@ fn the_loop_runs_over_ssh_behind_gitolite() {
         Some(p.commit.as_str())
     );
 
-    // A refused push over SSH, as the pusher reads it.
+    // A refused push, as the pusher reads it.
     let refused = w.push(&[&onto_main(&p.commit)]);
-    eprintln!(
-        "--- a refused push over ssh (gitolite):\n{}",
-        refused.stderr
-    );
+    eprintln!("--- a refused push over {transport}:\n{}", refused.stderr);
     assert!(!refused.status.success(), "{refused}");
     assert!(
         refused.stderr.contains("remote: aiaudit: push rejected"),
@@ -76,14 +76,28 @@ fn the_loop_runs_over_ssh_behind_gitolite() {
         refused.stderr.contains("pre-receive hook declined"),
         "{refused}"
     );
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("login `bob` ({variable})")),
+        "{refused}"
+    );
+    assert!(
+        !refused.stderr.contains("bob-pw"),
+        "no credential shown: {refused}"
+    );
 
-    g.use_as(&w, &work, MALLORY);
+    use_as(w, &work, MALLORY);
     let out = w.push(&[&format!(":{}", proposal_ref(&p.id))]);
     assert!(out.stderr.contains("error[pusher-mismatch]"), "{out}");
-    assert!(out.stderr.contains("login `mallory` (GL_USER)"), "{out}");
+    assert!(
+        out.stderr
+            .contains(&format!("login `mallory` ({variable})")),
+        "{out}"
+    );
     assert!(w.server_ref(&proposal_ref(&p.id)).is_some());
 
-    g.use_as(&w, &work, CAROL);
+    use_as(w, &work, CAROL);
     let mut args = vec!["approve", p.id.as_str(), "--yes", "--push"];
     let signer = w.signer_args(CAROL);
     args.extend(signer.iter().map(String::as_str));
@@ -99,15 +113,31 @@ fn the_loop_runs_over_ssh_behind_gitolite() {
         "the proposal is cleaned up"
     );
 
-    // An auditor's clone over SSH verifies the whole ledger.
-    let auditor = w.files.join("auditor");
-    let mut clone = w.command("git", &w.files);
-    clone
-        .args(["clone", "-q", &g.url(), s(&auditor)])
-        .env("GIT_SSH_COMMAND", g.ssh_command(ALICE));
-    assert!(clone.status().unwrap().success());
-    let out = w.aiaudit_in(&auditor, &["verify", "--full"]);
+    let out = w.aiaudit_in(&auditor(w), &["verify", "--full"]);
     assert!(out.status.success(), "{out}");
+}
+
+/// The core loop over `ssh://` into gitolite, `GL_USER` naming the pusher.
+#[test]
+fn the_loop_runs_over_ssh_behind_gitolite() {
+    let mut w = World::new();
+    bind_pushers(&w, &[ALICE, BOB, CAROL]);
+    let g = Gitolite::start(&mut w, &[ALICE, BOB, CAROL, MALLORY], GITOLITE_CONF);
+    core_loop(
+        &w,
+        "ssh (gitolite)",
+        "GL_USER",
+        &|w, clone, user| g.use_as(w, clone, user),
+        &|w| {
+            let auditor = w.files.join("auditor");
+            let mut clone = w.command("git", &w.files);
+            clone
+                .args(["clone", "-q", &g.url(), s(&auditor)])
+                .env("GIT_SSH_COMMAND", g.ssh_command(ALICE));
+            assert!(clone.status().unwrap().success());
+            auditor
+        },
+    );
 }
 
 /// gitolite's plain `RW` rule lets the hook accept `approve --push` and then refuses the
@@ -150,66 +180,25 @@ fn a_server_rule_refusing_after_the_hook_accepted_is_reported_as_such() {
     assert_eq!(w.server_refs(), before, "nothing moved");
 }
 
-/// The core loop over smart HTTP behind nginx: the web server's `REMOTE_USER` is the pusher.
+/// The core loop over smart HTTP behind nginx, the web server's `REMOTE_USER` naming the
+/// pusher.
 #[test]
 fn the_loop_runs_over_smart_http_behind_nginx() {
     let mut w = World::new();
     bind_pushers(&w, &[ALICE, BOB, CAROL]);
     let h = SmartHttp::start(&mut w, &[ALICE, BOB, CAROL, MALLORY]);
-    let work = w.work.clone();
-
-    h.use_as(&w, &work, BOB);
-    let p = w.record(BOB);
-    let out = w.push(&[&format!("{}:{}", p.commit, proposal_ref(&p.id))]);
-    assert!(out.status.success(), "{out}\n{}", h.error_log());
-    assert!(
-        out.stderr
-            .contains("remote: aiaudit: accepted 1 ref update(s)"),
-        "{out}"
+    core_loop(
+        &w,
+        "http (nginx)",
+        "REMOTE_USER",
+        &|w, clone, user| h.use_as(w, clone, user),
+        &|w| {
+            let auditor = w.files.join("auditor");
+            w.git_in(&w.files, &["clone", "-q", &h.url(ALICE), s(&auditor)])
+                .ok();
+            auditor
+        },
     );
-
-    let refused = w.push(&[&onto_main(&p.commit)]);
-    eprintln!("--- a refused push over http (nginx):\n{}", refused.stderr);
-    assert!(!refused.status.success(), "{refused}");
-    assert!(
-        refused.stderr.contains("remote: aiaudit: push rejected"),
-        "{refused}"
-    );
-    assert!(
-        refused.stderr.contains("login `bob` (REMOTE_USER)"),
-        "{refused}"
-    );
-    assert!(
-        !refused.stderr.contains("bob-pw"),
-        "no credential shown: {refused}"
-    );
-
-    h.use_as(&w, &work, MALLORY);
-    let out = w.push(&[&format!(":{}", proposal_ref(&p.id))]);
-    assert!(out.stderr.contains("error[pusher-mismatch]"), "{out}");
-    assert!(
-        out.stderr.contains("login `mallory` (REMOTE_USER)"),
-        "{out}"
-    );
-    assert!(w.server_ref(&proposal_ref(&p.id)).is_some());
-
-    h.use_as(&w, &work, CAROL);
-    let mut args = vec!["approve", p.id.as_str(), "--yes", "--push"];
-    let signer = w.signer_args(CAROL);
-    args.extend(signer.iter().map(String::as_str));
-    let out = w.aiaudit(&args);
-    assert!(out.status.success(), "{out}");
-    let main = w.server_ref(MAIN).expect("main");
-    assert!(
-        w.message(&main).contains(&p.id),
-        "main is the landing commit"
-    );
-
-    let auditor = w.files.join("auditor");
-    w.git_in(&w.files, &["clone", "-q", &h.url(ALICE), s(&auditor)])
-        .ok();
-    let out = w.aiaudit_in(&auditor, &["verify", "--full"]);
-    assert!(out.status.success(), "{out}");
 }
 
 /// A signed push over smart HTTP, where every request is a new git process: the nonce comes
