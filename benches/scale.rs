@@ -1496,29 +1496,7 @@ fn bench_size(n: u64, density: Density, o: &Opts, scratch_root: &Path) -> Row {
         let m = measure(
             env.aiaudit(
                 &client,
-                &[
-                    "record",
-                    "--initiator",
-                    "bob",
-                    "--action",
-                    "config-change",
-                    "--system",
-                    "github.com/acme/payments",
-                    "--summary",
-                    "Raise the rate limit",
-                    "--ai-role",
-                    "suggested",
-                    "--model",
-                    MODEL,
-                    "--prompt",
-                    &w("prompt.txt"),
-                    "--output",
-                    &w("output.txt"),
-                    "--recommendation",
-                    "raise it to 200/s",
-                    "--key",
-                    &fx.keys.join("bob.key").to_string_lossy(),
-                ],
+                &strs(&record_args(&work, &fx.keys, "Raise the rate limit", false)),
             ),
             &work,
         )
@@ -1610,6 +1588,45 @@ fn bench_size(n: u64, density: Density, o: &Opts, scratch_root: &Path) -> Row {
     row
 }
 
+/// `aiaudit record` by bob of a small config change (prompt and output in `work`), pushed
+/// when `push`.
+fn record_args(work: &Path, keys: &Path, summary: &str, push: bool) -> Vec<String> {
+    let path = |p: PathBuf| p.to_string_lossy().into_owned();
+    let mut v: Vec<String> = [
+        "record",
+        "--initiator",
+        "bob",
+        "--action",
+        "config-change",
+        "--system",
+        "github.com/acme/payments",
+        "--summary",
+        summary,
+        "--ai-role",
+        "suggested",
+        "--model",
+        MODEL,
+        "--prompt",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    v.push(path(work.join("prompt.txt")));
+    v.push("--output".into());
+    v.push(path(work.join("output.txt")));
+    v.extend(["--recommendation", "raise it to 200/s", "--key"].map(String::from));
+    v.push(path(keys.join("bob.key")));
+    if push {
+        v.push("--push".into());
+    }
+    v
+}
+
+/// The arguments of `args` as `&str`s.
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
 /// Concurrent landers (approvers or agents landing on one main).
 const LANDERS: usize = 8;
 /// Decisions each lander lands.
@@ -1627,37 +1644,17 @@ fn landers(
     client: &Path,
     keys: &Path,
 ) -> (usize, Duration, usize) {
-    let bob = keys.join("bob.key").to_string_lossy().into_owned();
     let carol = keys.join("carol.key").to_string_lossy().into_owned();
-    let w = |f: &str| work.join(f).to_string_lossy().into_owned();
     let ids: Vec<String> = (0..LANDERS * LANDINGS_EACH)
         .map(|k| {
             run_ok(env.aiaudit(
                 client,
-                &[
-                    "record",
-                    "--initiator",
-                    "bob",
-                    "--action",
-                    "config-change",
-                    "--system",
-                    "github.com/acme/payments",
-                    "--summary",
+                &strs(&record_args(
+                    work,
+                    keys,
                     &format!("Raise the rate limit of api-{k}"),
-                    "--ai-role",
-                    "suggested",
-                    "--model",
-                    MODEL,
-                    "--prompt",
-                    &w("prompt.txt"),
-                    "--output",
-                    &w("output.txt"),
-                    "--recommendation",
-                    "raise it to 200/s",
-                    "--key",
-                    &bob,
-                    "--push",
-                ],
+                    true,
+                )),
             ))
             .trim()
             .to_owned()
