@@ -398,31 +398,32 @@ impl PushRejection {
 /// `git fetch` of every branch of `remote` into `refs/remotes/<remote>/`, quietly (git's
 /// messages go to stderr).
 pub fn git_fetch(store: &Store, remote: &str) -> CliResult<()> {
-    let status = std::process::Command::new("git")
-        .arg("--git-dir")
-        .arg(store.git_dir())
-        .args(["fetch", "--quiet", "--no-tags", remote])
-        .arg(format!("+refs/heads/*:refs/remotes/{remote}/*"))
-        .stdout(std::process::Stdio::from(std::io::stderr()))
-        .status()
-        .map_err(|e| CliError::internal(anyhow!("cannot run git fetch: {e}")))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(CliError::usage(anyhow!(
-            "git fetch from {remote} failed (see git's message above)"
-        )))
-    }
+    fetch_refspec(
+        store,
+        remote,
+        &format!("+refs/heads/*:refs/remotes/{remote}/*"),
+        "",
+    )
 }
 
 /// `git fetch` of `remote`'s main alone into `refs/remotes/<remote>/main` (what a landing
 /// rebuilds on), quietly.
 fn git_fetch_main(store: &Store, remote: &str) -> CliResult<()> {
+    fetch_refspec(
+        store,
+        remote,
+        &format!("+{MAIN_REF}:refs/remotes/{remote}/main"),
+        " of main",
+    )
+}
+
+/// `git fetch --quiet --no-tags REMOTE REFSPEC` (git's messages go to stderr); `what` names
+/// what was fetched in the error.
+fn fetch_refspec(store: &Store, remote: &str, refspec: &str, what: &str) -> CliResult<()> {
     let status = std::process::Command::new("git")
         .arg("--git-dir")
         .arg(store.git_dir())
-        .args(["fetch", "--quiet", "--no-tags", remote])
-        .arg(format!("+{MAIN_REF}:refs/remotes/{remote}/main"))
+        .args(["fetch", "--quiet", "--no-tags", remote, refspec])
         .stdout(std::process::Stdio::from(std::io::stderr()))
         .status()
         .map_err(|e| CliError::internal(anyhow!("cannot run git fetch: {e}")))?;
@@ -430,7 +431,7 @@ fn git_fetch_main(store: &Store, remote: &str) -> CliResult<()> {
         Ok(())
     } else {
         Err(CliError::usage(anyhow!(
-            "git fetch of main from {remote} failed (see git's message above)"
+            "git fetch{what} from {remote} failed (see git's message above)"
         )))
     }
 }

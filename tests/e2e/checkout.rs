@@ -130,20 +130,18 @@ fn a_refused_push_puts_the_clone_back() {
     w.aiaudit_in(&other, &a).ok();
     let first = w.server_ref(MAIN).expect("main");
 
+    let add_erin = [
+        "principal",
+        "add",
+        "erin",
+        "--kind",
+        "human",
+        "--email",
+        "erin@example.org",
+        "--push",
+    ];
     let before = w.rev_parse(MAIN);
-    let out = w.aiaudit_signed(
-        ALICE,
-        &[
-            "principal",
-            "add",
-            "erin",
-            "--kind",
-            "human",
-            "--email",
-            "erin@example.org",
-            "--push",
-        ],
-    );
+    let out = w.aiaudit_signed(ALICE, &add_erin);
     assert!(!out.status.success(), "{out}");
     assert!(
         out.stderr
@@ -199,19 +197,6 @@ fn a_refused_push_puts_the_clone_back() {
         "+refs/heads/*:refs/remotes/origin/*",
     ])
     .ok();
-    w.aiaudit_signed(
-        ALICE,
-        &[
-            "principal",
-            "add",
-            "erin",
-            "--kind",
-            "human",
-            "--email",
-            "erin@example.org",
-            "--push",
-        ],
-    )
-    .ok();
+    w.aiaudit_signed(ALICE, &add_erin).ok();
     assert_eq!(w.server_ref(MAIN), Some(w.rev_parse(MAIN)));
 }
