@@ -28,9 +28,8 @@ pub struct ApproveArgs {
     /// Sign without asking (required when standard input is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Push the result (main, or the updated proposal) to this remote.
-    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
-    pub push: Option<String>,
+    #[command(flatten)]
+    pub push: super::settings::PushArgs,
 }
 
 pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
@@ -161,7 +160,7 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        if let Some(remote) = &a.push {
+        if let Some(remote) = &a.push.remote()? {
             // Nothing landed on the server: the local refs go back, so that after a fetch
             // the same command builds on the server's newer main. When the server's main
             // moved on, the landing is rebuilt onto it and pushed again.
@@ -240,7 +239,7 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
         for x in diags.iter().filter(|x| x.code == Code::ApprovalMissing) {
             errln!("  still: {}", x.message);
         }
-        if let Some(remote) = &a.push {
+        if let Some(remote) = &a.push.remote()? {
             let before = match proposal_expected {
                 Expected::At(oid) => Some(oid),
                 _ => None,

@@ -47,9 +47,8 @@ pub struct SetArgs {
     pub message: Option<String>,
     #[command(flatten)]
     pub signer: SignerArgs,
-    /// Push the change to this remote's main.
-    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
-    pub push: Option<String>,
+    #[command(flatten)]
+    pub push: super::settings::PushArgs,
 }
 
 /// Where a catalog in force comes from.
@@ -143,7 +142,7 @@ pub fn run(cwd: &Path, cmd: CatalogCommand) -> CliResult {
                 &[(catalog::repo_path(&c.key), bytes)],
                 &a.signer,
                 &message,
-                a.push.as_deref(),
+                a.push.remote()?.as_deref(),
                 now,
             )
         }

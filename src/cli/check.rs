@@ -32,9 +32,10 @@ use std::path::Path;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The audit repository: a local clone or bare repository, or a URL, which is cloned
-    /// (bare, to a temporary directory) with `git clone`.
+    /// (bare, to a temporary directory) with `git clone`. Default: this repository's
+    /// `aiaudit.auditRepo` (git config; a relative path is taken from the repository's top).
     #[arg(long, value_name = "PATH|URL", env = "AIAUDIT_AUDIT_REPO")]
-    pub audit_repo: String,
+    pub audit_repo: Option<String>,
     /// The commits to check: `BASE..HEAD` (reachable from HEAD, not from BASE; either side
     /// defaults to HEAD) or one revision (that commit alone). Revisions: full or abbreviated
     /// commit ids, HEAD, branch, tag and remote-tracking names, with `~N` / `^N` suffixes.
@@ -142,9 +143,21 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
     }
     let commits = product.commits_in(&a.range).map_err(rev_error)?;
 
-    let (audit, _tmp) = open_audit(&a.audit_repo)?;
+    let audit_spec = match &a.audit_repo {
+        Some(s) => s.clone(),
+        None => match product.config_string("aiaudit.auditRepo") {
+            Some(v) if looks_like_url(v.trim()) => v.trim().to_owned(),
+            Some(v) => super::settings::config_path(&product, v.trim())
+                .to_string_lossy()
+                .into_owned(),
+            None => return Err(usage("no audit repository given".into()).hint(
+                "pass --audit-repo PATH|URL, or set it once: git config aiaudit.auditRepo PATH|URL",
+            )),
+        },
+    };
+    let (audit, _tmp) = open_audit(&audit_spec)?;
     let base = main_base(&audit).map_err(|e| {
-        let m = format!("--audit-repo {}: {:#}", redact(&a.audit_repo), e.error);
+        let m = format!("--audit-repo {}: {:#}", redact(&audit_spec), e.error);
         usage(m).hint("--audit-repo must be the audit repository (with a main branch)")
     })?;
     let mut checker = Checker::new(&audit, util::now()?);
@@ -189,7 +202,7 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
             "ok": clean,
             "repository": repo_name,
             "range": a.range,
-            "audit_repo": redact(&a.audit_repo),
+            "audit_repo": redact(&audit_spec),
             "audit_main": base.id.to_string(),
             "commits": commits.len(),
             "checked": checked.len(),

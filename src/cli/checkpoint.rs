@@ -21,9 +21,8 @@ pub struct CheckpointArgs {
     pub name: Option<String>,
     #[command(flatten)]
     pub signer: SignerArgs,
-    /// Push the tag to this remote.
-    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
-    pub push: Option<String>,
+    #[command(flatten)]
+    pub push: super::settings::PushArgs,
 }
 
 pub fn run(cwd: &Path, a: CheckpointArgs) -> CliResult {
@@ -76,7 +75,7 @@ pub fn run(cwd: &Path, a: CheckpointArgs) -> CliResult {
         base.id,
         admin.id
     );
-    if let Some(remote) = &a.push {
+    if let Some(remote) = &a.push.remote()? {
         util::git_push(&store, remote, &[format!("{refname}:{refname}")])?;
         errln!("  pushed to {remote}");
     } else {

@@ -65,9 +65,8 @@ pub struct OutcomeArgs {
     /// `signatures: outcome: required` (what `aiaudit init` writes).
     #[command(flatten)]
     pub signer: SignerArgs,
-    /// Push to this remote's main.
-    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
-    pub push: Option<String>,
+    #[command(flatten)]
+    pub push: super::settings::PushArgs,
 }
 
 /// Record a signed post-action review of a decision
@@ -85,9 +84,8 @@ pub struct ReviewArgs {
     pub summary: String,
     #[command(flatten)]
     pub signer: SignerArgs,
-    /// Push to this remote's main.
-    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
-    pub push: Option<String>,
+    #[command(flatten)]
+    pub push: super::settings::PushArgs,
 }
 
 fn parse_status(s: &str) -> Result<OutcomeStatus, String> {
@@ -131,7 +129,7 @@ pub fn run_outcome(cwd: &Path, a: OutcomeArgs) -> CliResult {
         None,
         a.note.clone(),
         signer.as_ref(),
-        a.push.as_deref(),
+        a.push.remote()?.as_deref(),
     )?;
     outln!("{id}");
     Ok(EXIT_OK)
@@ -173,7 +171,7 @@ pub fn run_review(cwd: &Path, a: ReviewArgs) -> CliResult {
         Some(review),
         None,
         Some(&signer),
-        a.push.as_deref(),
+        a.push.remote()?.as_deref(),
     )?;
     outln!("{id}");
     Ok(EXIT_OK)

@@ -23,6 +23,7 @@ mod progress;
 mod record;
 mod report;
 mod sample;
+mod settings;
 mod show;
 mod status;
 mod util;

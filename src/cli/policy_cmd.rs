@@ -22,9 +22,8 @@ pub struct SignArgs {
     pub name: String,
     #[command(flatten)]
     pub signer: SignerArgs,
-    /// Push the result to this remote.
-    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
-    pub push: Option<String>,
+    #[command(flatten)]
+    pub push: super::settings::PushArgs,
 }
 
 /// Replace `.aiaudit/policy.yaml` on main with FILE (comments and layout are kept), as a
@@ -40,9 +39,8 @@ pub struct SetArgs {
     pub message: String,
     #[command(flatten)]
     pub signer: SignerArgs,
-    /// Push the change to this remote's main.
-    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
-    pub push: Option<String>,
+    #[command(flatten)]
+    pub push: super::settings::PushArgs,
 }
 
 /// Print the policy in force on main.
@@ -63,9 +61,12 @@ pub fn run(cwd: &Path, cmd: PolicyCommand) -> CliResult {
             util::write_stdout(&bytes)?;
             Ok(super::EXIT_OK)
         }
-        PolicyCommand::Sign(a) => {
-            super::governance::sign_proposal(&store, &a.name, &a.signer, a.push.as_deref())
-        }
+        PolicyCommand::Sign(a) => super::governance::sign_proposal(
+            &store,
+            &a.name,
+            &a.signer,
+            a.push.remote()?.as_deref(),
+        ),
         PolicyCommand::Set(a) => {
             let bytes = util::read_input(&a.file)?;
             Policy::parse(&bytes).map_err(|e| {
@@ -89,7 +90,7 @@ pub fn run(cwd: &Path, cmd: PolicyCommand) -> CliResult {
                 &[(POLICY_PATH.to_owned(), bytes)],
                 &a.signer,
                 &a.message,
-                a.push.as_deref(),
+                a.push.remote()?.as_deref(),
                 now,
             )
         }

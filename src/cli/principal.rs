@@ -28,9 +28,8 @@ pub struct AddKeyArgs {
     pub cert: PathBuf,
     #[command(flatten)]
     pub signer: SignerArgs,
-    /// Push the change to this remote's main.
-    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
-    pub push: Option<String>,
+    #[command(flatten)]
+    pub push: super::settings::PushArgs,
 }
 
 /// Publish an update of a principal's certificate — a new expiry, a new subkey, or a
@@ -44,9 +43,8 @@ pub struct UpdateKeyArgs {
     pub file: PathBuf,
     #[command(flatten)]
     pub signer: SignerArgs,
-    /// Push the change to this remote's main.
-    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
-    pub push: Option<String>,
+    #[command(flatten)]
+    pub push: super::settings::PushArgs,
 }
 
 /// Add a principal (and its certificates) to the policy on main, signed by an admin of the
@@ -78,9 +76,8 @@ pub struct AddArgs {
     pub certs: Vec<PathBuf>,
     #[command(flatten)]
     pub signer: SignerArgs,
-    /// Push the change to this remote's main.
-    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
-    pub push: Option<String>,
+    #[command(flatten)]
+    pub push: super::settings::PushArgs,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -148,102 +145,117 @@ fn policy_file(policy: &Policy) -> CliResult<(String, Vec<u8>)> {
 }
 
 fn add(cwd: &Path, a: AddArgs) -> CliResult {
-    governed(cwd, &a.signer, a.push.as_deref(), |checker, base| {
-        let old = checker.governance().policy_at(base.tree)?;
-        if old.principal(&a.id).is_some() {
-            return Err(CliError::usage(anyhow!(
-                "principal `{}` already exists",
-                a.id
-            )));
-        }
-        let mut files = Vec::new();
-        let mut keys = Vec::new();
-        // Name and e-mail default to the first certificate's user id: commits are authored
-        // with them, and approvals are matched to them.
-        let (mut name, mut email) = (a.name.clone(), a.email.clone());
-        for path in &a.certs {
-            if name.is_none() || email.is_none() {
-                let bytes = util::read_input(path)?;
-                if let Ok(cert) = pgp::parse_cert(&bytes) {
-                    let (n, e) = pgp::user_id(&cert);
-                    name = name.or(n);
-                    email = email.or(e);
-                }
-            }
-            let (fpr, file) = read_cert(path)?;
-            if let Some(owner) = old.principal_by_key(&fpr) {
+    governed(
+        cwd,
+        &a.signer,
+        a.push.remote()?.as_deref(),
+        |checker, base| {
+            let old = checker.governance().policy_at(base.tree)?;
+            if old.principal(&a.id).is_some() {
                 return Err(CliError::usage(anyhow!(
-                    "{}: key {fpr} already belongs to `{}`",
-                    path.display(),
-                    owner.id
+                    "principal `{}` already exists",
+                    a.id
                 )));
             }
-            files.push(file);
-            keys.push(fpr);
-        }
-        let kind = match a.kind {
-            KindArg::Human => PrincipalKind::Human,
-            KindArg::Service => PrincipalKind::Service,
-            KindArg::Workflow => PrincipalKind::Workflow,
-        };
-        let mut policy: Policy = (*old).clone();
-        policy.principals.push(Principal {
-            id: a.id.clone(),
-            kind,
-            name,
-            email,
-            owner: a.owner.clone(),
-            forge_logins: a.forge_logins.clone(),
-            groups: a.groups.clone(),
-            keys,
-        });
-        files.push(policy_file(&policy)?);
-        let summary = format!("policy: add {} principal `{}`", kind.as_str(), a.id);
-        Ok((files, summary))
-    })
+            let mut files = Vec::new();
+            let mut keys = Vec::new();
+            // Name and e-mail default to the first certificate's user id: commits are authored
+            // with them, and approvals are matched to them.
+            let (mut name, mut email) = (a.name.clone(), a.email.clone());
+            for path in &a.certs {
+                if name.is_none() || email.is_none() {
+                    let bytes = util::read_input(path)?;
+                    if let Ok(cert) = pgp::parse_cert(&bytes) {
+                        let (n, e) = pgp::user_id(&cert);
+                        name = name.or(n);
+                        email = email.or(e);
+                    }
+                }
+                let (fpr, file) = read_cert(path)?;
+                if let Some(owner) = old.principal_by_key(&fpr) {
+                    return Err(CliError::usage(anyhow!(
+                        "{}: key {fpr} already belongs to `{}`",
+                        path.display(),
+                        owner.id
+                    )));
+                }
+                files.push(file);
+                keys.push(fpr);
+            }
+            let kind = match a.kind {
+                KindArg::Human => PrincipalKind::Human,
+                KindArg::Service => PrincipalKind::Service,
+                KindArg::Workflow => PrincipalKind::Workflow,
+            };
+            let mut policy: Policy = (*old).clone();
+            policy.principals.push(Principal {
+                id: a.id.clone(),
+                kind,
+                name,
+                email,
+                owner: a.owner.clone(),
+                forge_logins: a.forge_logins.clone(),
+                groups: a.groups.clone(),
+                keys,
+            });
+            files.push(policy_file(&policy)?);
+            let summary = format!("policy: add {} principal `{}`", kind.as_str(), a.id);
+            Ok((files, summary))
+        },
+    )
 }
 
 fn update_key(cwd: &Path, a: UpdateKeyArgs) -> CliResult {
-    governed(cwd, &a.signer, a.push.as_deref(), |checker, base| {
-        let fpr = a.fingerprint.to_ascii_uppercase();
-        let cert = checker
-            .governance()
-            .cert_at(base.tree, &fpr)
-            .map_err(|e| CliError::usage(anyhow!("no certificate {fpr} in the policy: {e}")))?;
-        let update = util::read_input(&a.file)?;
-        let merged = pgp::merge_update(&cert, &update)
-            .map_err(|e| CliError::usage(anyhow!("{}: {e}", a.file.display())))?;
-        let armored = pgp::armor_cert(&merged).map_err(CliError::internal)?;
-        let owner = checker
-            .governance()
-            .policy_at(base.tree)?
-            .principal_by_key(&fpr)
-            .map(|p| p.id.clone())
-            .unwrap_or_default();
-        Ok((
-            vec![(key_path(&fpr), armored.into_bytes())],
-            format!("policy: update key {fpr} of `{owner}`"),
-        ))
-    })
+    governed(
+        cwd,
+        &a.signer,
+        a.push.remote()?.as_deref(),
+        |checker, base| {
+            let fpr = a.fingerprint.to_ascii_uppercase();
+            let cert = checker
+                .governance()
+                .cert_at(base.tree, &fpr)
+                .map_err(|e| CliError::usage(anyhow!("no certificate {fpr} in the policy: {e}")))?;
+            let update = util::read_input(&a.file)?;
+            let merged = pgp::merge_update(&cert, &update)
+                .map_err(|e| CliError::usage(anyhow!("{}: {e}", a.file.display())))?;
+            let armored = pgp::armor_cert(&merged).map_err(CliError::internal)?;
+            let owner = checker
+                .governance()
+                .policy_at(base.tree)?
+                .principal_by_key(&fpr)
+                .map(|p| p.id.clone())
+                .unwrap_or_default();
+            Ok((
+                vec![(key_path(&fpr), armored.into_bytes())],
+                format!("policy: update key {fpr} of `{owner}`"),
+            ))
+        },
+    )
 }
 
 fn add_key(cwd: &Path, a: AddKeyArgs) -> CliResult {
-    governed(cwd, &a.signer, a.push.as_deref(), |checker, base| {
-        let mut policy: Policy = (*checker.governance().policy_at(base.tree)?).clone();
-        let (fpr, file) = read_cert(&a.cert)?;
-        if let Some(owner) = policy.principal_by_key(&fpr) {
-            return Err(CliError::usage(anyhow!(
-                "key {fpr} already belongs to `{}`",
-                owner.id
-            )));
-        }
-        let p = policy
-            .principals
-            .iter_mut()
-            .find(|p| p.id == a.id)
-            .ok_or_else(|| CliError::usage(anyhow!("no principal `{}` in the policy", a.id)))?;
-        p.keys.push(fpr.clone());
-        let files = vec![file, policy_file(&policy)?];
-        Ok((files, format!("policy: add key {fpr} to `{}`", a.id)))
-    })
+    governed(
+        cwd,
+        &a.signer,
+        a.push.remote()?.as_deref(),
+        |checker, base| {
+            let mut policy: Policy = (*checker.governance().policy_at(base.tree)?).clone();
+            let (fpr, file) = read_cert(&a.cert)?;
+            if let Some(owner) = policy.principal_by_key(&fpr) {
+                return Err(CliError::usage(anyhow!(
+                    "key {fpr} already belongs to `{}`",
+                    owner.id
+                )));
+            }
+            let p = policy
+                .principals
+                .iter_mut()
+                .find(|p| p.id == a.id)
+                .ok_or_else(|| CliError::usage(anyhow!("no principal `{}` in the policy", a.id)))?;
+            p.keys.push(fpr.clone());
+            let files = vec![file, policy_file(&policy)?];
+            Ok((files, format!("policy: add key {fpr} to `{}`", a.id)))
+        },
+    )
 }

@@ -47,6 +47,21 @@ pub struct RecordArgs {
     /// flags, which take precedence or add to the trace.
     #[arg(long = "from-otel", value_name = "FILE")]
     pub from_otel: Option<PathBuf>,
+    /// Take the decision's action from a product commit (or a range `BASE..HEAD`, every
+    /// commit of which it then covers): a code merge of that repository (`remote.origin.url`,
+    /// or --target-repo), summarised by the commit's subject, covering its change digest,
+    /// the model from its `Assisted-by: AGENT:MODEL` trailer (pinned: a dated id, else
+    /// --model or `aiaudit.model`), the change itself as the model's output. Run it in the
+    /// product repository (with `aiaudit.auditRepo` set) or pass --product DIR. Flags given
+    /// take precedence. See docs/config.md.
+    #[arg(long = "from-commit", value_name = "REV", conflicts_with_all = ["from", "from_otel"])]
+    pub from_commit: Option<String>,
+    /// The product repository --from-commit reads (default: the repository you are in).
+    #[arg(long, value_name = "DIR", requires = "from_commit")]
+    pub product: Option<PathBuf>,
+    /// The change text --from-commit found, the model's output (set by the command).
+    #[arg(skip)]
+    pub commit_output: Option<Vec<u8>>,
     /// Record this input by its digest only although it looks like it holds a credential. NAME
     /// is the input's name in the record (a file name, a tool name, a span name), a path as
     /// given on the command line, or `output` for the model output (repeatable). Texts that the
@@ -55,7 +70,8 @@ pub struct RecordArgs {
     pub digest_only: Vec<String>,
 
     /// The initiating principal's id (kind, owner and name come from the policy). Defaults to
-    /// the principal whose key signs the record.
+    /// the principal whose key signs the record, else `aiaudit.principal`, else the principal
+    /// whose e-mail is your git `user.email`.
     #[arg(long, value_name = "ID", env = "AIAUDIT_INITIATOR")]
     pub initiator: Option<String>,
     /// The initiator signs the record's exact bytes (an `Initiated-by` trailer): with a key
@@ -74,11 +90,13 @@ pub struct RecordArgs {
             "production-change", "config-change", "data-access", "other"]),
         |s: String| parse_action(&s)))]
     pub action: Option<ActionKind>,
-    /// The system acted on, e.g. `aws:prod` or `github.com/acme/payments`. Required (without
-    /// --from).
+    /// The system acted on, e.g. `aws:prod` or `github.com/acme/payments`. Defaults to
+    /// `aiaudit.system`, else the target repository. Required (without --from) when neither
+    /// is known.
     #[arg(long, value_name = "SYSTEM")]
     pub system: Option<String>,
-    /// The repository, for code changes.
+    /// The repository, for code changes. Defaults to the repository a pull or merge request
+    /// URL given as --change names.
     #[arg(long = "target-repo", value_name = "REPO")]
     pub target_repo: Option<String>,
     /// The change reference (pull request, change ticket).
@@ -108,7 +126,8 @@ pub struct RecordArgs {
         |s: String| parse_role(&s)))]
     pub ai_role: Option<AiRole>,
     /// The model, pinned: PROVIDER/NAME@VERSION (floating versions such as `latest` are refused).
-    /// Required (without --from; with --from-otel, when the trace does not say).
+    /// Defaults to `aiaudit.model`. Required (without --from; with --from-otel, when the
+    /// trace does not say).
     #[arg(long, value_name = "PROVIDER/NAME@VERSION", value_parser = parse_model)]
     pub model: Option<Model>,
     /// The tool or agent framework and its version.
@@ -168,9 +187,8 @@ pub struct RecordArgs {
     /// policy rule says `approval: post` (reviewed after the fact, within a deadline).
     #[arg(long)]
     pub land: bool,
-    /// Push the proposal (or, with --land, main) to this remote.
-    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
-    pub push: Option<String>,
+    #[command(flatten)]
+    pub push: super::settings::PushArgs,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -233,6 +251,10 @@ fn parse_agent(s: &str) -> Result<Agent, String> {
 
 pub fn run(cwd: &Path, mut a: RecordArgs) -> CliResult {
     let store = util::open(cwd)?;
+    if let Some(rev) = a.from_commit.clone() {
+        from_commit(cwd, &store, &rev, &mut a)?;
+    }
+    let push = a.push.remote()?;
     let now = util::now()?;
     let base = main_base(&store)?;
     let mut checker = Checker::new(&store, now);
@@ -254,6 +276,9 @@ pub fn run(cwd: &Path, mut a: RecordArgs) -> CliResult {
             Some((signer, fpr, p.clone()))
         }
     };
+    if a.from.is_none() {
+        flag_defaults(&mut a, &policy)?;
+    }
     let mut scan = Scan::new(a.digest_only.iter().cloned());
     if a.store_context {
         scan.keep_content();
@@ -362,7 +387,7 @@ pub fn run(cwd: &Path, mut a: RecordArgs) -> CliResult {
     };
     util::note_left_alone(&write::publish(&store, &staged, &mv)?);
     let (commit, refname) = (staged.id(), mv.name);
-    if let Some(remote) = &a.push {
+    if let Some(remote) = &push {
         util::git_push(&store, remote, &[format!("{commit}:{refname}")])?;
     }
     let needs: Vec<String> = verdict.require.iter().map(|q| q.describe()).collect();
@@ -379,7 +404,7 @@ pub fn run(cwd: &Path, mut a: RecordArgs) -> CliResult {
             "approval": verdict.approval.as_str(),
             "requires": needs,
             "stored_context": stored_paths,
-            "pushed": a.push,
+            "pushed": push,
         });
         outln!("{out}");
     } else {
@@ -403,8 +428,7 @@ pub fn run(cwd: &Path, mut a: RecordArgs) -> CliResult {
         }
         errln!(
             "  ref:    {refname}{}",
-            a.push
-                .as_ref()
+            push.as_ref()
                 .map(|r| format!(" (pushed to {r})"))
                 .unwrap_or_default()
         );
@@ -682,11 +706,217 @@ fn flag_entries(a: &RecordArgs, scan: &mut Scan) -> CliResult<Vec<ContextEntry>>
 /// `--store-context`).
 fn flag_output(a: &RecordArgs, scan: &mut Scan) -> CliResult<Option<Digested>> {
     let Some(p) = &a.output else {
+        // --from-commit: the change is what the model produced.
+        if let Some(text) = &a.commit_output {
+            scan.hashed(
+                "the product commit's change",
+                text,
+                &["output"],
+                false,
+                None,
+            );
+            return Ok(Some(Digested::of(text)));
+        }
         return Ok(None);
     };
     let f = read_file_input(p, "output file")?;
     scan_file(scan, &f, Some("output"));
     Ok(Some(Digested::of(&f.data)))
+}
+
+/// The defaults of flags not given: the initiator from `aiaudit.principal` or the git
+/// identity's e-mail, the target repository from a pull-request URL, the system from
+/// `aiaudit.system` or the target repository, the model from `aiaudit.model`.
+fn flag_defaults(a: &mut RecordArgs, policy: &Policy) -> CliResult<()> {
+    let cfg = super::settings::settings();
+    if a.initiator.is_none() {
+        a.initiator = cfg.principal.clone().or_else(|| {
+            let email = cfg.user_email.as_deref()?;
+            let mut hits = policy.principals.iter().filter(|p| {
+                p.email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
+            });
+            match (hits.next(), hits.next()) {
+                (Some(p), None) => Some(p.id.clone()),
+                _ => None,
+            }
+        });
+    }
+    if a.target_repo.is_none() {
+        a.target_repo = a.change.as_deref().and_then(repo_of_request_url);
+    }
+    if a.system.is_none() {
+        a.system = cfg.system.clone().or_else(|| a.target_repo.clone());
+    }
+    if a.model.is_none() && a.from_otel.is_none() {
+        if let Some(m) = &cfg.model {
+            a.model = Some(parse_model(m).map_err(|e| {
+                CliError::usage(anyhow!("aiaudit.model = `{m}`: {e}"))
+                    .hint("git config aiaudit.model PROVIDER/NAME@VERSION")
+            })?);
+        }
+    }
+    Ok(())
+}
+
+/// `host/owner/name` of a pull or merge request URL (`https://github.com/acme/pay/pull/42`,
+/// `https://gitlab.example.com/g/sub/pay/-/merge_requests/7`), if it is one.
+fn repo_of_request_url(url: &str) -> Option<String> {
+    let rest = url.trim().split_once("://")?.1;
+    let (repo, _) = [
+        "/-/merge_requests/",
+        "/pull/",
+        "/pulls/",
+        "/merge_requests/",
+    ]
+    .iter()
+    .find_map(|m| rest.split_once(m))?;
+    let repo = crate::compliance::repo::normalize_repo(repo);
+    (repo.matches('/').count() >= 2).then_some(repo)
+}
+
+/// `--from-commit REV`: fills what the product commit says into the flags not given.
+fn from_commit(
+    cwd: &Path,
+    audit: &crate::store::Store,
+    rev: &str,
+    a: &mut RecordArgs,
+) -> CliResult<()> {
+    use crate::intake::commit::{self as pc, NotPinned};
+    let dir = match &a.product {
+        Some(d) => d.clone(),
+        None => cwd.to_owned(),
+    };
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let product = crate::store::Store::discover(&dir).map_err(|e| {
+        CliError::usage(anyhow!(
+            "--from-commit: {} is not a git repository: {e}",
+            dir.display()
+        ))
+    })?;
+    if product.git_dir() == audit.git_dir() {
+        return Err(CliError::usage(anyhow!(
+            "--from-commit {rev}: you are in the audit repository; the commit is in a product repository"
+        ))
+        .hint("run it in the product repository (with `git config aiaudit.auditRepo PATH` there), or pass --product DIR"));
+    }
+    let commits = product
+        .commits_in(rev)
+        .map_err(|e| CliError::usage(anyhow!("--from-commit: {e}")))?;
+    let Some(tip) = commits.first().cloned() else {
+        return Err(CliError::usage(anyhow!(
+            "--from-commit {rev}: the range holds no commit"
+        )));
+    };
+    if a.target_repo.is_none() {
+        a.target_repo = Some(match product.config_string("remote.origin.url") {
+            Some(u) => crate::compliance::repo::normalize_repo(&u),
+            None => {
+                return Err(CliError::usage(anyhow!(
+                    "--from-commit: {} has no remote.origin.url to name the repository by",
+                    dir.display()
+                ))
+                .hint("pass --target-repo NAME, e.g. github.com/acme/payments"))
+            }
+        });
+    }
+    a.action.get_or_insert(ActionKind::CodeMerge);
+    let subject = pc::subject(&tip.message);
+    let short = |c: &crate::store::CommitData| c.id.to_string()[..12].to_owned();
+    if a.summary.is_none() && !subject.is_empty() {
+        a.summary = Some(subject.clone());
+    }
+    if a.recommendation.is_none() {
+        a.recommendation = Some(match commits.len() {
+            1 => format!("merge commit {} ({subject})", short(&tip)),
+            n => format!(
+                "merge the {n} commits {}..{} ({subject})",
+                short(&commits[n - 1]),
+                short(&tip)
+            ),
+        });
+    }
+    let mut text = String::new();
+    for c in &commits {
+        let digest = crate::compliance::change::change_digest(&product, c)?;
+        if !a.covers.contains(&digest) {
+            a.covers.push(digest);
+        }
+        text.push_str(&crate::compliance::change::change_text(&product, c)?);
+    }
+    a.commit_output = Some(text.into_bytes());
+    // The model: every commit's Assisted-by trailers.
+    let assisted: Vec<(crate::store::CommitData, pc::AssistedBy)> = commits
+        .iter()
+        .flat_map(|c| {
+            pc::assisted_by(&c.message)
+                .into_iter()
+                .map(move |t| (c.clone(), t))
+        })
+        .collect();
+    if a.ai_role.is_none() && !assisted.is_empty() {
+        a.ai_role = Some(AiRole::Changed);
+    }
+    if a.framework.is_none() {
+        a.framework = assisted.first().map(|(_, t)| t.agent.clone());
+    }
+    if a.model.is_none() {
+        let configured = super::settings::settings()
+            .model
+            .as_deref()
+            .and_then(|m| parse_model(m).ok());
+        let mut found: Vec<Model> = Vec::new();
+        for (c, t) in &assisted {
+            let m = match pc::pinned_model(&t.model) {
+                Ok(m) => m,
+                Err(NotPinned::Missing) => continue,
+                Err(why) => match &configured {
+                    Some(m) if m.name.eq_ignore_ascii_case(pc::alias_name(&t.model)) => m.clone(),
+                    _ => {
+                        let what = match why {
+                            NotPinned::UnknownProvider(v) => {
+                                format!("`{v}`: its provider cannot be told from the name")
+                            }
+                            _ => format!(
+                                "`{}` is an alias, not a pinned model version (it does not say which snapshot ran)",
+                                t.model.trim()
+                            ),
+                        };
+                        return Err(CliError::usage(anyhow!(
+                            "--from-commit: commit {} says `Assisted-by: {}:{}`: {what}",
+                            short(c),
+                            t.agent,
+                            t.model
+                        ))
+                        .hint("pass --model PROVIDER/NAME@VERSION, or set it once: git config aiaudit.model anthropic/claude-sonnet-4@20250514"));
+                    }
+                },
+            };
+            if !found.contains(&m) {
+                found.push(m);
+            }
+        }
+        match found.len() {
+            0 => {}
+            1 => a.model = found.pop(),
+            _ => {
+                return Err(CliError::usage(anyhow!(
+                    "--from-commit {rev}: the commits name {} models ({}); a decision records one",
+                    found.len(),
+                    found
+                        .iter()
+                        .map(Model::trailer)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                .hint(
+                    "pass --model for the one that proposed the change, and --agent for the others",
+                ))
+            }
+        }
+    }
+    Ok(())
 }
 
 fn missing(flag: &str) -> CliError {

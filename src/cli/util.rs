@@ -30,10 +30,11 @@ pub fn now() -> CliResult<SystemTime> {
     }
 }
 
+/// Opens the audit repository a command run in `dir` works on (the repository `dir` is in,
+/// or the one its `aiaudit.auditRepo` names) and reads the `aiaudit.*` settings
+/// (`super::settings`).
 pub fn open(dir: &Path) -> CliResult<Store> {
-    Store::discover(dir).map_err(|e| {
-        CliError::usage(e).hint("run inside a clone of the audit repository, or pass -C DIR")
-    })
+    super::settings::open_audit(dir)
 }
 
 /// The main commit new work builds on: the local main, or the remote-tracking main when it is
@@ -94,7 +95,7 @@ pub fn refused(what: &'static str) -> impl FnOnce(WriteError) -> CliError {
 }
 
 /// How a command signs: a key file (in-process, Ed25519) or GnuPG.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct SignerArgs {
     /// Sign in-process with this OpenPGP secret key file (Ed25519).
     #[arg(
@@ -119,26 +120,43 @@ pub struct SignerArgs {
 }
 
 impl SignerArgs {
-    /// The signer, when a key was given; `None` when neither --key nor --gpg-key was.
+    /// The signer, when a key was given (or configured: `aiaudit.key`, `aiaudit.gpgKey`);
+    /// `None` when none was.
     pub fn optional(&self) -> CliResult<Option<Signer>> {
-        match (&self.key, &self.gpg_key) {
+        let this = self.configured();
+        match (&this.key, &this.gpg_key) {
             (None, None) => Ok(None),
-            _ => self.signer().map(Some),
+            _ => this.signer().map(Some),
         }
     }
 
+    /// These options, with the configured key when neither --key nor --gpg-key (nor their
+    /// variables) was given.
+    fn configured(&self) -> SignerArgs {
+        let mut this = self.clone();
+        if this.key.is_none() && this.gpg_key.is_none() {
+            let s = super::settings::settings();
+            this.key = s.key;
+            if this.key.is_none() {
+                this.gpg_key = s.gpg_key;
+            }
+        }
+        this
+    }
+
     pub fn signer(&self) -> CliResult<Signer> {
-        match (&self.key, &self.gpg_key) {
+        let this = self.configured();
+        match (&this.key, &this.gpg_key) {
             (Some(path), _) => Ok(Signer::KeyFile {
                 path: path.clone(),
                 passphrase: std::env::var("AIAUDIT_KEY_PASSPHRASE").ok(),
             }),
             (None, Some(k)) => Ok(Signer::Gpg {
-                program: self.gpg_program.clone(),
+                program: this.gpg_program.clone(),
                 key: k.clone(),
             }),
             (None, None) => Err(CliError::usage(anyhow!("no signing key given")).hint(
-                "pass --key FILE (an Ed25519 key file) or --gpg-key KEY (a key held by GnuPG)",
+                "pass --key FILE (an Ed25519 key file) or --gpg-key KEY (a key held by GnuPG), or configure one once: git config --global aiaudit.key FILE (or aiaudit.gpgKey KEY)",
             )),
         }
     }

@@ -18,6 +18,13 @@ pub const MAX_CHANGED_FILES: usize = 1_000_000;
 
 /// The change digest of commit `c` of `store`.
 pub fn change_digest(store: &Store, c: &CommitData) -> Result<String, StoreError> {
+    Ok(crate::record::digest::sha256_hex(
+        change_text(store, c)?.as_bytes(),
+    ))
+}
+
+/// The lines the change digest of `c` hashes (see the module's documentation).
+pub fn change_text(store: &Store, c: &CommitData) -> Result<String, StoreError> {
     let parent_tree = match c.parents.first() {
         Some(p) => Some(store.commit(*p)?.tree),
         None => None,
@@ -40,8 +47,7 @@ pub fn change_digest(store: &Store, c: &CommitData) -> Result<String, StoreError
         })
         .collect();
     lines.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let text: String = lines.into_iter().map(|(_, l)| l).collect();
-    Ok(crate::record::digest::sha256_hex(text.as_bytes()))
+    Ok(lines.into_iter().map(|(_, l)| l).collect())
 }
 
 fn mode(k: EntryKind) -> &'static str {

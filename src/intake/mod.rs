@@ -12,6 +12,7 @@
 //! This module reads no files and prints nothing: the `record` command does the I/O and fills in
 //! what the sources cannot say (id, creation time, risk, the initiator's kind and owner).
 
+pub mod commit;
 pub mod otel;
 pub mod secrets;
 

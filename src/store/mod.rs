@@ -409,6 +409,11 @@ impl Store {
         self.repo.git_dir()
     }
 
+    /// The top of the work tree, or the git directory of a bare repository.
+    pub fn top_dir(&self) -> &Path {
+        self.repo.workdir().unwrap_or_else(|| self.repo.git_dir())
+    }
+
     pub fn is_bare(&self) -> bool {
         self.repo.workdir().is_none()
     }

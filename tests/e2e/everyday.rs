@@ -5,6 +5,7 @@
 
 use crate::harness::*;
 use serde_json::Value;
+use std::path::Path;
 
 #[test]
 fn record_says_how_to_run_the_action_and_how_to_link_product_commits() {
@@ -287,4 +288,251 @@ fn a_generated_key_can_be_passphrase_protected() {
         "{out}"
     );
     w.aiaudit_in_env(&w.work, &argv(&args), &pass).ok();
+}
+
+/// Item 2: the everyday path takes its defaults from git configuration. Once configured
+/// (`aiaudit.auditRepo` in the product repository; the user's key, GnuPG key and model in
+/// their global git config), a developer records the decision for an AI-assisted product commit
+/// with `record --from-commit HEAD --prompt FILE`, pushed by default; an approver on GnuPG runs
+/// `approve ID --yes`, pushed by default; `check` in the product repository finds the audit
+/// repository by itself.
+#[test]
+fn the_everyday_path_takes_its_defaults_from_git_config() {
+    let w = World::new();
+    let root = w.work.parent().unwrap().to_owned();
+    let product = root.join("payments");
+    let git_p = |args: &[&str]| w.git_in(&product, args).ok();
+    std::fs::create_dir(&product).unwrap();
+    git_p(&["init", "-q", "-b", "main"]);
+    git_p(&[
+        "remote",
+        "add",
+        "origin",
+        "git@github.com:acme/payments.git",
+    ]);
+    std::fs::write(product.join("README"), "payments\n").unwrap();
+    git_p(&["add", "README"]);
+    git_p(&["commit", "-q", "-m", "Start"]);
+    std::fs::write(product.join("retry.rs"), "fn retry() {}\n").unwrap();
+    git_p(&["add", "retry.rs"]);
+    git_p(&[
+        "commit",
+        "-q",
+        "--author",
+        "Bob <bob@example.com>",
+        "-m",
+        "Retry failed card captures\n\nAssisted-by: Claude:claude-sonnet-4",
+    ]);
+    git_p(&["config", "aiaudit.auditRepo", "../work"]);
+
+    // Per-user configuration: each user's own global git config.
+    let user_config = |who: &str, body: &str| {
+        let p = root.join(format!("{who}.gitconfig"));
+        std::fs::write(&p, body).unwrap();
+        p
+    };
+    let bob_cfg = user_config(
+        BOB,
+        &format!(
+            "[user]\n\tname = Bob\n\temail = bob@example.com\n[aiaudit]\n\tkey = {}\n",
+            s(w.key(BOB).secret.as_ref().unwrap())
+        ),
+    );
+    let run_as = |cfg: &Path, dir: &Path, args: &[&str]| {
+        let mut c = w.command(AIAUDIT, dir);
+        crate::sealed::push_by_default(&mut c)
+            .env("GIT_CONFIG_GLOBAL", cfg)
+            .args(args);
+        w.run_command(c, None)
+    };
+    let prompt = w.files.join("prompt.txt");
+
+    // The commit names an alias: floating, refused with the way out, nothing written.
+    let refused = run_as(
+        &bob_cfg,
+        &product,
+        &["record", "--from-commit", "HEAD", "--prompt", s(&prompt)],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{refused}");
+    assert!(
+        refused
+            .stderr
+            .contains("says `Assisted-by: Claude:claude-sonnet-4`")
+            && refused
+                .stderr
+                .contains("is an alias, not a pinned model version")
+            && refused.stderr.contains("git config aiaudit.model"),
+        "{refused}"
+    );
+    assert!(w
+        .git_in(&w.server, &["for-each-ref", "refs/heads/proposals/"])
+        .ok()
+        .is_empty());
+
+    // Configured once, the record takes two flags.
+    let bob_cfg = user_config(
+        BOB,
+        &format!(
+            "[user]\n\tname = Bob\n\temail = bob@example.com\n[aiaudit]\n\tkey = {}\n\tmodel = anthropic/claude-sonnet-4@20250514\n",
+            s(w.key(BOB).secret.as_ref().unwrap())
+        ),
+    );
+    let out = run_as(
+        &bob_cfg,
+        &product,
+        &["record", "--from-commit", "HEAD", "--prompt", s(&prompt)],
+    );
+    let id = out.ok();
+    eprintln!("{out}"); // the transcript a new user sees
+    assert!(out.stderr.contains("(pushed to origin)"), "{out}");
+    assert!(
+        w.server_ref(&format!("refs/heads/proposals/{id}"))
+            .is_some(),
+        "the proposal was pushed by default"
+    );
+    let shown: Value = serde_json::from_str(&w.aiaudit(&["show", &id, "--json"]).ok()).unwrap();
+    let d = &shown["decision"];
+    assert_eq!(d["initiator"]["id"], BOB, "{shown}");
+    assert_eq!(d["action"]["kind"], "code-merge");
+    assert_eq!(d["action"]["target"]["repo"], "github.com/acme/payments");
+    assert_eq!(d["action"]["target"]["system"], "github.com/acme/payments");
+    assert_eq!(d["action"]["summary"], "Retry failed card captures");
+    assert_eq!(d["ai"]["model"]["version"], "20250514");
+    assert_eq!(d["ai"]["role"], "changed");
+    assert_eq!(d["ai"]["framework"], "Claude");
+    let digest = w.aiaudit_in(&product, &["change-digest", "HEAD"]).ok();
+    let digest = digest.split_whitespace().next().unwrap().to_owned();
+    assert_eq!(d["action"]["changes"][0], digest.as_str(), "{shown}");
+
+    // dave approves through GnuPG, configured once; pushed by default: main moves.
+    let dave_cfg = user_config(
+        DAVE,
+        &format!("[aiaudit]\n\tgpgKey = {}\n", w.key(DAVE).fpr),
+    );
+    let approver = root.join("dave-work");
+    w.git_in(&root, &["clone", "-q", "server.git", "dave-work"])
+        .ok();
+    let out = run_as(&dave_cfg, &approver, &["approve", &id, "--yes"]);
+    out.ok();
+    eprintln!("{out}");
+    let landed = w.server_ref(MAIN).unwrap();
+    let msg = w
+        .git_in(&w.server, &["log", "-1", "--format=%B", &landed])
+        .ok();
+    assert!(
+        msg.contains(&format!("Decision-Id: {id}")) && msg.contains("Approved-by: dave"),
+        "{msg}"
+    );
+
+    // The product commit links the decision; check finds the audit repository by itself.
+    w.git_in(&w.work, &["pull", "-q", "--ff-only"]).ok();
+    git_p(&[
+        "commit",
+        "-q",
+        "--amend",
+        "--trailer",
+        &format!("Decision-Id: {id}"),
+        "--no-edit",
+    ]);
+    let checked = run_as(&bob_cfg, &product, &["check", "HEAD"]);
+    assert_eq!(checked.status.code(), Some(0), "{checked}");
+    eprintln!("{checked}");
+
+    // --no-push keeps it in the clone; a bad aiaudit.push is refused before anything is written.
+    let out = run_as(
+        &bob_cfg,
+        &product,
+        &[
+            "record",
+            "--from-commit",
+            "HEAD",
+            "--prompt",
+            s(&prompt),
+            "--no-push",
+        ],
+    );
+    let kept = out.ok();
+    assert!(
+        w.server_ref(&format!("refs/heads/proposals/{kept}"))
+            .is_none(),
+        "{out}"
+    );
+    git_p(&["config", "aiaudit.push", "not a remote"]);
+    let before = w.git_in(&w.work, &["for-each-ref"]).ok();
+    let bad = run_as(
+        &bob_cfg,
+        &product,
+        &["record", "--from-commit", "HEAD", "--prompt", s(&prompt)],
+    );
+    assert_eq!(bad.status.code(), Some(2), "{bad}");
+    assert!(
+        bad.stderr.contains("aiaudit.push = `not a remote`"),
+        "{bad}"
+    );
+    assert_eq!(w.git_in(&w.work, &["for-each-ref"]).ok(), before);
+}
+
+/// Item 2: flags a pull-request URL and the git identity make unnecessary: the target
+/// repository (and so the system) from `--change URL`, the initiator from `user.email`.
+#[test]
+fn record_takes_the_repository_from_a_pull_request_url_and_the_initiator_from_the_git_identity() {
+    let w = World::new();
+    let mut c = w.command(AIAUDIT, &w.work);
+    c.args([
+        "record",
+        "--action",
+        "code-merge",
+        "--change",
+        "https://github.com/acme/payments/pull/42",
+        "--summary",
+        "Retry failed card captures",
+        "--ai-role",
+        "changed",
+        "--model",
+        MODEL,
+        "--prompt",
+        s(&w.files.join("prompt.txt")),
+        "--output",
+        s(&w.files.join("output.txt")),
+        "--recommendation",
+        "merge it",
+        "--key",
+        s(w.key(BOB).secret.as_ref().unwrap()),
+    ]);
+    let id = w.run_command(c, None).ok();
+    let shown: Value = serde_json::from_str(&w.aiaudit(&["show", &id, "--json"]).ok()).unwrap();
+    let t = &shown["decision"]["action"]["target"];
+    assert_eq!(t["repo"], "github.com/acme/payments", "{shown}");
+    assert_eq!(t["system"], "github.com/acme/payments");
+    assert_eq!(shown["decision"]["initiator"]["id"], BOB);
+
+    // No key, no --initiator: the git identity's e-mail names the principal; the policy
+    // requires the initiator's signature, so the refusal names bob.
+    let mut c = w.command(AIAUDIT, &w.work);
+    c.env("GIT_COMMITTER_EMAIL", "carol@example.com").args([
+        "record",
+        "--action",
+        "code-merge",
+        "--change",
+        "https://gitlab.example.com/pay/core/-/merge_requests/7",
+        "--summary",
+        "x",
+        "--ai-role",
+        "changed",
+        "--model",
+        MODEL,
+        "--prompt",
+        s(&w.files.join("prompt.txt")),
+        "--output",
+        s(&w.files.join("output.txt")),
+        "--recommendation",
+        "merge it",
+    ]);
+    let out = w.run_command(c, None);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(
+        out.stderr
+            .contains("requires the initiator `carol` to sign"),
+        "{out}"
+    );
 }

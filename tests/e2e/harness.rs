@@ -456,6 +456,11 @@ impl World {
         self.sealed.command(program, dir)
     }
 
+    /// Runs `c` (made with [`World::command`]), with `stdin` given when some.
+    pub fn run_command(&self, c: Command, stdin: Option<&[u8]>) -> Out {
+        self.run(c, stdin)
+    }
+
     fn run(&self, mut c: Command, stdin: Option<&[u8]>) -> Out {
         let what = format!(
             "{} {}",

@@ -54,10 +54,23 @@ impl Sealed {
             .env("GIT_AUTHOR_EMAIL", "author@example.com")
             .env("GIT_COMMITTER_NAME", format!("{} Committer", self.who))
             .env("GIT_COMMITTER_EMAIL", "committer@example.com");
+        // aiaudit pushes by default when the clone has a remote (docs/config.md); the tests
+        // push explicitly with --push, and those of the default clear this (`push_by_default`).
+        c.env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_KEY_0", "aiaudit.push")
+            .env("GIT_CONFIG_VALUE_0", "false");
         if let Some(date) = self.date {
             c.env("GIT_AUTHOR_DATE", date)
                 .env("GIT_COMMITTER_DATE", date);
         }
         c
     }
+}
+
+/// `c` with aiaudit's own default of pushing (the sealed environment turns it off).
+#[allow(dead_code)] // the benchmark includes this file and pushes explicitly
+pub fn push_by_default(c: &mut Command) -> &mut Command {
+    c.env_remove("GIT_CONFIG_COUNT")
+        .env_remove("GIT_CONFIG_KEY_0")
+        .env_remove("GIT_CONFIG_VALUE_0")
 }
