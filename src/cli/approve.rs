@@ -177,6 +177,12 @@ pub fn run(cwd: &Path, a: ApproveArgs) -> CliResult {
                         .map(|p| (local_proposal.clone(), p))
                         .into_iter()
                         .collect(),
+                    // Read from the remote-tracking ref alone: the server's proposal goes too.
+                    remote_deletes: if proposal_before.is_none() {
+                        vec![local_proposal.clone()]
+                    } else {
+                        Vec::new()
+                    },
                 },
             )?;
             errln!("  commit: {landing}");

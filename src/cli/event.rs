@@ -315,6 +315,7 @@ pub(super) fn land(
                     commit,
                     main_before,
                     deleted: Vec::new(),
+                    remote_deletes: Vec::new(),
                 },
             )?;
             errln!("  commit: {commit}");

@@ -595,6 +595,9 @@ pub struct Landing {
     /// Local refs the command deleted with it (a landed proposal), and where they were: the
     /// push deletes them on the server too, where the server has them.
     pub deleted: Vec<(String, Oid)>,
+    /// Refs to delete on the server only (a landed proposal this clone knew from the server
+    /// alone, by its remote-tracking ref).
+    pub remote_deletes: Vec<String>,
 }
 
 /// Pushes a landing to `remote`'s main. When the server's main moved on meanwhile (another
@@ -627,7 +630,12 @@ pub fn land_on_remote(
     let started = std::time::Instant::now();
     for attempt in 0.. {
         let mut refspecs = vec![format!("{commit}:{MAIN_REF}")];
-        for (name, _) in &l.deleted {
+        let names = l
+            .deleted
+            .iter()
+            .map(|(name, _)| name)
+            .chain(&l.remote_deletes);
+        for name in names {
             // An atomic push fails on deleting a ref the server does not have.
             let short = name.strip_prefix("refs/heads/").unwrap_or(name);
             if store

@@ -416,6 +416,10 @@ fn the_everyday_path_takes_its_defaults_from_git_config() {
     out.ok();
     eprintln!("{out}");
     let landed = w.server_ref(MAIN).unwrap();
+    assert!(
+        w.server_ref(&format!("refs/heads/proposals/{id}")).is_none(),
+        "the landed proposal is deleted on the server, though dave's clone knew it only as origin's"
+    );
     let msg = w
         .git_in(&w.server, &["log", "-1", "--format=%B", &landed])
         .ok();
