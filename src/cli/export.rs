@@ -10,7 +10,17 @@
 //!   (`gen_ai.provider.name`, `gen_ai.request.model`, `gen_ai.response.model`). Optional
 //!   fields are present as `null`, so every line of a type has the same keys. Each line names
 //!   the commit and path of its record and the SHA-256 of the record file's bytes, so a SIEM
-//!   event can be traced back to, and checked against, the audit repository.
+//!   event can be traced back to, and checked against, the audit repository. Governance has
+//!   lines of its own, in ledger order with the records (`type: aiaudit.governance`, `time`:
+//!   the commit's committer time): the root of trust (`governance.kind: root-of-trust`) and
+//!   every admin-signed change (`change`) to the policy, the certificates or the catalogs,
+//!   with `governance.changes` — what changed in the policy, one object per change:
+//!   `principal-added` (with its kind, owner, groups and keys), `principal-removed`,
+//!   `groups-changed` (who was made an approver or an admin: the groups added and removed),
+//!   `keys-changed`, `principal-changed`, `admins-changed` (group and threshold, before and
+//!   after), `rules-changed`, `default-changed`, `pushers-changed`, `separation-changed`,
+//!   `shared-accounts-changed` — the certificate and catalog files it changed, and the admins
+//!   who signed it (`signers`: principal, key, signing time).
 //! - `in-toto`: one [in-toto Statement v1] per decision, whose single subject is the decision
 //!   file (`name`: its path; `digest`: `sha256` of its bytes and `gitBlob`, its git blob id),
 //!   with predicate type [`PREDICATE_TYPE`]. The predicate is:
@@ -292,6 +302,36 @@ fn event_line(store: &Store, d: Option<&Decision>, ev: &LedgerEvent) -> CliResul
     Ok(Value::Object(o))
 }
 
+/// A line per governance change: the root of trust and every admin-signed change to the
+/// policy, the certificates and the catalogs — who was made a principal, an approver or an
+/// admin, and when — with what changed (`crate::policy::diff`) and the admins who signed.
+fn governance_line(store: &Store, g: &crate::ledger::read::LedgerGovernance) -> CliResult<Value> {
+    let policy = |tree: Oid| util::policy_at(store, tree);
+    let after = policy(g.tree)?;
+    let before = g.parent_tree.map(policy).transpose()?;
+    let changes = crate::policy::diff::changes(before.as_deref(), &after);
+    let under =
+        |dir: &str| -> Vec<&String> { g.paths.iter().filter(|p| p.starts_with(dir)).collect() };
+    Ok(json!({
+        "type": "aiaudit.governance",
+        "time": rfc3339(g.landed_at),
+        "governance.kind": if g.parent_tree.is_none() { "root-of-trust" } else { "change" },
+        "governance.subject": g.subject,
+        "governance.changes": changes,
+        "governance.certificates": under(&format!("{}/", crate::policy::KEYS_DIR)),
+        "governance.catalogs": under(".aiaudit/catalogs/"),
+        "signers": g.signers.iter().map(|a| json!({
+            "principal": a.principal,
+            "key": a.key,
+            "signed_at": a.signed_at.map(rfc3339),
+        })).collect::<Vec<_>>(),
+        "landed_at": rfc3339(g.landed_at),
+        "landed_by": g.landed_by,
+        "commit": g.commit,
+        "path": crate::policy::POLICY_PATH,
+    }))
+}
+
 fn statement(store: &Store, ld: &LedgerDecision) -> CliResult<Value> {
     let s = stored(store, &ld.commit, &ld.path)?;
     let mut events = Vec::new();
@@ -377,6 +417,12 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
             for ev in &ledger.orphan_events {
                 if keep(&ev.event.created) {
                     lines.push((pos(&ev.commit), event_line(&store, None, ev)?));
+                }
+            }
+            for g in &ledger.governance {
+                let t = g.landed_at;
+                if since.is_none_or(|s| t >= s) && until.is_none_or(|u| t < u) {
+                    lines.push((pos(&g.commit), governance_line(&store, g)?));
                 }
             }
             lines.sort_by_key(|(n, _)| *n);

@@ -55,6 +55,28 @@ pub struct Ledger {
     pub decisions: Vec<LedgerDecision>,
     /// Events whose decision is not on main (`verify` rejects them; listed for completeness).
     pub orphan_events: Vec<LedgerEvent>,
+    /// The root of trust and every admin-signed governance change (policy, certificates,
+    /// catalogs), oldest first.
+    #[serde(skip)]
+    pub governance: Vec<LedgerGovernance>,
+}
+
+/// A commit on main that set or changed the governance files: the root of trust, or an
+/// admin-signed change (`Policy-Signed-by`).
+#[derive(Debug, Clone)]
+pub struct LedgerGovernance {
+    pub commit: String,
+    /// The tree before (none for the root of trust) and after.
+    pub parent_tree: Option<Oid>,
+    pub tree: Oid,
+    pub landed_at: i64,
+    pub landed_by: String,
+    /// The commit message's first line.
+    pub subject: String,
+    /// The admins' signatures (`Policy-Signed-by`).
+    pub signers: Vec<Signed>,
+    /// The paths the commit changed.
+    pub paths: Vec<String>,
 }
 
 fn signed(trailers: &trailers::Trailers, key: &str) -> Vec<Signed> {
@@ -89,10 +111,28 @@ pub fn read_ledger(
     let mut parent_tree: Option<Oid> = None;
     for (n, c) in chain.iter().enumerate() {
         progress(n + 1);
-        let Some(parent) = parent_tree.replace(c.tree) else {
+        let before = parent_tree.replace(c.tree);
+        let t = trailers::parse(&c.message);
+        if before.is_none() || t.all(trailers::POLICY_SIGNED_BY).next().is_some() {
+            let paths = store
+                .diff_trees(before, c.tree, crate::ledger::MAX_CHANGES)?
+                .into_iter()
+                .map(|ch| ch.path)
+                .collect();
+            ledger.governance.push(LedgerGovernance {
+                commit: c.id.to_string(),
+                parent_tree: before,
+                tree: c.tree,
+                landed_at: c.committer.time,
+                landed_by: format!("{} <{}>", c.committer.name, c.committer.email),
+                subject: c.message.lines().next().unwrap_or_default().to_owned(),
+                signers: signed(&t, trailers::POLICY_SIGNED_BY),
+                paths,
+            });
+        }
+        let Some(parent) = before else {
             continue; // the root of trust holds no records
         };
-        let t = trailers::parse(&c.message);
         let is_decision = t.all(trailers::DECISION_ID).next().is_some();
         if !is_decision {
             continue;

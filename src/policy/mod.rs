@@ -7,6 +7,7 @@
 //! policy as `.aiaudit/keys/<FINGERPRINT>.asc`, one per primary key, so a verifier loads only
 //! the certificate a signature names.
 
+pub mod diff;
 mod validate;
 
 pub use validate::{PolicyError, PolicyProblem};

@@ -45,7 +45,53 @@ fn sha256_at(w: &World, dir: &Path, commit: &str, path: &str) -> String {
 fn jsonl_has_one_line_per_decision_and_event() {
     let (w, clone, d1, d2) = ledger();
     let out = w.aiaudit_in(&clone, &["export"]);
-    let rows = lines(&out.ok());
+    let all = lines(&out.ok());
+    // First the governance: the root of trust and alice's four signed principal additions.
+    let (governance, rows): (Vec<Value>, Vec<Value>) = all
+        .into_iter()
+        .partition(|r| r["type"] == "aiaudit.governance");
+    assert_eq!(governance.len(), 5, "{out}");
+    assert_eq!(governance[0]["governance.kind"], "root-of-trust");
+    let root_changes = governance[0]["governance.changes"].as_array().unwrap();
+    assert!(
+        root_changes.iter().any(|c| c["change"] == "principal-added"
+            && c["principal"] == ALICE
+            && c["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g == "admins")),
+        "{root_changes:?}"
+    );
+    for (g, who) in governance[1..].iter().zip([BOB, CAROL, SVC, DAVE]) {
+        assert_eq!(g["governance.kind"], "change", "{g}");
+        let changes = g["governance.changes"].as_array().unwrap();
+        assert_eq!(changes.len(), 1, "{g}");
+        assert_eq!(changes[0]["change"], "principal-added");
+        assert_eq!(changes[0]["principal"], who);
+        assert_eq!(changes[0]["keys"][0], w.key(who).fpr.as_str());
+        assert_eq!(g["signers"][0]["principal"], ALICE);
+        assert_eq!(g["signers"][0]["key"], w.key(ALICE).fpr.as_str());
+        assert!(g["signers"][0]["signed_at"].is_string(), "{g}");
+        assert_eq!(
+            g["governance.certificates"][0],
+            format!(".aiaudit/keys/{}.asc", w.key(who).fpr).as_str(),
+            "{g}"
+        );
+        let commit = g["commit"].as_str().unwrap();
+        let signed = w
+            .git_in(
+                &clone,
+                &[
+                    "log",
+                    "-1",
+                    "--format=%(trailers:key=Policy-Signed-by)",
+                    commit,
+                ],
+            )
+            .ok();
+        assert!(signed.contains(&w.key(ALICE).fpr), "{signed}");
+    }
     assert_eq!(rows.len(), 3, "{out}");
     let types: Vec<&str> = rows.iter().map(|r| r["type"].as_str().unwrap()).collect();
     assert_eq!(
@@ -132,6 +178,28 @@ fn jsonl_has_one_line_per_decision_and_event() {
     );
     let bad = w.aiaudit_in(&clone, &["export", "--since", "yesterday"]);
     assert_eq!(bad.status.code(), Some(2), "{bad}");
+
+    // A group change after the fact: who was made an approver, when, signed by whom.
+    let mut policy: serde_yaml::Value =
+        serde_yaml::from_str(&w.aiaudit(&["policy", "show"]).ok()).unwrap();
+    for p in policy["principals"].as_sequence_mut().unwrap() {
+        if p["id"] == BOB {
+            p["groups"] = serde_yaml::from_str("[security]").unwrap();
+        }
+    }
+    let file = w.files.join("policy-security.yaml");
+    std::fs::write(&file, serde_yaml::to_string(&policy).unwrap()).unwrap();
+    w.aiaudit_signed(ALICE, &["policy", "set", s(&file), "--push"])
+        .ok();
+    w.git_in(&clone, &["pull", "-q", "--ff-only"]).ok();
+    let after = lines(&w.aiaudit_in(&clone, &["export"]).ok());
+    let last = after.last().unwrap();
+    assert_eq!(last["type"], "aiaudit.governance", "{last}");
+    assert_eq!(
+        last["governance.changes"],
+        serde_json::json!([{"change": "groups-changed", "principal": BOB, "added": ["security"], "removed": []}]),
+        "{last}"
+    );
 }
 
 #[test]
