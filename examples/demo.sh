@@ -46,7 +46,7 @@ git clone --quiet server.git alice-work
         --cert ../deploy-agent.asc --key ../alice.key --push
 )
 
-step "bob records and signs an AI-suggested access change (prompt, retrieved doc and a tool call are hashed; --store-context keeps their text for auditors)"
+step "bob records and signs an AI-suggested access change (prompt, retrieved doc and a tool call are hashed; their text goes to the content store beside the ledger, where approvers read it and an admin can erase it)"
 git clone --quiet server.git bob-work
 cd bob-work
 export GIT_COMMITTER_NAME="Bob Developer" GIT_COMMITTER_EMAIL=bob@example.com
@@ -63,7 +63,7 @@ id=$(aiaudit record --initiator bob --action access-change --system aws:prod \
     --framework "claude-code 1.0" --prompt ../prompt.txt --context retrieved-document=../runbook.md \
     --tool-call iam.list_attached=../iam-args.json,../iam-result.json \
     --output ../model-output.txt --recommendation "Attach db-read to svc-analytics" \
-    --store-context --key ../bob.key --push \
+    --key ../bob.key --push \
     -- sh ../attach-role.sh svc-analytics db-read)
 echo "decision id: $id"
 

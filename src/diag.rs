@@ -54,7 +54,7 @@ codes! {
         "the push rewrites main: the old tip is not an ancestor of the new one";
         "fetch, rebuild your commit on top of the current main (aiaudit does this) and push again";
     RefNotAllowed [Push] = "ref-not-allowed":
-        "the push updates a ref outside refs/heads/main and refs/heads/proposals/<id>";
+        "the push updates a ref outside refs/heads/main, refs/heads/proposals/<id>, refs/heads/governance/<name>, refs/tags/checkpoint/<name> and refs/aiaudit/content/<sha256>";
         "push decisions to refs/heads/proposals/<id> with `aiaudit record --push`, land them with `aiaudit approve`";
     MergeCommit [Layout] = "merge-commit":
         "a commit on main has more than one parent (the ledger is linear)";
@@ -119,6 +119,12 @@ codes! {
     StoredContextSecret [StoredContext] = "stored-context-secret":
         "stored context content looks like a credential";
         "secrets never enter the audit repo: record that input by its digest only (`--digest-only NAME`)";
+    ContentRefInvalid [StoredContext] = "content-ref-invalid":
+        "a content-store ref is not refs/aiaudit/content/<sha256> pointing at a blob, or the push moves one (content is added once and erased, never changed)";
+        "let `aiaudit record` push content; erase it with `aiaudit content erase SHA256` (docs/record.md)";
+    ContentEraseDenied [StoredContext] = "content-erase-denied":
+        "content was erased from the content store by a pusher who is not an admin, or whom the server does not name";
+        "an admin erases content (`aiaudit content erase`), on a server that says who pushes or with `git push --signed` (docs/record.md)";
     IdInvalid [Record] = "id-invalid":
         "the id is not a ULID, or its timestamp disagrees with `created`";
         "let `aiaudit record` allocate the id";

@@ -6,6 +6,7 @@ mod approve;
 mod catalog_cmd;
 mod check;
 mod checkpoint;
+mod content;
 mod docs;
 mod event;
 mod exec;
@@ -88,6 +89,9 @@ pub enum Command {
     AgentHook(agent_hook::AgentHookArgs),
     Verify(verify::VerifyArgs),
     Checkpoint(checkpoint::CheckpointArgs),
+    /// Erase content from the content store beside the ledger (admins)
+    #[command(subcommand)]
+    Content(content::ContentCommand),
     /// Install and run the git server's pre-receive hook
     #[command(subcommand)]
     Hook(hook::HookCommand),
@@ -257,6 +261,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::AgentHook(a) => agent_hook::run(&cwd, a),
         Command::Verify(a) => verify::run(&cwd, a),
         Command::Checkpoint(a) => checkpoint::run(&cwd, a),
+        Command::Content(c) => content::run(&cwd, c),
         Command::Hook(h) => hook::run(h),
         Command::Completions(a) => docs::completions(a),
         Command::Man(a) => docs::man(a),

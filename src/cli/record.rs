@@ -178,8 +178,15 @@ pub struct RecordArgs {
     /// informed the model. Only UTF-8 text up to 1 MiB that passed the credential check is
     /// kept; digest-only inputs (--digest-only, `digest_only: true`) and inputs given only as
     /// digests never are. See docs/record.md.
-    #[arg(long = "store-context")]
+    #[arg(long = "store-context", conflicts_with = "no_content_store")]
     pub store_context: bool,
+    /// Keep no content at all, only digests. By default the content of the context inputs,
+    /// tool calls and model output (what --store-context would keep) goes to the content
+    /// store beside the ledger, `refs/aiaudit/content/<sha256>`, pushed with the proposal:
+    /// approvers see it with `aiaudit show`, and an admin can erase it (`aiaudit content
+    /// erase`) without touching the ledger, which keeps the signed digests. See docs/record.md.
+    #[arg(long = "no-content-store")]
+    pub no_content_store: bool,
     /// The creation time (RFC 3339, UTC); defaults to now.
     #[arg(long, value_name = "TIME")]
     pub created: Option<String>,
@@ -280,7 +287,10 @@ pub fn run(cwd: &Path, mut a: RecordArgs) -> CliResult {
         flag_defaults(&mut a, &policy)?;
     }
     let mut scan = Scan::new(a.digest_only.iter().cloned());
-    if a.store_context {
+    // Content goes into the ledger (--store-context, immutable), or by default into the
+    // content store beside it (erasable), or nowhere (--no-content-store).
+    let content_store = !a.store_context && !a.no_content_store;
+    if a.store_context || content_store {
         scan.keep_content();
     }
     scan_flags(&a, &mut scan);
@@ -345,7 +355,15 @@ pub fn run(cwd: &Path, mut a: RecordArgs) -> CliResult {
     );
     let committer = committer(&store, &author);
     let stored = if a.store_context {
-        stored_context(&d, &scan)
+        keepable(&d, &scan, true)
+            .into_iter()
+            .map(|(sha, data)| (record::context_path(&sha), data))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let content = if content_store {
+        keepable(&d, &scan, false)
     } else {
         Vec::new()
     };
@@ -387,8 +405,15 @@ pub fn run(cwd: &Path, mut a: RecordArgs) -> CliResult {
     };
     util::note_left_alone(&write::publish(&store, &staged, &mv)?);
     let (commit, refname) = (staged.id(), mv.name);
+    let kept = util::keep_content(&store, &content)?;
     if let Some(remote) = &push {
-        util::git_push(&store, remote, &[format!("{commit}:{refname}")])?;
+        let mut refspecs = vec![format!("{commit}:{refname}")];
+        refspecs.extend(kept.iter().map(|(r, oid)| format!("{oid}:{r}")));
+        if a.land {
+            util::git_push(&store, remote, &refspecs)?;
+        } else {
+            util::git_push_new_refs(&store, remote, &refspecs)?;
+        }
     }
     let needs: Vec<String> = verdict.require.iter().map(|q| q.describe()).collect();
     if a.json {
@@ -404,6 +429,7 @@ pub fn run(cwd: &Path, mut a: RecordArgs) -> CliResult {
             "approval": verdict.approval.as_str(),
             "requires": needs,
             "stored_context": stored_paths,
+            "content_store": kept.iter().map(|(r, _)| r).collect::<Vec<_>>(),
             "pushed": push,
         });
         outln!("{out}");
@@ -424,6 +450,12 @@ pub fn run(cwd: &Path, mut a: RecordArgs) -> CliResult {
             errln!(
                 "  stored: {} context file(s) under context/",
                 stored_paths.len()
+            );
+        }
+        if !kept.is_empty() {
+            errln!(
+                "  content: {} kept for approvers in the content store (refs/aiaudit/content/; erasable: `aiaudit content erase`)",
+                kept.len()
             );
         }
         errln!(
@@ -474,14 +506,14 @@ pub fn run(cwd: &Path, mut a: RecordArgs) -> CliResult {
     Ok(EXIT_OK)
 }
 
-/// `--store-context`: the files to add, `context/<xx>/<sha256>` with the content, for every
-/// content digest the decision names whose content was read, is not digest-only and passed the
-/// credential check. Binary or oversized content is left out with a note.
-fn stored_context(d: &Decision, scan: &Scan) -> Vec<(String, Vec<u8>)> {
+/// The content that may be kept (`--store-context` in the ledger, else the content store):
+/// `(sha256, content)` for every content digest the decision names whose content was read, is
+/// not digest-only and passed the credential check. Binary or oversized content is left out,
+/// with a note when `noted`.
+fn keepable(d: &Decision, scan: &Scan, noted: bool) -> Vec<(String, Vec<u8>)> {
     let mut out: Vec<(String, Vec<u8>)> = Vec::new();
     for sha in record::content_digests(d) {
-        let path = record::context_path(sha);
-        if out.iter().any(|(p, _)| *p == path) {
+        if out.iter().any(|(p, _)| p == sha) {
             continue;
         }
         let Some((label, data)) = scan.kept(sha) else {
@@ -499,8 +531,11 @@ fn stored_context(d: &Decision, scan: &Scan) -> Vec<(String, Vec<u8>)> {
             None
         };
         match why {
-            Some(why) => errln!("note: {label} is not stored ({why}); its digest is recorded"),
-            None => out.push((path, data.to_vec())),
+            Some(why) if noted => {
+                errln!("note: {label} is not stored ({why}); its digest is recorded")
+            }
+            Some(_) => {}
+            None => out.push((sha.to_owned(), data.to_vec())),
         }
     }
     out

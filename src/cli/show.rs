@@ -36,23 +36,100 @@ pub struct ShowArgs {
 /// Lines of stored content shown per input without --full.
 const PREVIEW_LINES: usize = 6;
 
-/// Stored context (`record --store-context`) of one digest: its path and text.
+/// The content of one digest: where it is kept and its text.
 struct Stored {
+    /// `context/<xx>/<sha256>` in the ledger (`record --store-context`), or the content
+    /// store's `refs/aiaudit/content/<sha256>`.
     path: String,
     text: String,
 }
 
-/// The stored content with this digest in `tree`, if any.
-fn stored(store: &Store, tree: Oid, sha256: &str) -> CliResult<Option<Stored>> {
-    let path = record::context_path(sha256);
-    let Some(entry) = store.lookup(tree, &path)? else {
-        return Ok(None);
-    };
-    let bytes = store.read_blob_capped(entry.oid, record::MAX_STORED_CONTEXT_BYTES as u64)?;
-    Ok(Some(Stored {
-        path,
-        text: String::from_utf8_lossy(&bytes).into_owned(),
-    }))
+/// Where the content a decision names is looked for: the tree that carries the decision
+/// (stored context, immutable), the clone's content store, and the server's (fetched, checked
+/// against the signed digest, never kept as a ref).
+struct Contents {
+    tree: Oid,
+    /// Blobs the server's content store has, by digest.
+    remote: std::collections::HashMap<String, Oid>,
+    /// Whether a content store was consulted (a local ref or a remote to ask).
+    consulted: bool,
+    /// Why the server's content store could not be asked, or what did not match.
+    notes: Vec<String>,
+}
+
+impl Contents {
+    fn find(store: &Store, tree: Oid, digests: &[&str]) -> CliResult<Contents> {
+        let mut c = Contents {
+            tree,
+            remote: Default::default(),
+            consulted: false,
+            notes: Vec::new(),
+        };
+        let mut missing = Vec::new();
+        for d in digests {
+            if store.lookup(tree, &record::context_path(d))?.is_some() {
+                continue;
+            }
+            if store
+                .ref_target(&crate::engine::content::content_ref(d))?
+                .is_some()
+            {
+                c.consulted = true;
+                continue;
+            }
+            if !missing.contains(d) {
+                missing.push(*d);
+            }
+        }
+        if !missing.is_empty() && store.config_string("remote.origin.url").is_some() {
+            c.consulted = true;
+            match util::fetch_content(store, "origin", &missing) {
+                Ok(found) => c.remote = found,
+                Err(e) => c.notes.push(format!(
+                    "the content store on origin could not be read, so content not in this clone is not shown: {e}"
+                )),
+            }
+        }
+        Ok(c)
+    }
+
+    /// The content with digest `sha256`, checked against it.
+    fn get(&mut self, store: &Store, sha256: &str) -> CliResult<Option<Stored>> {
+        let path = record::context_path(sha256);
+        if let Some(entry) = store.lookup(self.tree, &path)? {
+            let bytes =
+                store.read_blob_capped(entry.oid, record::MAX_STORED_CONTEXT_BYTES as u64)?;
+            return Ok(Some(Stored {
+                path,
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+            }));
+        }
+        let name = crate::engine::content::content_ref(sha256);
+        let Some(oid) = store
+            .ref_target(&name)?
+            .or_else(|| self.remote.get(sha256).copied())
+        else {
+            return Ok(None);
+        };
+        let bytes = match store.read_blob_capped(oid, record::MAX_STORED_CONTEXT_BYTES as u64) {
+            Ok(b) => b,
+            Err(e) => {
+                self.notes.push(format!("{name}: cannot be read: {e}"));
+                return Ok(None);
+            }
+        };
+        let actual = record::digest::sha256_hex(&bytes);
+        if actual != sha256 {
+            self.notes.push(format!(
+                "{name}: its content hashes to {actual}, not to the signed digest: not shown"
+            ));
+            return Ok(None);
+        }
+        Ok(Some(Stored {
+            path: name,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }))
+    }
 }
 
 /// `text` indented, at most `max` lines (None: all), with a note on what was left out.
@@ -163,20 +240,26 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
         };
         executed.push(status);
     }
-    // Stored context is read from the tree that carries the decision.
+    // Content: stored context in the tree that carries the decision, else the content store.
+    let mut contents = Contents::find(&store, commit.tree, &record::content_digests(&d))?;
     let mut context = Vec::new();
     for e in &d.context.entries {
-        let content = stored(&store, commit.tree, &e.sha256)?;
+        let content = contents.get(&store, &e.sha256)?;
         let arguments = match &e.arguments_sha256 {
-            Some(a) => stored(&store, commit.tree, a)?,
+            Some(a) => contents.get(&store, a)?,
             None => None,
         };
         context.push((e, content, arguments));
     }
-    let output = stored(&store, commit.tree, &d.recommendation.sha256)?;
+    let output = contents.get(&store, &d.recommendation.sha256)?;
     let stored_json = |s: &Option<Stored>| {
         s.as_ref()
             .map(|s| json!({"path": s.path, "content": s.text}))
+    };
+    let absent = if contents.consulted {
+        "not in the content store: erased, or never kept (binary, digest-only, --no-content-store)"
+    } else {
+        "not kept: only its digest is recorded"
     };
     if a.json {
         let out = json!({
@@ -190,6 +273,7 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
                     "arguments": stored_json(a),
                 })).collect::<Vec<_>>(),
                 "output": stored_json(&output),
+                "notes": contents.notes,
             },
             "approvals": approvals,
             "links": {
@@ -253,14 +337,17 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
             outln!("                 arguments, stored at {}", s.path);
             print_block(&s.text, max, "                 ", &s.path)?;
         }
-        if let Some(s) = content {
-            let what = if e.arguments_sha256.is_some() {
-                "result"
-            } else {
-                "content"
-            };
-            outln!("                 {what}, stored at {}", s.path);
-            print_block(&s.text, max, "                 ", &s.path)?;
+        let what = if e.arguments_sha256.is_some() {
+            "result"
+        } else {
+            "content"
+        };
+        match content {
+            Some(s) => {
+                outln!("                 {what}, stored at {}", s.path);
+                print_block(&s.text, max, "                 ", &s.path)?;
+            }
+            None => outln!("                 {what} {absent}"),
         }
     }
     outln!(
@@ -292,9 +379,15 @@ pub fn run(cwd: &Path, a: ShowArgs) -> CliResult {
         d.recommendation.size,
         &d.recommendation.sha256[..16.min(d.recommendation.sha256.len())]
     );
-    if let Some(s) = &output {
-        outln!("                 stored at {}", s.path);
-        print_block(&s.text, max, "                 ", &s.path)?;
+    match &output {
+        Some(s) => {
+            outln!("                 stored at {}", s.path);
+            print_block(&s.text, max, "                 ", &s.path)?;
+        }
+        None => outln!("                 output {absent}"),
+    }
+    for n in &contents.notes {
+        outln!("  note       {n}");
     }
     outln!(
         "  action     {} on {}: {}",

@@ -245,6 +245,110 @@ pub fn load_proposal(store: &Store, refname: &str, oid: Oid) -> CliResult<Propos
     })
 }
 
+/// Puts `content` (`(sha256, bytes)`) into the local content store: a blob and its ref
+/// `refs/aiaudit/content/<sha256>` each (`crate::engine::content`). Returns every ref with its
+/// blob, those already there included (the server may still lack them).
+pub fn keep_content(store: &Store, content: &[(String, Vec<u8>)]) -> CliResult<Vec<(String, Oid)>> {
+    let mut out = Vec::new();
+    for (sha, data) in content {
+        let oid = store.write_blob(data)?;
+        let name = crate::engine::content::content_ref(sha);
+        match store.ref_target(&name)? {
+            Some(o) if o == oid => {}
+            Some(other) => {
+                return Err(CliError::internal(anyhow!(
+                    "{name} points at {other}, not at the blob {oid} of that content"
+                )))
+            }
+            None => store.update_ref(&name, oid, None, "record: content")?,
+        }
+        out.push((name, oid));
+    }
+    Ok(out)
+}
+
+/// Runs `git ARGS REMOTE REFS` for transport (as [`git_push`] does); its stdout, or its
+/// message.
+fn git_transport(
+    store: &Store,
+    args: &[&str],
+    remote: &str,
+    refs: &[String],
+) -> Result<String, String> {
+    std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(store.git_dir())
+        .args(args)
+        .arg(remote)
+        .args(refs)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))
+        .and_then(|o| {
+            if o.status.success() {
+                Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+            } else {
+                Err(String::from_utf8_lossy(&o.stderr).trim().to_owned())
+            }
+        })
+}
+
+/// The blobs `remote`'s content store holds for `digests` (`git ls-remote`, which asks for
+/// exactly these refs).
+pub fn list_remote_content(
+    store: &Store,
+    remote: &str,
+    digests: &[&str],
+) -> Result<std::collections::HashMap<String, Oid>, String> {
+    let refs: Vec<String> = digests
+        .iter()
+        .map(|d| crate::engine::content::content_ref(d))
+        .collect();
+    let listed = git_transport(store, &["ls-remote", "--refs"], remote, &refs)?;
+    let mut found = std::collections::HashMap::new();
+    for line in listed.lines() {
+        let Some((oid, name)) = line.split_once('\t') else {
+            continue;
+        };
+        let (Some(digest), Ok(oid)) = (
+            crate::engine::content::content_ref_digest(name),
+            Oid::from_hex(oid.as_bytes()),
+        ) else {
+            continue;
+        };
+        if digests.contains(&digest) {
+            found.insert(digest.to_owned(), oid);
+        }
+    }
+    Ok(found)
+}
+
+/// Fetches the content-store refs of `digests` that `remote` has, as objects only: no local
+/// ref is made, so content an admin erases on the server is not kept alive by clones (their
+/// next `git gc --prune=now` drops it). Returns the blob of each digest the server has.
+pub fn fetch_content(
+    store: &Store,
+    remote: &str,
+    digests: &[&str],
+) -> Result<std::collections::HashMap<String, Oid>, String> {
+    let found = list_remote_content(store, remote, digests)?;
+    let absent: Vec<String> = found
+        .iter()
+        .filter(|(_, oid)| !matches!(store.object_kind(**oid), Ok(Some(_))))
+        .map(|(d, _)| crate::engine::content::content_ref(d))
+        .collect();
+    if !absent.is_empty() {
+        git_transport(
+            store,
+            &["fetch", "--quiet", "--no-tags", "--no-write-fetch-head"],
+            remote,
+            &absent,
+        )?;
+    }
+    Ok(found)
+}
+
 /// The committer: configured identity, else `fallback`; time from `GIT_COMMITTER_DATE` or now.
 pub fn committer(store: &Store, fallback: &Person) -> Person {
     store.committer().unwrap_or_else(|_| fallback.clone())
@@ -287,6 +391,25 @@ pub fn print_diagnostics(diags: &[Diagnostic]) {
 /// only place aiaudit runs git, and it moves no object or ref locally.
 pub fn git_push(store: &Store, remote: &str, refspecs: &[String]) -> CliResult<()> {
     push_judged(store, remote, refspecs).map_err(|(_, e)| e)
+}
+
+/// [`git_push`] of new refs that nobody else moves (a proposal and the content it names),
+/// pushed again when the push lost a race: content refs are named by their content, so two
+/// clients recording decisions with the same prompt at once both create
+/// `refs/aiaudit/content/<sha256>`, and the second's atomic push fails ("reference already
+/// exists"). On the next attempt git sees the server has that ref and sends only the rest.
+pub fn git_push_new_refs(store: &Store, remote: &str, refspecs: &[String]) -> CliResult<()> {
+    let started = std::time::Instant::now();
+    for attempt in 0.. {
+        match push_judged(store, remote, refspecs) {
+            Ok(()) => return Ok(()),
+            Err((PushRejection::ServerMovedOn, _)) if started.elapsed() < LANDING_BUDGET => {
+                std::thread::sleep(backoff(attempt));
+            }
+            Err((_, e)) => return Err(e),
+        }
+    }
+    unreachable!("the loop returns")
 }
 
 /// [`git_push`], also saying why the server refused.

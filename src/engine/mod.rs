@@ -20,6 +20,7 @@
 //! Every rule reads a commit through one [`CommitView`]: its data and trailers, parsed once.
 
 mod approvals;
+pub mod content;
 mod decision;
 mod event;
 mod form;

@@ -30,6 +30,9 @@ impl super::Checker<'_> {
             None => self.store.ref_target(MAIN_REF).ok().flatten(),
         };
         for u in updates {
+            if u.name.starts_with(crate::ledger::CONTENT_PREFIX) {
+                continue; // judged together below: content goes with the decisions of the push
+            }
             let mut found = if u.name.starts_with(CHECKPOINTS_PREFIX) {
                 self.check_checkpoint(u, main_after)
             } else {
@@ -42,6 +45,7 @@ impl super::Checker<'_> {
             }
             diags.extend(found);
         }
+        diags.extend(self.check_content_updates(updates));
         diags
     }
 

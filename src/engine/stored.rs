@@ -6,7 +6,7 @@ use super::internal;
 use crate::diag::{Code, Diagnostic};
 use crate::intake::secrets;
 use crate::record::{self, digest, Decision};
-use crate::store::{BlobRead, Change};
+use crate::store::{BlobRead, Change, Oid};
 use std::collections::HashSet;
 
 impl super::Checker<'_> {
@@ -28,56 +28,7 @@ impl super::Checker<'_> {
             let (Some(entry), Some(name)) = (ch.new, record::context_path_digest(path)) else {
                 continue;
             };
-            let bytes = match self
-                .store
-                .read_blob(entry.oid, record::MAX_STORED_CONTEXT_BYTES as u64)
-            {
-                Ok(BlobRead::Data(b)) => b,
-                Ok(BlobRead::TooLarge(n)) => {
-                    diags.push(
-                        Diagnostic::new(
-                            Code::FileTooLarge,
-                            format!(
-                                "{n} bytes, more than the {}-byte cap for stored context",
-                                record::MAX_STORED_CONTEXT_BYTES
-                            ),
-                        )
-                        .at_path(path),
-                    );
-                    continue;
-                }
-                Err(e) => {
-                    diags.push(internal(e).at_path(path));
-                    continue;
-                }
-            };
-            let actual = digest::sha256_hex(&bytes);
-            if actual != name {
-                diags.push(
-                    Diagnostic::new(
-                        Code::StoredContextMismatch,
-                        format!("the content's SHA-256 is {actual}, not the {name} its path names"),
-                    )
-                    .at_path(path),
-                );
-            }
-            if std::str::from_utf8(&bytes).is_err() || bytes.contains(&0) {
-                diags.push(
-                    Diagnostic::new(
-                        Code::NotUtf8,
-                        "stored context is UTF-8 text without NUL bytes; binary inputs are recorded by digest only",
-                    )
-                    .at_path(path),
-                );
-            } else if let Some(hit) = secrets::scan(&bytes).first() {
-                diags.push(
-                    Diagnostic::new(
-                        Code::StoredContextSecret,
-                        format!("line {}: {}", hit.line, hit.describe()),
-                    )
-                    .at_path(path),
-                );
-            }
+            diags.extend(self.check_content_blob(entry.oid, name, path));
             if !named.contains(name) {
                 let why = match decision {
                     Some(d) => format!(
@@ -88,6 +39,58 @@ impl super::Checker<'_> {
                 };
                 diags.push(Diagnostic::new(Code::StoredContextUnreferenced, why).at_path(path));
             }
+        }
+        diags
+    }
+
+    /// A stored content, wherever it is kept (a `context/` file, a content-store ref, named
+    /// `at` in findings): its bytes hash to `name`, are UTF-8 text within the cap, and hold
+    /// nothing that looks like a credential.
+    pub(super) fn check_content_blob(&self, oid: Oid, name: &str, at: &str) -> Vec<Diagnostic> {
+        let mut diags = Vec::new();
+        let bytes = match self
+            .store
+            .read_blob(oid, record::MAX_STORED_CONTEXT_BYTES as u64)
+        {
+            Ok(BlobRead::Data(b)) => b,
+            Ok(BlobRead::TooLarge(n)) => {
+                return vec![Diagnostic::new(
+                    Code::FileTooLarge,
+                    format!(
+                        "{n} bytes, more than the {}-byte cap for stored context",
+                        record::MAX_STORED_CONTEXT_BYTES
+                    ),
+                )
+                .at_path(at)];
+            }
+            Err(e) => return vec![internal(e).at_path(at)],
+        };
+        let actual = digest::sha256_hex(&bytes);
+        if actual != name {
+            diags.push(
+                Diagnostic::new(
+                    Code::StoredContextMismatch,
+                    format!("the content's SHA-256 is {actual}, not the {name} its name says"),
+                )
+                .at_path(at),
+            );
+        }
+        if std::str::from_utf8(&bytes).is_err() || bytes.contains(&0) {
+            diags.push(
+                Diagnostic::new(
+                    Code::NotUtf8,
+                    "stored context is UTF-8 text without NUL bytes; binary inputs are recorded by digest only",
+                )
+                .at_path(at),
+            );
+        } else if let Some(hit) = secrets::scan(&bytes).first() {
+            diags.push(
+                Diagnostic::new(
+                    Code::StoredContextSecret,
+                    format!("line {}: {}", hit.line, hit.describe()),
+                )
+                .at_path(at),
+            );
         }
         diags
     }

@@ -23,6 +23,10 @@ pub const PROPOSALS_PREFIX: &str = "refs/heads/proposals/";
 pub const CHECKPOINTS_PREFIX: &str = "refs/tags/checkpoint/";
 /// Governance changes collecting admin signatures (admin threshold above one).
 pub const GOVERNANCE_PREFIX: &str = "refs/heads/governance/";
+/// The content store: `refs/aiaudit/content/<sha256>` points at the blob of a content a
+/// decision names by digest (a prompt, a tool call, the model output), outside the immutable
+/// history: an admin can erase it (docs/record.md, "The content store").
+pub const CONTENT_PREFIX: &str = "refs/aiaudit/content/";
 /// The audit repository's README (a governance file).
 pub const README_PATH: &str = "README.md";
 /// Most changed files looked at in one commit.

@@ -13,6 +13,7 @@ mod catalogs;
 mod check;
 mod checkout;
 mod commit_form;
+mod content;
 mod docs_cli;
 mod events;
 mod everyday;

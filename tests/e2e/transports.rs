@@ -16,6 +16,8 @@ repo audit
     RW+D    proposals/              =   @all
     RW+D    governance/             =   alice
     RW      refs/tags/checkpoint/   =   alice
+    RW+D    refs/aiaudit/content/   =   alice
+    RW      refs/aiaudit/content/   =   @all
     R       =   @all
 ";
 
