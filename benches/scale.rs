@@ -111,7 +111,9 @@ const VERIFY_BUDGET: Duration = Duration::from_secs(60);
 // ---------------------------------------------------------------------------------------------
 
 struct Opts {
-    sizes: Vec<u64>,
+    /// Each size, with the one density it is measured at (`N@density`), or none: all of
+    /// `densities`.
+    sizes: Vec<(u64, Option<Density>)>,
     /// Each size is measured at each of these densities.
     densities: Vec<Density>,
     /// Samples of each latency series (≥ 20).
@@ -129,7 +131,7 @@ struct Opts {
 
 fn parse_opts() -> Opts {
     let mut o = Opts {
-        sizes: vec![1_000, 10_000, 100_000],
+        sizes: vec![(1_000, None), (10_000, None), (100_000, None)],
         densities: DENSITIES.to_vec(),
         runs: 25,
         bulk_pushes: 3,
@@ -153,9 +155,12 @@ fn parse_opts() -> Opts {
                 let v = args.next().unwrap_or_else(|| die("--sizes needs a value"));
                 o.sizes = v
                     .split(',')
-                    .map(|s| num(Some(s.trim().to_owned()), "--sizes"))
+                    .map(|s| match s.trim().split_once('@') {
+                        None => (num(Some(s.trim().to_owned()), "--sizes"), None),
+                        Some((n, d)) => (num(Some(n.to_owned()), "--sizes"), Some(density(d))),
+                    })
                     .collect();
-                if o.sizes.contains(&0) {
+                if o.sizes.iter().any(|(n, _)| *n == 0) {
                     die("--sizes: sizes must be positive");
                 }
             }
@@ -163,19 +168,7 @@ fn parse_opts() -> Opts {
                 let v = args
                     .next()
                     .unwrap_or_else(|| die("--densities needs a value"));
-                o.densities = v
-                    .split(',')
-                    .map(|k| {
-                        *DENSITIES
-                            .iter()
-                            .find(|d| d.key == k.trim())
-                            .unwrap_or_else(|| {
-                                die(&format!(
-                                    "--densities: `{k}` is none of month, 1k-day, 10k-day"
-                                ))
-                            })
-                    })
-                    .collect();
+                o.densities = v.split(',').map(density).collect();
             }
             "--runs" => o.runs = num(args.next(), "--runs") as usize,
             "--bulk-pushes" => o.bulk_pushes = num(args.next(), "--bulk-pushes") as usize,
@@ -191,7 +184,7 @@ fn parse_opts() -> Opts {
             "--keep" => o.keep = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: cargo bench --bench scale -- [--sizes 1000,10000,100000] \
+                    "usage: cargo bench --bench scale -- [--sizes 1000,10000,100000,1000000@10k-day] \
                      [--densities month,1k-day,10k-day] [--runs 25] \
                      [--bulk-pushes 3] [--verify-runs 3] [--gpg-cap 10000] [--out FILE] [--keep]"
                 );
@@ -205,6 +198,14 @@ fn parse_opts() -> Opts {
     o.verify_runs = o.verify_runs.max(1);
     o.gpg_cap = o.gpg_cap.max(10);
     o
+}
+
+/// The density with key `k`.
+fn density(k: &str) -> Density {
+    *DENSITIES
+        .iter()
+        .find(|d| d.key == k.trim())
+        .unwrap_or_else(|| die(&format!("density `{k}` is none of month, 1k-day, 10k-day")))
 }
 
 fn die(msg: &str) -> ! {
@@ -1175,6 +1176,10 @@ struct Row {
     gpg_commits: usize,
     gpg_wall: Duration,
     record: Vec<Duration>,
+    /// `approve` of a recorded proposal, landing it on the client's main (no push).
+    approve: Vec<Duration>,
+    /// `show` of the oldest decision, on the auditor's clone.
+    show_oldest: Vec<Duration>,
     hook1: Vec<Duration>,
     hook1_rss_kb: u64,
     push1: Vec<Duration>,
@@ -1376,6 +1381,36 @@ fn bench_size(n: u64, density: Density, o: &Opts, scratch_root: &Path) -> Row {
     row.verify_resumed = m.wall;
     eprintln!("[N={n}] verify, resumed with nothing new: {:.2?}", m.wall);
 
+    // --- show of the oldest decision: its landing commit is found walking back from the tip ---
+    let oldest = {
+        // The first decision commit after the root and the principals' policy changes.
+        let out = run_ok(env.git(
+            &auditor,
+            &[
+                "log",
+                "--reverse",
+                "--format=%(trailers:key=Decision-Id,valueonly)",
+                "main",
+            ],
+        ));
+        out.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .expect("a decision on main")
+            .to_owned()
+    };
+    for k in 0..=o.runs.min(5) {
+        let m = measure(env.aiaudit(&auditor, &["show", &oldest]), &work).ok();
+        assert!(m.stdout.contains(&oldest), "show {oldest}:\n{}", m.stdout);
+        if k > 0 {
+            row.show_oldest.push(m.wall);
+        }
+    }
+    eprintln!(
+        "[N={n}] show of the oldest decision: median {:.1?}",
+        median(&row.show_oldest)
+    );
+
     // --- git fsck on the same clone ---
     let m = measure(env.git(&auditor, &["fsck", "--no-progress"]), &work).ok();
     row.fsck_wall = m.wall;
@@ -1492,6 +1527,7 @@ fn bench_size(n: u64, density: Density, o: &Opts, scratch_root: &Path) -> Row {
         "Attach role db-read to svc-analytics (read-only).\n",
     )
     .expect("write output");
+    let mut recorded = Vec::new();
     for k in 0..=o.runs {
         let m = measure(
             env.aiaudit(
@@ -1501,6 +1537,7 @@ fn bench_size(n: u64, density: Density, o: &Opts, scratch_root: &Path) -> Row {
             &work,
         )
         .ok();
+        recorded.push(m.stdout.trim().to_owned());
         if k > 0 {
             // The first run warms the page cache and is not counted.
             row.record.push(m.wall);
@@ -1510,6 +1547,23 @@ fn bench_size(n: u64, density: Density, o: &Opts, scratch_root: &Path) -> Row {
         "[N={n}] record: median {:.1?} over {} runs",
         median(&row.record),
         row.record.len()
+    );
+    // --- approve each of them: each lands on the client's main (pushed with the next push) ---
+    let carol_key = fx.keys.join("carol.key").to_string_lossy().into_owned();
+    for (k, id) in recorded.iter().enumerate() {
+        let m = measure(
+            env.aiaudit(&client, &["approve", id, "--yes", "--key", &carol_key]),
+            &work,
+        )
+        .ok();
+        if k > 0 {
+            row.approve.push(m.wall);
+        }
+    }
+    eprintln!(
+        "[N={n}] approve: median {:.1?} over {} runs",
+        median(&row.approve),
+        row.approve.len()
     );
 
     // --- pushes of 1 decision, then of 1,000 decisions ---
@@ -1563,7 +1617,7 @@ fn bench_size(n: u64, density: Density, o: &Opts, scratch_root: &Path) -> Row {
     // Every push was accepted by the hook; at small sizes, check the server's whole history
     // again with verify (at 100,000 that would cost another full verify run).
     if n <= 10_000 {
-        let pushed = n + o.runs as u64 + 1 + 1_000 * o.bulk_pushes as u64;
+        let pushed = n + o.runs as u64 + 1 + 1_000 * o.bulk_pushes as u64 + recorded.len() as u64;
         let m = measure(env.aiaudit(&server, &["verify"]), &work).ok();
         assert!(
             verify_clean(&m.stdout, pushed),
@@ -1663,11 +1717,16 @@ fn landers(
     let clones: Vec<PathBuf> = (0..LANDERS)
         .map(|k| {
             let dir = work.join(format!("lander-{k}"));
+            // Landers are automation (agents, bots): clones without a checked-out work tree.
+            // A full checkout of a long history costs `approve` an index rewrite each time
+            // (docs/benchmarks.md); at 1,000,000 decisions eight checkouts would not fit the
+            // disk.
             run_ok(env.git(
                 work,
                 &[
                     "clone",
                     "-q",
+                    "--no-checkout",
                     &server.to_string_lossy(),
                     &dir.to_string_lossy(),
                 ],
@@ -1918,6 +1977,30 @@ fn table(rows: &[Row]) -> String {
             }),
         ),
         (
+            "`approve` (lands on the clone's main, no push): median (p90)",
+            |r, _| {
+                format!(
+                    "{} ({})",
+                    ms(median(&r.approve)),
+                    ms(percentile(&r.approve, 90.0))
+                )
+            },
+            Some(Goal {
+                text: "≤ 50 ms",
+                check: |r, _| Some(median(&r.approve) <= Duration::from_millis(50)),
+            }),
+        ),
+        (
+            "`show` of the oldest decision: median",
+            |r, _| ms(median(&r.show_oldest)),
+            Some(Goal {
+                text: "≤ 100 ms at 100,000",
+                check: |r, _| {
+                    (r.n >= 100_000).then(|| median(&r.show_oldest) <= Duration::from_millis(100))
+                },
+            }),
+        ),
+        (
             "8 concurrent landers (`approve --push` each, loopback): landings/s",
             |r, _| {
                 format!(
@@ -2035,8 +2118,12 @@ fn main() {
         .tempdir_in(Path::new(TARGET_TMP))
         .expect("scratch dir");
     let mut rows = Vec::new();
-    for &n in &o.sizes {
-        for &d in &o.densities {
+    for &(n, only) in &o.sizes {
+        let densities = match only {
+            Some(d) => vec![d],
+            None => o.densities.clone(),
+        };
+        for d in densities {
             rows.push(bench_size(n, d, &o, scratch.path()));
         }
     }

@@ -585,59 +585,42 @@ pub(super) fn find_on_main(store: &Store, base: &CommitData, id: &str) -> CliRes
         return Ok(None);
     };
     let bytes = store.read_blob_capped(entry.oid, record::MAX_RECORD_BYTES as u64)?;
-    // Records are never removed from main (the hook's rule), so the file is absent before the
-    // commit that adds it and present from it on. Walking back from the tip, probing at 1, 2,
-    // 4, 8, … commits back until a probe lacks the file, then a binary search between the last
-    // two probes, finds that commit with a few tree lookups and reads only the commits since:
-    // a recent decision costs little, however long the history.
-    // Newest first: (commit, its tree, whether it is an event about this decision); 60 bytes a
-    // commit, so an old decision in a long history costs time, not memory.
-    let mut back: Vec<(Oid, Oid, bool)> = Vec::new();
-    let mut cur = Some(base.id);
-    let mut probe = 1usize;
-    let mut present_upto = 0usize; // back[..=present_upto] are known to hold the file
-    let mut absent_at = None;
-    while let Some(oid) = cur {
-        let c = store.commit(oid)?;
-        cur = c.parents.first().copied();
-        let t = trailers::parse(&c.message);
-        let event = t.all(trailers::EVENT_ID).next().is_some()
-            && t.all(trailers::DECISION_ID).any(|d| d == id);
-        back.push((c.id, c.tree, event));
-        let i = back.len() - 1;
-        if back.len() == probe || cur.is_none() {
-            if store.lookup(back[i].1, &path)?.is_some() {
-                present_upto = i;
-                probe *= 2;
-            } else {
-                absent_at = Some(i);
-                break;
-            }
-        }
-    }
-    let Some(mut hi) = absent_at else {
+    // The commit that adds the file (`Store::commit_adding`); on the way, the commits whose
+    // bytes name this decision next to an event id (only those are decoded, below).
+    let named = format!("\n{}: {id}\n", trailers::DECISION_ID);
+    let named = memchr::memmem::Finder::new(named.as_bytes());
+    let event_key = format!("\n{}: ", trailers::EVENT_ID);
+    let event_key = memchr::memmem::Finder::new(event_key.as_bytes());
+    let mut walked: Vec<(Oid, bool)> = Vec::new();
+    let found = store.commit_adding(base.id, &path, &mut |oid, raw| {
+        walked.push((
+            oid,
+            named.find(raw).is_some() && event_key.find(raw).is_some(),
+        ));
+    })?;
+    let Some((landing, Some(parent))) = found else {
         return Err(CliError::internal(anyhow!(
             "{path} is on {MAIN_REF} but no commit adds it"
         )));
     };
-    // Invariant: back[present_upto] holds the file, back[hi] does not.
-    let mut lo = present_upto;
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if store.lookup(back[mid].1, &path)?.is_some() {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    let landing = store.commit(back[lo].0)?;
-    let parent = store.commit(back[hi].0)?;
+    let lo = walked
+        .iter()
+        .position(|(o, _)| *o == landing)
+        .ok_or_else(|| CliError::internal(anyhow!("{landing} was not walked")))?;
+    let landing = store.commit(landing)?;
+    let parent = store.commit(parent)?;
     // Events come later; their commits name the decision in a trailer (read during the walk),
     // and only those commits' trees are diffed.
     let mut events = Vec::new();
-    for k in (0..lo).rev().filter(|k| back[*k].2) {
-        let c = store.commit(back[k].0)?;
-        let parent = store.commit(back[k + 1].0)?;
+    for k in (0..lo).rev().filter(|k| walked[*k].1) {
+        let c = store.commit(walked[k].0)?;
+        let t = trailers::parse(&c.message);
+        if t.all(trailers::EVENT_ID).next().is_none()
+            || !t.all(trailers::DECISION_ID).any(|d| d == id)
+        {
+            continue;
+        }
+        let parent = store.commit(walked[k + 1].0)?;
         if let Some((event, bytes)) = event_of(store, &c, &parent)? {
             events.push(FoundEvent {
                 commit: c,

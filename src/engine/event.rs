@@ -280,20 +280,16 @@ impl super::Checker<'_> {
         from: &CommitData,
         path: &str,
     ) -> Result<CommitData, Diagnostic> {
-        let mut cur = from.clone();
-        while let Some(p) = cur.parents.first() {
-            let parent = self.store.commit(*p).map_err(internal)?;
-            if self
-                .store
-                .lookup(parent.tree, path)
-                .map_err(internal)?
-                .is_none()
-            {
-                break;
+        match self
+            .store
+            .commit_adding(from.id, path, &mut |_, _| {})
+            .map_err(internal)?
+        {
+            Some((landing, _)) if landing != from.id => {
+                self.store.commit(landing).map_err(internal)
             }
-            cur = parent;
+            _ => Ok(from.clone()),
         }
-        Ok(cur)
     }
 }
 

@@ -339,6 +339,20 @@ impl Store {
         Store::with_repo(shared.0.to_thread_local(), shared.1.clone())
     }
 
+    /// Opens a store of the same repository with an object database of its own: the packs it
+    /// maps are unmapped when it is dropped. A long walk split into chunks, each on such a
+    /// store, keeps mapped (resident) only the part of the packs the chunks in flight read,
+    /// instead of every page of every pack ever touched. The hook's store (its objects live
+    /// in a private directory) is shared as [`Store::from_shared`] does.
+    pub fn from_shared_fresh(shared: &SharedStore) -> Store {
+        if shared.1.is_none() {
+            if let Ok(repo) = gix::open_opts(shared.0.git_dir(), gix::open::Options::isolated()) {
+                return Store::with_repo(repo, None);
+            }
+        }
+        Store::from_shared(shared)
+    }
+
     /// The ids of the first-parent chain ending at `tip`, oldest first (ids only, so a long
     /// history costs 20 bytes a commit).
     pub fn first_parent_ids(&self, tip: Oid) -> Result<Vec<Oid>> {
@@ -498,6 +512,76 @@ impl Store {
             return Err(obj_err(oid, format!("is a {}, not a commit", obj.kind)));
         }
         Ok(Rc::from(&obj.data[..]))
+    }
+
+    /// A commit's tree and first parent, and its raw bytes, without decoding the rest: for
+    /// walks that look at many commits and read few of them.
+    pub fn commit_links(&self, oid: Oid) -> Result<(Oid, Option<Oid>, Rc<[u8]>)> {
+        let obj = self.repo.find_object(oid).map_err(|e| obj_err(oid, e))?;
+        if obj.kind != gix::object::Kind::Commit {
+            return Err(obj_err(oid, format!("is a {}, not a commit", obj.kind)));
+        }
+        let iter = gix::objs::CommitRefIter::from_bytes(&obj.data, self.repo.object_hash());
+        let tree = iter
+            .clone()
+            .tree_id()
+            .map_err(|e| obj_err(oid, format!("malformed commit: {e}")))?;
+        let parent = iter.parent_ids().next();
+        Ok((tree, parent, Rc::from(&obj.data[..])))
+    }
+
+    /// The commit on `tip`'s first-parent chain that adds `path`: the file is in its tree and
+    /// not in its parent's. `None` when `tip` lacks the file; the root (and no parent) when
+    /// every commit has it. Files on main are never removed or changed (the hook's rule), so
+    /// presence is monotone along the chain: probing 1, 2, 4, 8, … commits back until a probe
+    /// lacks the file, then bisecting between the last two probes, finds it with a few tree
+    /// lookups; the commits walked are read without decoding their messages. A recent file
+    /// costs little however long the history, an old one a walk over headers. `visit` sees each
+    /// commit walked, newest first, with its raw bytes.
+    pub fn commit_adding(
+        &self,
+        tip: Oid,
+        path: &str,
+        visit: &mut dyn FnMut(Oid, &[u8]),
+    ) -> Result<Option<(Oid, Option<Oid>)>> {
+        // Newest first: (commit, its tree).
+        let mut back: Vec<(Oid, Oid)> = Vec::new();
+        let mut cur = Some(tip);
+        let mut probe = 1usize;
+        let mut present_upto: Option<usize> = None;
+        let mut absent_at = None;
+        while let Some(oid) = cur {
+            let (tree, parent, raw) = self.commit_links(oid)?;
+            visit(oid, &raw);
+            cur = parent;
+            back.push((oid, tree));
+            let i = back.len() - 1;
+            if back.len() == probe || cur.is_none() {
+                if self.lookup(tree, path)?.is_some() {
+                    present_upto = Some(i);
+                    probe *= 2;
+                } else {
+                    absent_at = Some(i);
+                    break;
+                }
+            }
+        }
+        let Some(mut lo) = present_upto else {
+            return Ok(None); // absent at the tip
+        };
+        let Some(mut hi) = absent_at else {
+            return Ok(Some((back[back.len() - 1].0, None)));
+        };
+        // Invariant: back[lo] holds the file, back[hi] does not.
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if self.lookup(back[mid].1, path)?.is_some() {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(Some((back[lo].0, Some(back[hi].0))))
     }
 
     fn remember_raw_commit(&self, oid: Oid, raw: &[u8]) {
