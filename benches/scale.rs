@@ -1234,9 +1234,11 @@ impl Row {
 /// The hook's median CPU time for a 1-decision push at this size over that at the smallest.
 /// The hook's CPU for one decision ÷ that at the smallest N of the same density.
 fn hook_growth(r: &Row, all: &[Row]) -> f64 {
+    // The smallest N, whatever order the sizes were given in.
     let first = all
         .iter()
-        .find(|x| x.density == r.density)
+        .filter(|x| x.density == r.density)
+        .min_by_key(|x| x.n)
         .unwrap_or(&all[0]);
     median(&r.hook1_cpu).as_secs_f64() / median(&first.hook1_cpu).as_secs_f64()
 }
@@ -1762,7 +1764,11 @@ fn landers(
         handles.into_iter().map(|h| h.join().unwrap()).sum()
     });
     let wall = start.elapsed();
-    let log = run_ok(env.git(server, &["log", "--format=%B", "main"]));
+    // Only the commits since the landers started: reading the whole log of a 1,000,000-commit
+    // history into this process would make it large, and a child's `ru_maxrss` starts from its
+    // parent's size at fork (so every later measurement would report it).
+    let recent = (ids.len() * 4).to_string();
+    let log = run_ok(env.git(server, &["log", "-n", &recent, "--format=%B", "main"]));
     for id in &ids {
         let times = log.matches(&format!("Decision-Id: {id}\n")).count();
         assert_eq!(times, 1, "decision {id} is on main {times} times");

@@ -409,11 +409,23 @@ pub fn run(cwd: &Path, mut a: RecordArgs) -> CliResult {
     if let Some(remote) = &push {
         let mut refspecs = vec![format!("{commit}:{refname}")];
         refspecs.extend(kept.iter().map(|(r, oid)| format!("{oid}:{r}")));
-        if a.land {
-            util::git_push(&store, remote, &refspecs)?;
+        let pushed = if a.land {
+            util::git_push(&store, remote, &refspecs)
         } else {
-            util::git_push_new_refs(&store, remote, &refspecs)?;
-        }
+            util::git_push_new_refs(&store, remote, &refspecs)
+        };
+        // The record is in this clone either way: say which, and how to push it later.
+        pushed.map_err(|e| {
+            e.hint(format!(
+                "decision {} is recorded in this clone ({refname}) but not on {remote}; to push it again: git push {remote} {}",
+                d.id,
+                refspecs
+                    .iter()
+                    .map(|r| r.split_once(':').map_or(r.as_str(), |(_, dst)| dst))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ))
+        })?;
     }
     let needs: Vec<String> = verdict.require.iter().map(|q| q.describe()).collect();
     if a.json {

@@ -226,12 +226,7 @@ impl super::Checker<'_> {
             // without the state (`take` above).
         }
         // Ids only: 20 bytes a commit, whatever the length of history.
-        // Walked on a store of its own, so the pages of every commit read are unmapped after.
-        let walked = {
-            let walker = self.store.shared().map(|s| Store::from_shared_fresh(&s));
-            walker.as_ref().unwrap_or(self.store).first_parent_ids(tip)
-        };
-        let ids_chain = match walked {
+        let ids_chain = match self.store.first_parent_ids(tip) {
             Ok(c) => c,
             Err(e) => {
                 report.diagnostics.push(internal(e).at_ref(MAIN_REF));
@@ -475,9 +470,7 @@ impl super::Checker<'_> {
             Some(shared) if ranges.len() > 1 => ranges
                 .into_par_iter()
                 .map(|r| {
-                    // Its own object database: peak memory follows the chunks in flight, not
-                    // the history (the packs' pages are unmapped with each chunk's store).
-                    let store = Store::from_shared_fresh(&shared);
+                    let store = Store::from_shared(&shared);
                     let mut checker = Checker::new(&store, now);
                     checker.mode = mode;
                     checker.latest_tree = latest;

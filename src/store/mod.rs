@@ -339,20 +339,6 @@ impl Store {
         Store::with_repo(shared.0.to_thread_local(), shared.1.clone())
     }
 
-    /// Opens a store of the same repository with an object database of its own: the packs it
-    /// maps are unmapped when it is dropped. A long walk split into chunks, each on such a
-    /// store, keeps mapped (resident) only the part of the packs the chunks in flight read,
-    /// instead of every page of every pack ever touched. The hook's store (its objects live
-    /// in a private directory) is shared as [`Store::from_shared`] does.
-    pub fn from_shared_fresh(shared: &SharedStore) -> Store {
-        if shared.1.is_none() {
-            if let Ok(repo) = gix::open_opts(shared.0.git_dir(), gix::open::Options::isolated()) {
-                return Store::with_repo(repo, None);
-            }
-        }
-        Store::from_shared(shared)
-    }
-
     /// The ids of the first-parent chain ending at `tip`, oldest first (ids only, so a long
     /// history costs 20 bytes a commit).
     pub fn first_parent_ids(&self, tip: Oid) -> Result<Vec<Oid>> {

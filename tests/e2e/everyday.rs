@@ -540,3 +540,53 @@ fn record_takes_the_repository_from_a_pull_request_url_and_the_initiator_from_th
         "{out}"
     );
 }
+
+/// A record whose push fails stays in the clone, and the error names it and the command that
+/// pushes it later (the id would otherwise be lost: it is printed only on success).
+#[test]
+fn a_record_whose_push_fails_says_where_it_is_and_how_to_push_it() {
+    let w = World::new();
+    let url = w.git(&["remote", "get-url", "origin"]).ok();
+    w.git(&["remote", "set-url", "origin", "/nonexistent/audit.git"])
+        .ok();
+    let mut args = w.config_change_args(BOB);
+    args.push("--push".into());
+    let out = w.aiaudit(&argv(&args));
+    assert_ne!(out.status.code(), Some(0), "{out}");
+    let local = w
+        .git(&[
+            "for-each-ref",
+            "--format=%(refname)",
+            "refs/heads/proposals/",
+        ])
+        .ok();
+    let id = local
+        .trim()
+        .strip_prefix("refs/heads/proposals/")
+        .unwrap()
+        .to_owned();
+    assert!(
+        out.stderr
+            .contains(&format!("decision {id} is recorded in this clone"))
+            && out.stderr.contains(&format!(
+                "git push origin refs/heads/proposals/{id} refs/aiaudit/content/"
+            )),
+        "{out}"
+    );
+    // The command it gives pushes it, once the server is there again.
+    w.git(&["remote", "set-url", "origin", url.trim()]).ok();
+    let hint = out
+        .stderr
+        .lines()
+        .find_map(|l| {
+            l.split_once("to push it again: ")
+                .map(|(_, c)| c.to_owned())
+        })
+        .unwrap();
+    let words: Vec<&str> = hint.split_whitespace().collect();
+    assert_eq!(words[..2], ["git", "push"]);
+    w.git(&words[1..]).ok();
+    assert!(w
+        .server_ref(&format!("refs/heads/proposals/{id}"))
+        .is_some());
+}
