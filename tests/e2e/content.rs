@@ -20,19 +20,7 @@ fn content_ref(text: &str) -> String {
 
 /// alice and bob get forge logins (`<id>-gh`), so the server can name them.
 fn with_logins(w: &World) {
-    let mut policy = w.aiaudit(&["policy", "show"]).ok();
-    for who in [ALICE, BOB] {
-        let email = format!("    email: \"{}\"\n", w.key(who).email);
-        policy = replace_once(
-            &policy,
-            &email,
-            &format!("{email}    forge_logins:\n      - \"{who}-gh\"\n"),
-        );
-    }
-    let file = w.server.with_file_name("logins-policy.yaml");
-    std::fs::write(&file, policy).unwrap();
-    w.aiaudit_signed(ALICE, &["policy", "set", s(&file), "--push"])
-        .ok();
+    w.set_forge_logins(&[(ALICE, "alice-gh"), (BOB, "bob-gh")], "");
 }
 
 #[test]

@@ -536,6 +536,24 @@ impl World {
         .ok();
     }
 
+    /// alice's signed policy change, pushed, giving each principal of `logins` (id, login) that
+    /// forge login, with `extra` appended to the policy (e.g. a `pushers:` section).
+    pub fn set_forge_logins(&self, logins: &[(&str, &str)], extra: &str) {
+        let mut policy = self.aiaudit(&["policy", "show"]).ok();
+        for (who, login) in logins {
+            let email = format!("    email: \"{}\"\n", self.key(who).email);
+            policy = replace_once(
+                &policy,
+                &email,
+                &format!("{email}    forge_logins:\n      - \"{login}\"\n"),
+            );
+        }
+        let file = self.files.join("forge-logins-policy.yaml");
+        std::fs::write(&file, policy + extra).unwrap();
+        self.aiaudit_signed(ALICE, &["policy", "set", s(&file), "--push"])
+            .ok();
+    }
+
     /// `aiaudit ARGS` in `dir` with extra environment variables (e.g. a pinned `AIAUDIT_NOW`).
     pub fn aiaudit_in_env(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
         let mut c = self.command(AIAUDIT, dir);

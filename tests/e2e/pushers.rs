@@ -6,20 +6,10 @@ use crate::harness::*;
 
 /// Binds pushers; alice, bob and carol push as `<id>-gh`, merge-bot is a landing account.
 fn bind_pushers(w: &World) {
-    let mut policy = w.aiaudit(&["policy", "show"]).ok();
-    for who in [ALICE, BOB, CAROL] {
-        let email = format!("    email: \"{}\"\n", w.key(who).email);
-        policy = replace_once(
-            &policy,
-            &email,
-            &format!("{email}    forge_logins:\n      - \"{who}-gh\"\n"),
-        );
-    }
-    let policy = policy + "\npushers:\n  bind: true\n  landing_accounts:\n    - \"merge-bot\"\n";
-    let file = w.server.with_file_name("bound-policy.yaml");
-    std::fs::write(&file, policy).unwrap();
-    w.aiaudit_signed(ALICE, &["policy", "set", s(&file), "--push"])
-        .ok();
+    w.set_forge_logins(
+        &[(ALICE, "alice-gh"), (BOB, "bob-gh"), (CAROL, "carol-gh")],
+        "\npushers:\n  bind: true\n  landing_accounts:\n    - \"merge-bot\"\n",
+    );
 }
 
 #[test]

@@ -23,19 +23,8 @@ repo audit
 
 /// Binds pushers, each principal's server login being its id.
 fn bind_pushers(w: &World, logins: &[&str]) {
-    let mut policy = w.aiaudit(&["policy", "show"]).ok();
-    for who in logins {
-        let email = format!("    email: \"{}\"\n", w.key(who).email);
-        policy = replace_once(
-            &policy,
-            &email,
-            &format!("{email}    forge_logins:\n      - \"{who}\"\n"),
-        );
-    }
-    let file = w.files.join("bound-policy.yaml");
-    std::fs::write(&file, policy + "\npushers:\n  bind: true\n").unwrap();
-    w.aiaudit_signed(ALICE, &["policy", "set", s(&file), "--push"])
-        .ok();
+    let pairs: Vec<(&str, &str)> = logins.iter().map(|l| (*l, *l)).collect();
+    w.set_forge_logins(&pairs, "\npushers:\n  bind: true\n");
 }
 
 /// The core loop through a real server, the clone switched between users by `use_as`: bob's
