@@ -145,9 +145,9 @@ pub fn run(cwd: &Path, a: Args) -> CliResult {
 
     let audit_spec = match &a.audit_repo {
         Some(s) => s.clone(),
-        None => match product.config_string("aiaudit.auditRepo") {
-            Some(v) if looks_like_url(v.trim()) => v.trim().to_owned(),
-            Some(v) => super::settings::config_path(&product, v.trim())
+        None => match super::settings::set_value(&product, "aiaudit.auditRepo") {
+            Some(v) if looks_like_url(&v) => v,
+            Some(v) => super::settings::config_path(&product, &v)
                 .to_string_lossy()
                 .into_owned(),
             None => return Err(usage("no audit repository given".into()).hint(

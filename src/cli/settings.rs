@@ -59,25 +59,27 @@ pub(super) fn config_path(store: &Store, value: &str) -> PathBuf {
     store.top_dir().join(p)
 }
 
-/// The value of `key`, with surrounding blanks removed; empty counts as unset.
-fn value(stores: &[&Store], key: &str) -> Option<String> {
-    stores
-        .iter()
-        .find_map(|s| s.config_string(key))
+/// The value of `key` in `store`'s configuration, with surrounding blanks removed; empty
+/// counts as unset.
+pub(super) fn set_value(store: &Store, key: &str) -> Option<String> {
+    store
+        .config_string(key)
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
+}
+
+/// The value of `key` in the first of `stores` that sets it.
+fn value(stores: &[&Store], key: &str) -> Option<String> {
+    stores.iter().find_map(|s| set_value(s, key))
 }
 
 /// Reads the settings from `stores`, the first naming a key winning, and keeps them for the
 /// run. A value that cannot be used is refused here, before the command changes anything.
 pub fn settings_from(stores: &[&Store]) -> CliResult<Settings> {
     let path = |key: &str| {
-        stores.iter().find_map(|s| {
-            s.config_string(key)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .map(|v| config_path(s, &v))
-        })
+        stores
+            .iter()
+            .find_map(|s| set_value(s, key).map(|v| config_path(s, &v)))
     };
     let s = Settings {
         principal: value(stores, "aiaudit.principal"),
@@ -136,11 +138,11 @@ pub fn open_audit(dir: &Path) -> CliResult<Store> {
         settings_from(&[&here])?;
         return Ok(here);
     }
-    let Some(spec) = here.config_string("aiaudit.auditRepo") else {
+    let Some(spec) = set_value(&here, "aiaudit.auditRepo") else {
         settings_from(&[&here])?;
         return Ok(here);
     };
-    let path = config_path(&here, spec.trim());
+    let path = config_path(&here, &spec);
     let audit = Store::discover(&path).map_err(|e| {
         CliError::usage(anyhow!(
             "aiaudit.auditRepo = {}: not a repository: {e}",
