@@ -12,6 +12,12 @@ use crate::record::{self, Decision, Event, EventKind};
 use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
 
+/// A decision id as the 128 bits of its ULID (`None` for an id that is not one: such a
+/// record is refused by the record rules anyway).
+pub(super) fn id_key(id: &str) -> Option<u128> {
+    ulid::Ulid::from_string(id).ok().map(u128::from)
+}
+
 /// What `verify` learns across history: decisions awaiting post-action review, and high-risk
 /// decisions awaiting an outcome.
 #[derive(Default, Clone, serde::Serialize, serde::Deserialize)]
@@ -26,8 +32,10 @@ pub(super) struct Gaps {
     /// Decision id → the time of the latest approval signature it landed with, for the
     /// decisions of this run (not kept in the resumed state: an outcome of an older decision is
     /// looked up on main, `Checker::resolve_approvals`).
+    /// Keyed by the id's 128 bits ([`id_key`]): one entry per decision of history, so 24
+    /// bytes rather than a string each.
     #[serde(skip)]
-    pub(super) approved: HashMap<String, i64>,
+    pub(super) approved: HashMap<u128, i64>,
     /// Outcomes seen: (decision id, when recorded or signed, commit, path), judged against
     /// `approved` at the end.
     #[serde(default)]
@@ -61,8 +69,8 @@ impl Gaps {
             .filter_map(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
             .map(|t| t.as_secs() as i64)
             .max();
-        if let Some(t) = approved {
-            self.approved.insert(d.id.clone(), t);
+        if let (Some(t), Some(k)) = (approved, id_key(&d.id)) {
+            self.approved.insert(k, t);
         }
         if verdict.risk >= record::Risk::High {
             self.high
@@ -168,7 +176,7 @@ impl Gaps {
             }
         }
         for (decision, recorded, commit, path) in self.recorded {
-            let Some(approved) = self.approved.get(&decision) else {
+            let Some(approved) = id_key(&decision).and_then(|k| self.approved.get(&k)) else {
                 continue;
             };
             if let Some(d) = acted_before_approval(recorded, *approved, &decision) {

@@ -117,10 +117,9 @@ impl super::Checker<'_> {
             .collect();
         let from = usize::from(u.old.is_some());
         drop(chain);
-        self.check_chunks(&ids, from)
-            .into_iter()
-            .flat_map(|r| r.diagnostics)
-            .collect()
+        let mut found = Vec::new();
+        self.check_chunks(&ids, from, &mut |r| found.extend(r.diagnostics));
+        found
     }
 
     /// A checkpoint tag: created once, never moved or deleted; an annotated tag of a commit on
