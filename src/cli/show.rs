@@ -585,6 +585,9 @@ pub(super) fn find_on_main(store: &Store, base: &CommitData, id: &str) -> CliRes
         return Ok(None);
     };
     let bytes = store.read_blob_capped(entry.oid, record::MAX_RECORD_BYTES as u64)?;
+    if let Some((landing, parent, events)) = find_indexed(store, base, id, &path)? {
+        return Ok(Some((landing, parent, bytes, events)));
+    }
     // The commit that adds the file (`Store::commit_adding`); on the way, the commits whose
     // bytes name this decision next to an event id (only those are decoded, below).
     let named = format!("\n{}: {id}\n", trailers::DECISION_ID);
@@ -631,6 +634,98 @@ pub(super) fn find_on_main(store: &Store, base: &CommitData, id: &str) -> CliRes
         }
     }
     Ok(Some((landing, parent, bytes, events)))
+}
+
+/// [`find_on_main`] through the index of main a clean `verify` of this clone left
+/// (`ledger::index`): the landing commit by bisecting the indexed chain, the events from the
+/// index and from the commits main gained since. `None` when there is no index or it does not
+/// fit main (the caller walks history instead). What the index points at is checked: the
+/// landing commit adds the file and descends from the commit before it, an event commit names
+/// the decision.
+fn find_indexed(
+    store: &Store,
+    base: &CommitData,
+    id: &str,
+    path: &str,
+) -> CliResult<Option<(CommitData, CommitData, Vec<FoundEvent>)>> {
+    let Some(index) = crate::ledger::index::load(&store.git_dir().join("aiaudit")) else {
+        return Ok(None);
+    };
+    let Some(last) = index.commit(index.len() - 1) else {
+        return Ok(None);
+    };
+    // The commits main gained since the indexed head, oldest first (None: not on main).
+    let Some(newer) = store.first_parent_ids_until(base.id, Some(last))? else {
+        return Ok(None);
+    };
+    let n = index.len();
+    let at = |k: usize| {
+        if k < n {
+            index.commit(k)
+        } else {
+            newer.get(k - n).copied()
+        }
+    };
+    let present = |k: usize| -> CliResult<Option<bool>> {
+        let Some(c) = at(k) else { return Ok(None) };
+        let (tree, _, _) = store.commit_links(c)?;
+        Ok(Some(store.lookup(tree, path)?.is_some()))
+    };
+    // The first position holding the file: absent before it, present from it on (history only
+    // grows), and present at the tip.
+    let (mut lo, mut hi) = (0usize, n + newer.len() - 1);
+    if present(lo)? != Some(false) {
+        return Ok(None);
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        match present(mid)? {
+            Some(true) => hi = mid,
+            Some(false) => lo = mid,
+            None => return Ok(None),
+        }
+    }
+    let (Some(landing), Some(before)) = (at(hi), at(lo)) else {
+        return Ok(None);
+    };
+    let landing = store.commit(landing)?;
+    if landing.parents.first() != Some(&before) {
+        return Ok(None);
+    }
+    let parent = store.commit(before)?;
+    // Events: indexed positions after the landing, then every commit main gained since.
+    let key = ulid::Ulid::from_string(id).map(u128::from).ok();
+    let mut positions: Vec<usize> = key
+        .map(|k| index.events_of(k))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| *p > hi)
+        .collect();
+    positions.extend((n.max(hi + 1))..(n + newer.len()));
+    let mut events = Vec::new();
+    for k in positions {
+        let (Some(c), Some(p)) = (at(k), at(k - 1)) else {
+            continue;
+        };
+        let c = store.commit(c)?;
+        let t = trailers::parse(&c.message);
+        if c.parents.first() != Some(&p)
+            || t.all(trailers::EVENT_ID).next().is_none()
+            || !t.all(trailers::DECISION_ID).any(|d| d == id)
+        {
+            continue;
+        }
+        let parent = store.commit(p)?;
+        if let Some((event, bytes)) = event_of(store, &c, &parent)? {
+            events.push(FoundEvent {
+                commit: c,
+                parent_tree: parent.tree,
+                event,
+                bytes,
+            });
+        }
+    }
+    Ok(Some((landing, parent, events)))
 }
 
 fn event_of(

@@ -153,6 +153,16 @@ pub(super) fn verify_and_remember(
             }
             Ok(())
         });
+        let mut state = state;
+        if let (Some(u), true) = (state.index.take(), refname == crate::ledger::MAIN_REF) {
+            let dir = store.git_dir().join("aiaudit");
+            if let Err(e) = crate::ledger::index::update(&dir, &u) {
+                errln!(
+                    "warning: cannot update the index of main in {}: {e}",
+                    dir.display()
+                );
+            }
+        }
         states.insert(refname.to_owned(), state);
         remember(&state_file, "the verify state", |w| {
             serde_json::to_writer(w, &states).map_err(std::io::Error::from)

@@ -35,7 +35,7 @@ mod verify;
 
 pub use approvals::{shortfall, CheckedApproval, Link, LinkStatus};
 pub use push::RefUpdate;
-pub use verify::{Coverage, HistoryReport, LinkCounts, VerifyState};
+pub use verify::{Coverage, HistoryReport, IndexUpdate, LinkCounts, VerifyState};
 
 use crate::diag::{Code, Diagnostic};
 use crate::ledger::governance::Governance;

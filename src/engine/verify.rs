@@ -102,6 +102,21 @@ pub struct VerifyState {
     links: LinkCounts,
     /// The checkpoint tags it saw (name, tagged commit): any change means a full run.
     checkpoints: Vec<(String, String)>,
+    /// What this run adds to the clone's index of main (not part of the remembered state).
+    #[serde(skip)]
+    pub index: Option<IndexUpdate>,
+}
+
+/// What a run of `verify` adds to the clone's index of main (`ledger::index`): the commits of
+/// the first-parent chain from position `from` on (`after`, the commit at `from - 1`, is where
+/// they continue the indexed chain), and among them the commits adding an event, as the
+/// decision's 128-bit id and the commit's position on the chain.
+#[derive(Clone, Default)]
+pub struct IndexUpdate {
+    pub from: usize,
+    pub after: Option<Oid>,
+    pub commits: Vec<Oid>,
+    pub events: Vec<(u128, u32)>,
 }
 
 /// A warning of a verified commit, kept to be reported again.
@@ -192,6 +207,7 @@ impl super::Checker<'_> {
             gaps: Gaps::default(),
             links: LinkCounts::default(),
             checkpoints: Vec::new(),
+            index: None,
         };
         let checkpoints = match self.checkpoint_targets() {
             Ok(c) => c,
@@ -221,7 +237,9 @@ impl super::Checker<'_> {
             self.check_chunks(&chain, 1, &mut |r| merged.add(r));
             if merged.policy_changes == 0 {
                 report.root = Some(st.root.clone());
-                return self.finish_history(report, &chain, merged, Some(st), checkpoints);
+                // The remembered head is the last of the `st.commits` commits of the chain.
+                let at = (st.commits.saturating_sub(1), 1);
+                return self.finish_history(report, chain, at, merged, Some(st), checkpoints);
             }
             // A new policy change may revoke keys retroactively: everything again, below,
             // without the state (`take` above).
@@ -283,23 +301,23 @@ impl super::Checker<'_> {
                 Some((k + 1, st))
             });
         let mut merged = Merged::default();
-        let base = match resume {
+        let (base, from) = match resume {
             Some((from, st)) => {
                 self.check_chunks(&ids_chain, from, &mut |r| merged.add(r));
                 if merged.policy_changes > 0 {
                     merged = Merged::default();
                     self.check_chunks(&ids_chain, 0, &mut |r| merged.add(r));
-                    None
+                    (None, 0)
                 } else {
-                    Some(st)
+                    (Some(st), from)
                 }
             }
             None => {
                 self.check_chunks(&ids_chain, 0, &mut |r| merged.add(r));
-                None
+                (None, 0)
             }
         };
-        self.finish_history(report, &ids_chain, merged, base, checkpoints)
+        self.finish_history(report, ids_chain, (0, from), merged, base, checkpoints)
     }
 
     /// Every checkpoint tag with the commit it tags (hex), sorted by name.
@@ -319,11 +337,13 @@ impl super::Checker<'_> {
 
     /// Adds the chunks' merged results to what `base`, a remembered state, carries over,
     /// applies the history-wide rules, and builds the state to remember. `chain` ends at the
-    /// tip.
+    /// tip; `(offset, from)`: the position of `chain[0]` on main's chain, and the first of
+    /// `chain` this run checked.
     fn finish_history(
         &mut self,
         mut report: HistoryReport,
-        chain: &[Oid],
+        mut chain: Vec<Oid>,
+        (offset, from): (usize, usize),
         merged: Merged,
         base: Option<VerifyState>,
         checkpoints: Vec<(String, String)>,
@@ -361,6 +381,16 @@ impl super::Checker<'_> {
         report.links.add(&merged.links);
         report.diagnostics.extend(merged.diagnostics);
         gaps.merge(merged.gaps);
+        let index = IndexUpdate {
+            from: offset + from,
+            after: from.checked_sub(1).and_then(|k| chain.get(k)).copied(),
+            commits: chain.drain(..).skip(from).collect(),
+            events: merged
+                .events_at
+                .into_iter()
+                .filter_map(|(k, i)| Some((k, u32::try_from(offset + i as usize).ok()?)))
+                .collect(),
+        };
         let resumed = report.coverage == Some(Coverage::Resumed);
         if let (true, Some(t)) = (resumed, tip) {
             // A resumed run saw only the new decisions: find the approvals of older ones that
@@ -401,6 +431,7 @@ impl super::Checker<'_> {
                 .collect(),
             gaps: kept,
             checkpoints,
+            index: Some(index),
         };
         report
             .diagnostics
@@ -519,6 +550,7 @@ impl super::Checker<'_> {
         // backwards finds each delta's base freshly decoded. Results are put back in history
         // order at the end.
         let mut per_commit: Vec<CommitFindings> = Vec::new();
+        let mut events_at = Vec::new();
         let mut child: Option<CommitData> = None;
         for i in range.rev() {
             let c = match child.take() {
@@ -569,6 +601,10 @@ impl super::Checker<'_> {
                 }
                 CommitRole::Event(e) => {
                     out.events += 1;
+                    let key = e.as_ref().and_then(|e| super::gaps::id_key(&e.decision));
+                    if let (Some(k), Ok(pos)) = (key, u32::try_from(i)) {
+                        events_at.push((k, pos));
+                    }
                     if let (Some(e), true) = (e, clean) {
                         out.gaps.event(&e, &c);
                     }
@@ -591,6 +627,8 @@ impl super::Checker<'_> {
             out.diagnostics.extend(diags);
             out.decision_ids.extend(id);
         }
+        events_at.reverse();
+        out.events_at = events_at;
         out
     }
 }
@@ -609,6 +647,8 @@ pub(super) struct Merged {
     /// a run besides the approval times in `gaps`); ids that are not ULIDs apart.
     seen: HashSet<u128>,
     seen_other: HashSet<String>,
+    /// The event commits: their decision's id and position in the checked chain.
+    events_at: Vec<(u128, u32)>,
 }
 
 impl Merged {
@@ -636,6 +676,7 @@ impl Merged {
         }
         self.diagnostics.extend(r.diagnostics);
         self.gaps.merge(r.gaps);
+        self.events_at.extend(r.events_at);
     }
 }
 
@@ -660,6 +701,8 @@ pub(super) struct ChunkResult {
     decision_ids: Vec<(String, String)>,
     pub(super) diagnostics: Vec<Diagnostic>,
     gaps: Gaps,
+    /// The commits adding an event: the decision's id and the commit's position in the chain.
+    events_at: Vec<(u128, u32)>,
 }
 
 #[cfg(test)]

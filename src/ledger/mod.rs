@@ -5,12 +5,15 @@
 //!   the signature trailers (`Approved-by`, `Reviewed-by`, `Policy-Signed-by`);
 //! - [`read`]: the ledger as data (decisions, approvals, events) for the auditor's commands;
 //! - [`governance`]: the policy and certificates in force at a tree, parsed once and cached;
+//! - [`index`]: the clone's index of main that `verify` keeps (where each commit sits on the
+//!   chain, which commits add events), so `show` need not read history to find a decision;
 //! - [`write`]: the one write path: a draft becomes blobs, a tree and a commit, is judged by
 //!   the rule engine, and only then moves a ref (compare-and-swap).
 //!
 //! Every module here reads and writes git objects only through [`crate::store`].
 
 pub mod governance;
+pub mod index;
 pub mod read;
 pub mod trailers;
 pub mod write;

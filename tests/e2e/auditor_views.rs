@@ -324,3 +324,99 @@ fn log_rejects_bad_filters() {
         assert!(out.stderr.contains(says), "{args:?}: {out}");
     }
 }
+
+/// `show` through the index of main that `verify` leaves in the clone: the same output as
+/// reading history, for a decision with events landed before the verify and after it, and the
+/// same again when the index is missing or does not fit main.
+#[test]
+fn show_reads_the_index_verify_left_and_what_main_gained_since() {
+    let l = ledger();
+    let index = l.clone.join(".git/aiaudit/index-v1-chain");
+    let show = |id: &str| (l.run(&["show", id]), l.run(&["show", id, "--json"]));
+    let before = [show(&l.grant), show(&l.deploy), show(&l.config)];
+    assert!(!index.exists());
+
+    let out = l.w.aiaudit_in(&l.clone, &["verify"]);
+    assert!(out.stdout.starts_with("ok: "), "{out}");
+    // Every commit of main, 20 bytes each.
+    let commits = l.w.git_in(&l.clone, &["rev-list", "--count", "main"]).ok();
+    let len = std::fs::metadata(&index).unwrap().len();
+    assert_eq!(len, 20 * commits.trim().parse::<u64>().unwrap());
+    let events = std::fs::metadata(l.clone.join(".git/aiaudit/index-v1-events")).unwrap();
+    assert_eq!(events.len(), 2 * 20, "the two outcomes");
+    assert_eq!(
+        [show(&l.grant), show(&l.deploy), show(&l.config)],
+        before,
+        "show through the index"
+    );
+    // It is read: with the events' file emptied, the outcome landed before the verify is not
+    // looked for.
+    let events_file = l.clone.join(".git/aiaudit/index-v1-events");
+    let kept = std::fs::read(&events_file).unwrap();
+    std::fs::write(&events_file, b"").unwrap();
+    assert!(!show(&l.grant).0.contains("attached role db-read"));
+    std::fs::write(&events_file, &kept).unwrap();
+
+    // An event about the oldest decision lands after the verify: found among the new commits.
+    l.w.aiaudit_signed(
+        CAROL,
+        &[
+            "review",
+            &l.grant,
+            "--verdict",
+            "accepted",
+            "--summary",
+            "checked the grant",
+            "--push",
+        ],
+    )
+    .ok();
+    l.w.git_in(&l.clone, &["pull", "-q", "--ff-only"]).ok();
+    let indexed = show(&l.grant);
+    assert!(indexed.0.contains("checked the grant"), "{}", indexed.0);
+    std::fs::rename(&index, index.with_extension("away")).unwrap();
+    let walked = show(&l.grant);
+    assert_eq!(indexed, walked, "through the index and without it");
+    std::fs::rename(index.with_extension("away"), &index).unwrap();
+
+    // A resumed verify appends the new commit and its event.
+    let out = l.w.aiaudit_in(&l.clone, &["verify"]);
+    assert!(
+        out.stdout.contains("added since the last clean verify"),
+        "{out}"
+    );
+    assert_eq!(std::fs::metadata(&index).unwrap().len(), len + 20);
+    assert_eq!(std::fs::metadata(&events_file).unwrap().len(), 3 * 20);
+    std::fs::write(&events_file, b"").unwrap();
+    assert!(!show(&l.grant).0.contains("checked the grant"), "indexed");
+    std::fs::write(&events_file, &kept).unwrap();
+    let out = l.w.aiaudit_in(&l.clone, &["verify", "--full"]);
+    assert!(out.stdout.starts_with("ok: "), "{out}");
+    assert_eq!(show(&l.grant), walked);
+
+    // An index that does not fit main (another history's commits) is not used, and the next
+    // resumed verify drops it rather than append to it.
+    std::fs::write(&index, [7u8; 60]).unwrap();
+    assert_eq!(show(&l.grant), walked);
+    l.w.aiaudit_signed(
+        CAROL,
+        &[
+            "review",
+            &l.deploy,
+            "--verdict",
+            "concerns",
+            "--summary",
+            "late",
+            "--push",
+        ],
+    )
+    .ok();
+    l.w.git_in(&l.clone, &["pull", "-q", "--ff-only"]).ok();
+    let out = l.w.aiaudit_in(&l.clone, &["verify"]);
+    assert!(
+        out.stdout.contains("added since the last clean verify"),
+        "{out}"
+    );
+    assert!(!index.exists() && !events_file.exists());
+    assert_eq!(show(&l.grant), walked);
+}
