@@ -223,6 +223,26 @@ proptest! {
         prop_assert_eq!(&back.recommendation.summary, &summary);
     }
 
+    /// The canonical form's own reader (the shortcut `check_decision` takes) and the YAML
+    /// library agree: whenever the reader reads a text that writes back to itself, the library
+    /// reads the same value from it.
+    #[test]
+    fn canonical_reader_agrees_with_the_yaml_library(
+        seed in 0..DECISION_SEEDS.len(),
+        edits in proptest::collection::vec(edit(), 0..6),
+    ) {
+        let (_, text) = DECISION_SEEDS[seed];
+        let bytes = apply(text, &edits);
+        if let Ok(text) = std::str::from_utf8(&bytes) {
+            if let Some(fast) = record::canonical::parse(text) {
+                if to_canonical_yaml(&fast).is_ok_and(|c| c == text) {
+                    let slow: Result<serde_json::Value, _> = serde_yaml::from_str(text);
+                    prop_assert_eq!(Some(fast), slow.ok(), "{:?}", text);
+                }
+            }
+        }
+    }
+
     #[test]
     fn event_parser_takes_edited_events(edits in proptest::collection::vec(edit(), 0..6)) {
         let (path, text) = event_seed();

@@ -16,7 +16,10 @@
 //! - LF line endings, one trailing newline, no document markers.
 //!
 //! The writer is ours, not the YAML library's, so the bytes of a record never depend on a
-//! dependency's formatting choices.
+//! dependency's formatting choices. So is a reader of exactly this form ([`parse`]): records
+//! are read far more often than written, and a canonical record is read without the YAML
+//! library (about half of the cost of checking a record), then accepted only if it writes back
+//! to the same bytes.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -203,6 +206,191 @@ fn pad(out: &mut String, n: usize) {
     }
 }
 
+/// Reads text written in the canonical form back into a value, without the YAML library: the
+/// form is a small, fixed subset of YAML (see the module docs), and records are read far more
+/// often than written (every `verify` reads every record of history). `None` for anything
+/// outside the form; the caller then parses with the YAML library, whose errors name what is
+/// wrong.
+///
+/// Only a shortcut, never a second judge: a value read here is used only when writing it back
+/// canonically reproduces the text byte for byte. The YAML library reads those same bytes as
+/// the same value (the writer's output parses back to what was written: the tests below and
+/// `proptests.rs`), so the shortcut accepts exactly what the library would, and yields the same
+/// value.
+pub fn parse(text: &str) -> Option<Value> {
+    let body = text.strip_suffix('\n')?;
+    let mut p = Reader {
+        lines: body.split('\n').collect(),
+        pos: 0,
+    };
+    let map = p.map(0, serde_json::Map::new())?;
+    (p.pos == p.lines.len()).then_some(Value::Object(map))
+}
+
+struct Reader<'a> {
+    lines: Vec<&'a str>,
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// The line at the cursor, if it starts with exactly `indent` spaces: its rest.
+    fn at(&self, indent: usize) -> Option<&'a str> {
+        let line = self.lines.get(self.pos)?;
+        let rest = line.get(indent..)?;
+        (line.as_bytes()[..indent].iter().all(|b| *b == b' ') && !rest.starts_with(' '))
+            .then_some(rest)
+    }
+
+    /// The entries of a block mapping whose keys sit at `indent`, after those in `map`.
+    fn map(
+        &mut self,
+        indent: usize,
+        mut map: serde_json::Map<String, Value>,
+    ) -> Option<serde_json::Map<String, Value>> {
+        while let Some(rest) = self.at(indent) {
+            if rest.starts_with('-') {
+                break;
+            }
+            self.pos += 1;
+            let (key, after) = key(rest)?;
+            let value = self.after_key(after, indent)?;
+            if map.insert(key, value).is_some() {
+                return None;
+            }
+        }
+        // A block mapping has an entry, or the writer writes `{}`.
+        (!map.is_empty()).then_some(map)
+    }
+
+    /// The value after a key at `indent`, `after` being the rest of its line from the colon.
+    fn after_key(&mut self, after: &str, indent: usize) -> Option<Value> {
+        match after {
+            ": {}" => Some(Value::Object(serde_json::Map::new())),
+            ": []" => Some(Value::Array(Vec::new())),
+            ":" => {
+                if self.at(indent + 2)?.starts_with('-') {
+                    self.seq(indent + 2).map(Value::Array)
+                } else {
+                    self.map(indent + 2, serde_json::Map::new())
+                        .map(Value::Object)
+                }
+            }
+            _ => scalar(after.strip_prefix(": ")?),
+        }
+    }
+
+    /// The items of a block sequence whose dashes sit at `indent`.
+    fn seq(&mut self, indent: usize) -> Option<Vec<Value>> {
+        let mut items = Vec::new();
+        while let Some(rest) = self.at(indent) {
+            if !rest.starts_with('-') {
+                break;
+            }
+            self.pos += 1;
+            let item = match rest {
+                "-" => Value::Array(self.seq(indent + 2)?),
+                "- {}" => Value::Object(serde_json::Map::new()),
+                "- []" => Value::Array(Vec::new()),
+                _ => {
+                    let r = rest.strip_prefix("- ")?;
+                    match key(r) {
+                        // A mapping: its first key on the dash line, the others under it.
+                        Some((k, after)) => {
+                            let first = self.after_key(after, indent + 2)?;
+                            let mut map = serde_json::Map::new();
+                            map.insert(k, first);
+                            if self.at(indent + 2).is_some() {
+                                map = self.map(indent + 2, map)?;
+                            }
+                            Value::Object(map)
+                        }
+                        None => scalar(r)?,
+                    }
+                }
+            };
+            items.push(item);
+        }
+        (!items.is_empty()).then_some(items)
+    }
+}
+
+/// A key at the start of `s` and the rest of `s` from the colon after it: plain
+/// (`[a-z][a-z0-9_-]*`) or double-quoted.
+fn key(s: &str) -> Option<(String, &str)> {
+    let (k, rest) = if s.starts_with('"') {
+        let (k, used) = quoted(s)?;
+        (k, &s[used..])
+    } else {
+        let end = s
+            .bytes()
+            .position(|b| !(b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'))
+            .unwrap_or(s.len());
+        if !s.as_bytes().first()?.is_ascii_lowercase() {
+            return None;
+        }
+        (s[..end].to_owned(), &s[end..])
+    };
+    rest.starts_with(':').then_some((k, rest))
+}
+
+/// A whole scalar: a double-quoted string, `true`, `false`, or a decimal integer.
+fn scalar(s: &str) -> Option<Value> {
+    match s {
+        "true" => Some(Value::Bool(true)),
+        "false" => Some(Value::Bool(false)),
+        _ if s.starts_with('"') => {
+            let (v, used) = quoted(s)?;
+            (used == s.len()).then_some(Value::String(v))
+        }
+        _ => {
+            let digits = s.strip_prefix('-').unwrap_or(s);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            if s.starts_with('-') {
+                s.parse::<i64>().ok().map(Value::from)
+            } else {
+                s.parse::<u64>().ok().map(Value::from)
+            }
+        }
+    }
+}
+
+/// The double-quoted string at the start of `s` (the writer's escapes only) and the bytes it
+/// took, quotes included.
+fn quoted(s: &str) -> Option<(String, usize)> {
+    let body = s.strip_prefix('"')?;
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some((out, i + 2)),
+            '\\' => {
+                let (_, e) = chars.next()?;
+                match e {
+                    '"' => out.push('"'),
+                    '\\' => out.push('\\'),
+                    'n' => out.push('\n'),
+                    't' => out.push('\t'),
+                    'r' => out.push('\r'),
+                    'u' | 'U' => {
+                        let n = if e == 'u' { 4 } else { 8 };
+                        let mut code = 0u32;
+                        for _ in 0..n {
+                            let (_, h) = chars.next()?;
+                            code = code * 16 + h.to_digit(16)?;
+                        }
+                        out.push(char::from_u32(code)?);
+                    }
+                    _ => return None,
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,5 +482,43 @@ mod tests {
         let text = to_canonical_yaml(&v).unwrap();
         let back: Inner = serde_yaml::from_str(&text).unwrap();
         assert_eq!(back, v);
+    }
+
+    #[test]
+    fn the_reader_reads_what_the_writer_writes_and_nothing_else() {
+        let text = to_canonical_yaml(&sample()).unwrap();
+        let v = parse(&text).expect("canonical text is read");
+        let back: Outer = serde_json::from_value(v).unwrap();
+        assert_eq!(back, sample());
+        for dir in ["examples/decisions", "examples/events"] {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries {
+                let path = e.unwrap().path();
+                let text = std::fs::read_to_string(&path).unwrap();
+                let fast = parse(&text).unwrap_or_else(|| panic!("{} not read", path.display()));
+                let slow: Value = serde_yaml::from_str(&text).unwrap();
+                assert_eq!(fast, slow, "{}", path.display());
+            }
+        }
+        // Outside the form: the caller falls back to the YAML library.
+        for bad in [
+            "name: 'single'\n",
+            "name: \"x\"",
+            "name: \"x\" # c\n",
+            "name:  \"x\"\n",
+            "name: \"x\"\nname: \"y\"\n",
+            "a:\n   b: 1\n",
+            "a: &x 1\n",
+            "a: 1.5\n",
+            "a: null\n",
+            "a: \"\\q\"\n",
+            "a:\n- 1\n",
+            "",
+        ] {
+            assert!(parse(bad).is_none(), "{bad:?}");
+        }
     }
 }

@@ -210,11 +210,10 @@ pub fn check_event(path: &str, bytes: &[u8]) -> (Option<Event>, Vec<Diagnostic>)
     if let Err(d) = super::check_yaml_bounds(text) {
         return (None, vec![d.at_path(path)]);
     }
-    let event: Event = match serde_yaml::from_str(text) {
-        Ok(e) => e,
+    let (event, mut diags): (Event, _) = match super::read_canonical(text, bytes) {
+        Ok(x) => x,
         Err(e) => return (None, vec![yaml_error(e).at_path(path)]),
     };
-    let mut diags = super::canonical_check(text, bytes, &event);
     diags.extend(validate_event(&event));
     if let Some(expected) = event_path(&event) {
         if expected != path {

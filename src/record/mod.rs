@@ -45,11 +45,13 @@ pub fn check_decision(path: &str, bytes: &[u8]) -> (Option<Decision>, Vec<Diagno
     if let Err(d) = check_yaml_bounds(text) {
         return (None, vec![d.at_path(path)]);
     }
-    let decision: Decision = match serde_yaml::from_str(text) {
-        Ok(d) => d,
+    let decision: Decision = match read_canonical(text, bytes) {
+        Ok((d, found)) => {
+            diags.extend(found);
+            d
+        }
         Err(e) => return (None, vec![yaml_error(e).at_path(path)]),
     };
-    diags.extend(canonical_check(text, bytes, &decision));
     diags.extend(validate(&decision));
     if let Some(expected) = decision_path(&decision) {
         if expected != path {
@@ -111,6 +113,26 @@ pub(crate) fn check_yaml_bounds(text: &str) -> Result<(), Diagnostic> {
 }
 
 /// The canonical-bytes rule: `value` written canonically must be exactly `bytes`.
+/// A record's typed value and what the canonical-bytes rule says of it. Canonical bytes (the
+/// common case: every record the tools write) are read by the canonical form's own reader and
+/// accepted when they write back to themselves, which is also the canonical check; anything
+/// else is parsed by the YAML library, whose errors name what is wrong, then checked.
+fn read_canonical<T>(text: &str, bytes: &[u8]) -> Result<(T, Vec<Diagnostic>), serde_yaml::Error>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    if let Some(value) = canonical::parse(text) {
+        if let Ok(t) = serde_json::from_value::<T>(value) {
+            if canonical::to_canonical_yaml(&t).is_ok_and(|c| c.as_bytes() == bytes) {
+                return Ok((t, Vec::new()));
+            }
+        }
+    }
+    let t: T = serde_yaml::from_str(text)?;
+    let found = canonical_check(text, bytes, &t);
+    Ok((t, found))
+}
+
 fn canonical_check<T: serde::Serialize>(text: &str, bytes: &[u8], value: &T) -> Vec<Diagnostic> {
     match canonical::to_canonical_yaml(value) {
         Ok(canon) if canon.as_bytes() == bytes => Vec::new(),
