@@ -682,9 +682,12 @@ impl Merged {
 
 /// The most commits one chunk holds, and the chunks a round gives each thread: a round's object
 /// database keeps the pack pages its commits touched mapped until the round is done (at
-/// 10,000 decisions a day, ~20 MB for a round of 2 × 4 × 512 commits).
-const MAX_CHUNK: usize = 512;
-const CHUNKS_PER_THREAD: usize = 4;
+/// 10,000 decisions a day, ~40 MB for a round of 2 × 2,048 commits). Each chunk starts cold
+/// (delta chains resolved from their base, policy and certificates parsed): at 1,000,000
+/// decisions, 2,048-commit chunks checked 5 % more commits in the first 40 s than 512-commit
+/// ones, for the same pages per round.
+const MAX_CHUNK: usize = 2048;
+const CHUNKS_PER_THREAD: usize = 1;
 
 /// One commit's findings and, for a decision, its (id, commit).
 type CommitFindings = (Vec<Diagnostic>, Option<(String, String)>);
