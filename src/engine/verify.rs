@@ -384,7 +384,12 @@ impl super::Checker<'_> {
         let index = IndexUpdate {
             from: offset + from,
             after: from.checked_sub(1).and_then(|k| chain.get(k)).copied(),
-            commits: chain.drain(..).skip(from).collect(),
+            // Moved, not copied: at 1,000,000 commits the chain is 24 MB.
+            commits: if from == 0 {
+                std::mem::take(&mut chain)
+            } else {
+                chain.split_off(from.min(chain.len()))
+            },
             events: merged
                 .events_at
                 .into_iter()

@@ -86,26 +86,19 @@ pub fn load(dir: &Path) -> Option<Index> {
 pub fn update(dir: &Path, u: &IndexUpdate) -> std::io::Result<()> {
     let (chain_path, events_path) = paths(dir);
     std::fs::create_dir_all(dir)?;
-    let chain_bytes = |commits: &[Oid]| -> Vec<u8> {
-        commits
-            .iter()
-            .flat_map(|c| c.as_bytes().iter().copied())
-            .collect()
+    // Written through a buffer, record by record: at 1,000,000 commits the chain is 20 MB.
+    let chain_bytes = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
+        u.commits.iter().try_for_each(|c| w.write_all(c.as_bytes()))
     };
-    let event_bytes = |events: &[(u128, u32)]| -> Vec<u8> {
-        events
-            .iter()
-            .flat_map(|(k, p)| {
-                let mut r = [0u8; EVENT];
-                r[..16].copy_from_slice(&k.to_be_bytes());
-                r[16..].copy_from_slice(&p.to_le_bytes());
-                r
-            })
-            .collect()
+    let event_bytes = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
+        u.events.iter().try_for_each(|(k, p)| {
+            w.write_all(&k.to_be_bytes())?;
+            w.write_all(&p.to_le_bytes())
+        })
     };
     if u.from == 0 {
-        replace(&events_path, &event_bytes(&u.events))?;
-        return replace(&chain_path, &chain_bytes(&u.commits));
+        replace(&events_path, &event_bytes)?;
+        return replace(&chain_path, &chain_bytes);
     }
     let fits = match (std::fs::metadata(&chain_path), u.after) {
         (Ok(m), Some(after)) if m.len() == (u.from * ID) as u64 => {
@@ -122,8 +115,8 @@ pub fn update(dir: &Path, u: &IndexUpdate) -> std::io::Result<()> {
         }
         return Ok(());
     }
-    append(&events_path, &event_bytes(&u.events))?;
-    append(&chain_path, &chain_bytes(&u.commits))
+    append(&events_path, &event_bytes)?;
+    append(&chain_path, &chain_bytes)
 }
 
 fn last_id(path: &Path) -> std::io::Result<Option<Oid>> {
@@ -138,20 +131,23 @@ fn last_id(path: &Path) -> std::io::Result<Option<Oid>> {
     Ok(Oid::try_from(&b[..]).ok())
 }
 
-fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+type Records<'a> = dyn Fn(&mut dyn std::io::Write) -> std::io::Result<()> + 'a;
+
+/// Writes `path` anew through a temporary file renamed into place.
+fn replace(path: &Path, write: &Records<'_>) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
+    let mut out = std::io::BufWriter::new(tempfile::NamedTempFile::new_in(dir)?);
+    write(&mut out)?;
+    let tmp = out.into_inner().map_err(|e| e.into_error())?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
 
-fn append(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if bytes.is_empty() {
-        return Ok(());
-    }
-    let mut f = std::fs::OpenOptions::new().append(true).open(path)?;
-    f.write_all(bytes)
+fn append(path: &Path, write: &Records<'_>) -> std::io::Result<()> {
+    let f = std::fs::OpenOptions::new().append(true).open(path)?;
+    let mut out = std::io::BufWriter::new(f);
+    write(&mut out)?;
+    out.flush()
 }
 
 #[cfg(test)]
