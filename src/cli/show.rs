@@ -617,23 +617,33 @@ pub(super) fn find_on_main(store: &Store, base: &CommitData, id: &str) -> CliRes
     let mut events = Vec::new();
     for k in (0..lo).rev().filter(|k| walked[*k].1) {
         let c = store.commit(walked[k].0)?;
-        let t = trailers::parse(&c.message);
-        if t.all(trailers::EVENT_ID).next().is_none()
-            || !t.all(trailers::DECISION_ID).any(|d| d == id)
-        {
-            continue;
-        }
-        let parent = store.commit(walked[k + 1].0)?;
-        if let Some((event, bytes)) = event_of(store, &c, &parent)? {
-            events.push(FoundEvent {
-                commit: c,
-                parent_tree: parent.tree,
-                event,
-                bytes,
-            });
-        }
+        events.extend(event_about(store, c, walked[k + 1].0, id)?);
     }
     Ok(Some((landing, parent, bytes, events)))
+}
+
+/// The event commit `c` (whose parent is `parent`) adds about decision `id`, if its trailers
+/// name that decision next to an event id.
+fn event_about(
+    store: &Store,
+    c: CommitData,
+    parent: Oid,
+    id: &str,
+) -> CliResult<Option<FoundEvent>> {
+    let t = trailers::parse(&c.message);
+    if t.all(trailers::EVENT_ID).next().is_none() || !t.all(trailers::DECISION_ID).any(|d| d == id)
+    {
+        return Ok(None);
+    }
+    let parent = store.commit(parent)?;
+    Ok(
+        event_of(store, &c, &parent)?.map(|(event, bytes)| FoundEvent {
+            commit: c,
+            parent_tree: parent.tree,
+            event,
+            bytes,
+        }),
+    )
 }
 
 /// [`find_on_main`] through the index of main a clean `verify` of this clone left
@@ -708,21 +718,8 @@ fn find_indexed(
             continue;
         };
         let c = store.commit(c)?;
-        let t = trailers::parse(&c.message);
-        if c.parents.first() != Some(&p)
-            || t.all(trailers::EVENT_ID).next().is_none()
-            || !t.all(trailers::DECISION_ID).any(|d| d == id)
-        {
-            continue;
-        }
-        let parent = store.commit(p)?;
-        if let Some((event, bytes)) = event_of(store, &c, &parent)? {
-            events.push(FoundEvent {
-                commit: c,
-                parent_tree: parent.tree,
-                event,
-                bytes,
-            });
+        if c.parents.first() == Some(&p) {
+            events.extend(event_about(store, c, p, id)?);
         }
     }
     Ok(Some((landing, parent, events)))
