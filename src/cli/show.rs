@@ -665,7 +665,7 @@ fn find_indexed(
         return Ok(None);
     };
     // The commits main gained since the indexed head, oldest first (None: not on main).
-    let Some(newer) = store.first_parent_ids_until(base.id, Some(last))? else {
+    let Some(newer) = store.first_parent_ids_until(base.id, last)? else {
         return Ok(None);
     };
     let n = index.len();

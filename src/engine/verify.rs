@@ -229,7 +229,7 @@ impl super::Checker<'_> {
             if !fits {
                 return None;
             }
-            let newer = self.store.first_parent_ids_until(tip, Some(stop)).ok()??;
+            let newer = self.store.first_parent_ids_until(tip, stop).ok()??;
             Some(std::iter::once(stop).chain(newer).collect::<Vec<Oid>>())
         });
         if let Some((chain, st)) = quick.and_then(|c| Some((c, state.take()?))) {
@@ -245,7 +245,7 @@ impl super::Checker<'_> {
             // without the state (`take` above).
         }
         // Ids only: 20 bytes a commit, read without keeping every commit's pages mapped.
-        let ids_chain = match self.store.first_parent_ids_unmapped(tip) {
+        let ids_chain = match self.store.first_parent_ids(tip) {
             Ok(c) => c,
             Err(e) => {
                 report.diagnostics.push(internal(e).at_ref(MAIN_REF));

@@ -257,7 +257,7 @@ pub fn publish(
         Expected::At(oid) => Some(oid),
         Expected::Behind => {
             if let Some(cur) = current {
-                if cur != new && store.first_parent_ids_until(new, Some(cur))?.is_none() {
+                if cur != new && store.first_parent_ids_until(new, cur)?.is_none() {
                     return Err(race(format!("an ancestor of {new}")));
                 }
             }

@@ -360,39 +360,28 @@ impl Store {
         Ok(Store::with_repo(repo, self._hook_objects.clone()))
     }
 
-    /// The ids of the first-parent chain ending at `tip`, oldest first (ids only, so a long
-    /// history costs 20 bytes a commit).
-    pub fn first_parent_ids(&self, tip: Oid) -> Result<Vec<Oid>> {
-        Ok(self
-            .first_parent_ids_until(tip, None)?
-            .expect("a walk with no stop reaches the root"))
-    }
-
     /// The ids of the first-parent chain from `tip` back to (not including) `stop`, oldest
     /// first; `None` when the walk reaches the root without meeting `stop` (it is not on the
-    /// chain). Without `stop`, the whole chain.
-    pub fn first_parent_ids_until(&self, tip: Oid, stop: Option<Oid>) -> Result<Option<Vec<Oid>>> {
+    /// chain).
+    pub fn first_parent_ids_until(&self, tip: Oid, stop: Oid) -> Result<Option<Vec<Oid>>> {
         let mut out = Vec::new();
         let mut cur = Some(tip);
         while let Some(oid) = cur {
-            if Some(oid) == stop {
+            if oid == stop {
                 out.reverse();
                 return Ok(Some(out));
             }
             out.push(oid);
             cur = self.first_parent(oid)?;
         }
-        if stop.is_some() {
-            return Ok(None);
-        }
-        out.reverse();
-        Ok(Some(out))
+        Ok(None)
     }
 
-    /// [`Self::first_parent_ids`] through object databases of its own, a new one every 65,536
-    /// commits: the pack pages of history's commits are never all mapped at once (1,000,000
-    /// signed commits are ~270 MB of a pack).
-    pub fn first_parent_ids_unmapped(&self, tip: Oid) -> Result<Vec<Oid>> {
+    /// The ids of the first-parent chain ending at `tip`, oldest first (ids only, so a long
+    /// history costs 20 bytes a commit). Read through object databases of its own, a new one
+    /// every 65,536 commits: the pack pages of history's commits are never all mapped at once
+    /// (1,000,000 signed commits are ~270 MB of a pack).
+    pub fn first_parent_ids(&self, tip: Oid) -> Result<Vec<Oid>> {
         const ROUND: usize = 1 << 16;
         let mut out = Vec::new();
         let mut odb = self.with_own_objects()?;
