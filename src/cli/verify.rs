@@ -140,7 +140,7 @@ pub(super) fn verify_and_remember(
     };
     let progress = super::progress::Progress::history(label);
     let mut checker = Checker::new(store, util::now()?).with_progress(progress.for_engine());
-    let (mut report, state) =
+    let (mut report, mut state) =
         checker.check_history_resume(tip, trust_root, remembered.get(refname).copied(), resume);
     drop(progress);
     extra(&mut checker, &mut report);
@@ -153,7 +153,6 @@ pub(super) fn verify_and_remember(
             }
             Ok(())
         });
-        let mut state = state;
         if let (Some(u), true) = (state.index.take(), refname == crate::ledger::MAIN_REF) {
             let dir = store.git_dir().join("aiaudit");
             if let Err(e) = crate::ledger::index::update(&dir, &u) {
@@ -189,17 +188,7 @@ fn remember(
     what: &str,
     write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) {
-    let attempt = || -> std::io::Result<()> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let tmp = tempfile::NamedTempFile::new_in(dir)?;
-        let mut out = std::io::BufWriter::new(tmp);
-        write(&mut out)?;
-        let tmp = out.into_inner().map_err(|e| e.into_error())?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
-    };
-    if let Err(e) = attempt() {
+    if let Err(e) = crate::ledger::index::write_replacing(path, write) {
         errln!("warning: cannot remember {what} in {}: {e}", path.display());
     }
 }

@@ -27,26 +27,33 @@ const EVENTS: &str = "index-v1-events";
 const ID: usize = 20;
 const EVENT: usize = 20;
 
-/// The index as read from disk.
+/// The index on disk: the chain is read a commit at a time where asked (a bisection reads ~20
+/// of 1,000,000), the events whole (they are scanned).
 pub struct Index {
-    chain: Vec<u8>,
+    chain: std::fs::File,
+    len: usize,
     events: Vec<u8>,
 }
 
 impl Index {
     /// The number of commits on the indexed chain.
     pub fn len(&self) -> usize {
-        self.chain.len() / ID
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.chain.is_empty()
+        self.len == 0
     }
 
     /// The commit at position `k` (0 = the root).
     pub fn commit(&self, k: usize) -> Option<Oid> {
-        let b = self.chain.get(k * ID..(k + 1) * ID)?;
-        Oid::try_from(b).ok()
+        use std::os::unix::fs::FileExt as _;
+        if k >= self.len {
+            return None;
+        }
+        let mut b = [0u8; ID];
+        self.chain.read_exact_at(&mut b, (k * ID) as u64).ok()?;
+        Oid::try_from(&b[..]).ok()
     }
 
     /// The positions of the commits adding an event about the decision `key` (its 128-bit
@@ -74,10 +81,14 @@ fn paths(dir: &Path) -> (PathBuf, PathBuf) {
 /// files do not have the sizes of whole records.
 pub fn load(dir: &Path) -> Option<Index> {
     let (chain, events) = paths(dir);
-    let chain = std::fs::read(chain).ok()?;
+    let chain = std::fs::File::open(chain).ok()?;
+    let size = usize::try_from(chain.metadata().ok()?.len()).ok()?;
     let events = std::fs::read(events).ok()?;
-    (!chain.is_empty() && chain.len() % ID == 0 && events.len() % EVENT == 0)
-        .then_some(Index { chain, events })
+    (size > 0 && size % ID == 0 && events.len() % EVENT == 0).then_some(Index {
+        chain,
+        len: size / ID,
+        events,
+    })
 }
 
 /// Applies what a `verify` run learned to the index in `dir`. A run from the root rewrites
@@ -133,9 +144,19 @@ fn last_id(path: &Path) -> std::io::Result<Option<Oid>> {
 
 type Records<'a> = dyn Fn(&mut dyn std::io::Write) -> std::io::Result<()> + 'a;
 
-/// Writes `path` anew through a temporary file renamed into place.
 fn replace(path: &Path, write: &Records<'_>) -> std::io::Result<()> {
+    write_replacing(path, |w| write(w))
+}
+
+/// Writes `path` anew through a temporary file beside it, renamed into place once complete:
+/// an interrupted write leaves the old file (or none). The clone's remembered state and this
+/// index are all written so.
+pub fn write_replacing(
+    path: &Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
     let mut out = std::io::BufWriter::new(tempfile::NamedTempFile::new_in(dir)?);
     write(&mut out)?;
     let tmp = out.into_inner().map_err(|e| e.into_error())?;
