@@ -3,6 +3,8 @@
 //! naming the tree and git's fsck message id; `hook install` also sets receive.fsckObjects, so
 //! git refuses such objects before the hook runs.
 
+use std::path::{Path, PathBuf};
+
 use crate::harness::*;
 
 /// The raw bytes of a tree with `entries` (mode, name, hex id) in the given order.
@@ -139,4 +141,67 @@ fn verify_flags_a_malformed_tree_in_history() {
     assert_eq!(out.status.code(), Some(1), "{out}");
     assert!(out.stderr.contains("object-malformed"), "{out}");
     assert!(out.stderr.contains("treeNotSorted"), "{out}");
+}
+
+/// The single pack index of the git directory `git_dir` after `git repack -a -d`, made writable.
+fn repacked_index(w: &World, repo: &Path) -> PathBuf {
+    w.git_in(repo, &["repack", "-q", "-a", "-d"]).ok();
+    let pack_dir = if repo.join(".git").is_dir() {
+        repo.join(".git/objects/pack")
+    } else {
+        repo.join("objects/pack")
+    };
+    let idx: Vec<PathBuf> = std::fs::read_dir(&pack_dir)
+        .expect("pack directory")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "idx"))
+        .collect();
+    assert_eq!(idx.len(), 1, "one pack after repack -a -d: {idx:?}");
+    let mut perm = std::fs::metadata(&idx[0]).expect("idx").permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perm.set_readonly(false);
+    std::fs::set_permissions(&idx[0], perm).expect("chmod idx");
+    idx[0].clone()
+}
+
+/// Every 32-bit pack offset of version 2 index `idx` marked as a reference into the 64-bit
+/// table (which the index does not have), as a corrupted or hostile index would be.
+fn point_offsets_past_the_index(idx: &Path) {
+    let mut b = std::fs::read(idx).expect("read idx");
+    assert_eq!(&b[..8], b"\xfftOc\0\0\0\x02", "a version 2 index");
+    let n = u32::from_be_bytes(b[8 + 255 * 4..8 + 256 * 4].try_into().expect("4 bytes")) as usize;
+    let offsets = 8 + 256 * 4 + n * 20 + n * 4;
+    for k in 0..n {
+        b[offsets + 4 * k] |= 0x80;
+    }
+    std::fs::write(idx, b).expect("write idx");
+}
+
+/// A pack index whose offsets point past its own tables is an error naming an object, never a
+/// crash: gix checked that by scanning every offset each time it opened an index, aiaudit's
+/// patched gix-pack checks where an offset is read (vendor/README.md).
+#[test]
+fn a_pack_index_pointing_past_itself_is_an_error_not_a_crash() {
+    let w = World::new();
+    w.land(BOB, CAROL);
+    w.git(&["fetch", "-q", "origin"]).ok();
+    let ok = w.aiaudit(&["verify", "--full"]);
+    assert_eq!(ok.status.code(), Some(0), "{ok}");
+
+    let idx = repacked_index(&w, &w.work);
+    point_offsets_past_the_index(&idx);
+    let out = w.aiaudit(&["verify", "--full"]);
+    assert_eq!(out.status.code(), Some(3), "{out}");
+    assert!(!out.stderr.contains("panicked"), "{out}");
+    assert!(out.stderr.contains("object"), "{out}");
+    assert!(out.stderr.contains("refs/heads/main"), "{out}");
+
+    // A truncated 64-bit table (the index's size no longer adds up) is refused on opening.
+    let mut b = std::fs::read(&idx).expect("read idx");
+    b.truncate(b.len() - 44);
+    b.extend_from_slice(&[0; 40]);
+    std::fs::write(&idx, b).expect("write idx");
+    let out = w.aiaudit(&["verify", "--full"]);
+    assert_eq!(out.status.code(), Some(3), "{out}");
+    assert!(!out.stderr.contains("panicked"), "{out}");
 }
