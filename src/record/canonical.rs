@@ -45,21 +45,29 @@ pub fn to_canonical_yaml<T: Serialize>(value: &T) -> Result<String, CanonicalErr
         return Err(CanonicalError::NotAMapping);
     };
     let mut out = String::new();
-    write_map(&mut out, map, 0, "")?;
+    write_map(&mut out, map, 0, &String::new)?;
     Ok(out)
 }
+
+/// The dotted name of the field being written (`approvals[0].signature`), for an error: built
+/// only when one is raised, as records are written (and checked by writing) far more often than
+/// they fail.
+type Field<'a> = &'a dyn Fn() -> String;
 
 fn write_map(
     out: &mut String,
     map: &serde_json::Map<String, Value>,
     indent: usize,
-    path: &str,
+    path: Field,
 ) -> Result<(), CanonicalError> {
     for (key, value) in map {
-        let field = if path.is_empty() {
-            key.clone()
-        } else {
-            format!("{path}.{key}")
+        let field = || {
+            let p = path();
+            if p.is_empty() {
+                key.clone()
+            } else {
+                format!("{p}.{key}")
+            }
         };
         pad(out, indent);
         write_key(out, key);
@@ -72,7 +80,7 @@ fn write_value_after_key(
     out: &mut String,
     value: &Value,
     indent: usize,
-    field: &str,
+    field: Field,
 ) -> Result<(), CanonicalError> {
     match value {
         Value::Object(m) if m.is_empty() => out.push_str(": {}\n"),
@@ -98,10 +106,10 @@ fn write_seq(
     out: &mut String,
     items: &[Value],
     indent: usize,
-    field: &str,
+    field: Field,
 ) -> Result<(), CanonicalError> {
     for (i, item) in items.iter().enumerate() {
-        let field = format!("{field}[{i}]");
+        let field = || format!("{}[{i}]", field());
         pad(out, indent);
         out.push_str("- ");
         match item {
@@ -112,7 +120,9 @@ fn write_seq(
                         pad(out, indent + 2);
                     }
                     write_key(out, key);
-                    write_value_after_key(out, value, indent + 2, &format!("{field}.{key}"))?;
+                    write_value_after_key(out, value, indent + 2, &|| {
+                        format!("{}.{key}", field())
+                    })?;
                 }
             }
             Value::Object(_) => out.push_str("{}\n"),
@@ -134,13 +144,13 @@ fn write_seq(
     Ok(())
 }
 
-fn write_scalar(out: &mut String, v: &Value, field: &str) -> Result<(), CanonicalError> {
+fn write_scalar(out: &mut String, v: &Value, field: Field) -> Result<(), CanonicalError> {
     match v {
-        Value::Null => return Err(CanonicalError::Null(field.to_owned())),
+        Value::Null => return Err(CanonicalError::Null(field())),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => {
             if n.is_f64() {
-                return Err(CanonicalError::Float(field.to_owned()));
+                return Err(CanonicalError::Float(field()));
             }
             let _ = write!(out, "{n}");
         }
@@ -166,7 +176,19 @@ fn write_key(out: &mut String, key: &str) {
 /// escaped; printable Unicode is written as is.
 pub fn write_quoted(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
+    // Runs of characters written as they are go in one copy.
+    let mut run = 0;
+    for (i, c) in s.char_indices() {
+        let plain = match c {
+            '"' | '\\' => false,
+            ' '..='~' => true,
+            c => !needs_escape(c),
+        };
+        if plain {
+            continue;
+        }
+        out.push_str(&s[run..i]);
+        run = i + c.len_utf8();
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -175,15 +197,15 @@ pub fn write_quoted(out: &mut String, s: &str) {
             '\r' => out.push_str("\\r"),
             // YAML's escapes: `\uXXXX` in the Basic Multilingual Plane, `\UXXXXXXXX` above it
             // (YAML has no surrogate pairs).
-            c if needs_escape(c) && (c as u32) > 0xFFFF => {
+            c if (c as u32) > 0xFFFF => {
                 let _ = write!(out, "\\U{:08X}", c as u32);
             }
-            c if needs_escape(c) => {
+            c => {
                 let _ = write!(out, "\\u{:04X}", c as u32);
             }
-            c => out.push(c),
         }
     }
+    out.push_str(&s[run..]);
     out.push('"');
 }
 
@@ -201,8 +223,12 @@ fn needs_escape(c: char) -> bool {
 }
 
 fn pad(out: &mut String, n: usize) {
-    for _ in 0..n {
-        out.push(' ');
+    const SPACES: &str = "                                ";
+    let mut n = n;
+    while n > 0 {
+        let k = n.min(SPACES.len());
+        out.push_str(&SPACES[..k]);
+        n -= k;
     }
 }
 

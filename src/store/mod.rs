@@ -197,9 +197,40 @@ pub struct Store {
 }
 
 /// A decoded tree: its entries, and what `git fsck --strict` would report about its bytes.
+/// The names stay in the tree's own bytes (one allocation a tree, not one an entry: an hour
+/// directory of a busy day holds hundreds).
 struct TreeEntries {
-    entries: Vec<(Box<[u8]>, Entry)>,
+    raw: Vec<u8>,
+    entries: Vec<TreeItem>,
     problems: Vec<FsckProblem>,
+}
+
+/// An entry of a [`TreeEntries`]: its name as a range of the tree's bytes.
+#[derive(Clone, Copy)]
+struct TreeItem {
+    name_at: u32,
+    name_len: u32,
+    entry: Entry,
+}
+
+impl TreeEntries {
+    fn empty() -> TreeEntries {
+        TreeEntries {
+            raw: Vec::new(),
+            entries: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    fn name(&self, item: &TreeItem) -> &[u8] {
+        let at = item.name_at as usize;
+        &self.raw[at..at + item.name_len as usize]
+    }
+
+    /// The entries in the tree's order, with their names.
+    fn iter(&self) -> impl Iterator<Item = (&[u8], Entry)> {
+        self.entries.iter().map(|e| (self.name(e), e.entry))
+    }
 }
 
 /// A tree `git fsck --strict` would flag, found while diffing.
@@ -684,14 +715,20 @@ impl Store {
     }
 
     fn decode_tree(&self, oid: Oid) -> Result<TreeEntries> {
-        let obj = self.repo.find_object(oid).map_err(|e| obj_err(oid, e))?;
+        let mut obj = self.repo.find_object(oid).map_err(|e| obj_err(oid, e))?;
         if obj.kind != gix::object::Kind::Tree {
             return Err(obj_err(oid, format!("is a {}, not a tree", obj.kind)));
+        }
+        let raw = std::mem::take(&mut obj.data);
+        drop(obj);
+        if u32::try_from(raw.len()).is_err() {
+            return Err(obj_err(oid, format!("a tree of {} bytes", raw.len())));
         }
         // One pass reads the entries and what `git fsck --strict` would say of the tree.
         let mut entries = Vec::new();
         let mut bad_id = None;
-        let problems = fsck::read_tree(&obj.data, self.repo.object_hash().len_in_bytes(), |e| {
+        let base = raw.as_ptr() as usize;
+        let problems = fsck::read_tree(&raw, self.repo.object_hash().len_in_bytes(), |e| {
             let kind = match e.mode.map(|m| m & 0o170000) {
                 Some(0o040000) => EntryKind::Tree,
                 Some(0o120000) => EntryKind::Link,
@@ -700,14 +737,23 @@ impl Store {
                 _ => EntryKind::Blob,
             };
             match ObjectId::try_from(e.oid) {
-                Ok(oid) => entries.push((Box::<[u8]>::from(e.name), Entry { kind, oid })),
+                // The name is a slice of `raw`, which is under 4 GiB (checked above).
+                Ok(oid) => entries.push(TreeItem {
+                    name_at: (e.name.as_ptr() as usize - base) as u32,
+                    name_len: e.name.len() as u32,
+                    entry: Entry { kind, oid },
+                }),
                 Err(err) => bad_id = Some(err.to_string()),
             }
         });
         if let Some(e) = bad_id {
             return Err(obj_err(oid, format!("malformed tree: {e}")));
         }
-        Ok(TreeEntries { entries, problems })
+        Ok(TreeEntries {
+            raw,
+            entries,
+            problems,
+        })
     }
 
     /// The entry at `path` (slash-separated) inside `tree`.
@@ -717,10 +763,9 @@ impl Store {
         while let Some(part) = parts.next() {
             let entries = self.tree_entries(current)?;
             let Some(e) = entries
-                .entries
                 .iter()
-                .find(|(n, _)| &n[..] == part.as_bytes())
-                .map(|(_, e)| *e)
+                .find(|(n, _)| *n == part.as_bytes())
+                .map(|(_, e)| e)
             else {
                 return Ok(None);
             };
@@ -751,9 +796,8 @@ impl Store {
                 oid,
             }) => Ok(self
                 .tree_entries(oid)?
-                .entries
                 .iter()
-                .map(|(n, e)| (String::from_utf8_lossy(n).into_owned(), *e))
+                .map(|(n, e)| (String::from_utf8_lossy(n).into_owned(), e))
                 .collect()),
             _ => Ok(Vec::new()),
         }
@@ -792,12 +836,7 @@ impl Store {
         if old == new {
             return Ok(());
         }
-        let empty = || {
-            Rc::new(TreeEntries {
-                entries: Vec::new(),
-                problems: Vec::new(),
-            })
-        };
+        let empty = || Rc::new(TreeEntries::empty());
         let a = match old {
             Some(o) => self.tree_entries(o)?,
             None => empty(),
@@ -813,27 +852,32 @@ impl Store {
                 problem: p.clone(),
             }));
         }
-        let (a, b) = (&a.entries, &b.entries);
+        let (ta, tb) = (&a, &b);
+        let (a, b) = (&ta.entries, &tb.entries);
         let (mut i, mut j) = (0, 0);
         while i < a.len() || j < b.len() {
             let ord = match (a.get(i), b.get(j)) {
-                (Some(x), Some(y)) => git_order(&x.0, x.1.kind, &y.0, y.1.kind),
+                (Some(x), Some(y)) => git_order(ta.name(x), x.entry.kind, tb.name(y), y.entry.kind),
                 (Some(_), None) => Ordering::Less,
                 (None, _) => Ordering::Greater,
             };
             let (old_e, new_e, name) = match ord {
                 Ordering::Less => {
                     i += 1;
-                    (Some(a[i - 1].1), None, &a[i - 1].0)
+                    (Some(a[i - 1].entry), None, ta.name(&a[i - 1]))
                 }
                 Ordering::Greater => {
                     j += 1;
-                    (None, Some(b[j - 1].1), &b[j - 1].0)
+                    (None, Some(b[j - 1].entry), tb.name(&b[j - 1]))
                 }
                 Ordering::Equal => {
                     i += 1;
                     j += 1;
-                    (Some(a[i - 1].1), Some(b[j - 1].1), &a[i - 1].0)
+                    (
+                        Some(a[i - 1].entry),
+                        Some(b[j - 1].entry),
+                        ta.name(&a[i - 1]),
+                    )
                 }
             };
             if old_e == new_e {
