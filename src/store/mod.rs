@@ -200,7 +200,7 @@ pub struct Store {
 /// The names stay in the tree's own bytes (one allocation a tree, not one an entry: an hour
 /// directory of a busy day holds hundreds).
 struct TreeEntries {
-    raw: Vec<u8>,
+    raw: Box<[u8]>,
     entries: Vec<TreeItem>,
     problems: Vec<FsckProblem>,
 }
@@ -216,7 +216,7 @@ struct TreeItem {
 impl TreeEntries {
     fn empty() -> TreeEntries {
         TreeEntries {
-            raw: Vec::new(),
+            raw: Box::default(),
             entries: Vec::new(),
             problems: Vec::new(),
         }
@@ -715,11 +715,13 @@ impl Store {
     }
 
     fn decode_tree(&self, oid: Oid) -> Result<TreeEntries> {
-        let mut obj = self.repo.find_object(oid).map_err(|e| obj_err(oid, e))?;
+        let obj = self.repo.find_object(oid).map_err(|e| obj_err(oid, e))?;
         if obj.kind != gix::object::Kind::Tree {
             return Err(obj_err(oid, format!("is a {}, not a tree", obj.kind)));
         }
-        let raw = std::mem::take(&mut obj.data);
+        // A copy of exactly the tree's size: gix's buffer is sized for resolving deltas (and
+        // reused for larger objects), and goes back to gix for the next read.
+        let raw: Box<[u8]> = Box::from(&obj.data[..]);
         drop(obj);
         if u32::try_from(raw.len()).is_err() {
             return Err(obj_err(oid, format!("a tree of {} bytes", raw.len())));
