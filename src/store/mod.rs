@@ -858,22 +858,21 @@ impl Store {
             return Ok(());
         }
         let empty = || Rc::new(TreeEntries::empty());
-        let a = match old {
+        let ta = match old {
             Some(o) => self.tree_entries(o)?,
             None => empty(),
         };
-        let b = match new {
+        let tb = match new {
             Some(n) => self.tree_entries(n)?,
             None => empty(),
         };
         if let Some(n) = new {
-            malformed.extend(b.problems.iter().map(|p| Malformed {
+            malformed.extend(tb.problems.iter().map(|p| Malformed {
                 tree: n,
                 path: prefix.trim_end_matches('/').to_owned(),
                 problem: p.clone(),
             }));
         }
-        let (ta, tb) = (&a, &b);
         let (a, b) = (&ta.entries, &tb.entries);
         let (mut i, mut j) = (0, 0);
         while i < a.len() || j < b.len() {
