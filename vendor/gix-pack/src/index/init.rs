@@ -138,7 +138,7 @@ fn validate_size(data: &[u8], kind: Version, num_objects: u32, hash_len: usize) 
             }
             // aiaudit patch: the number of 64-bit offsets follows from the file's size, instead of
             // a scan of the whole 32-bit offset table (4 bytes an object, read at every opening of
-            // the index: 36 MB for a 9,000,000-object pack). A 32-bit entry that points past the
+            // the index: 32 MB for an 8,000,000-object pack). A 32-bit entry that points past the
             // 64-bit table is caught where it is read (`pack_offset_from_offset_v2`), not here (see
             // vendor/README.md).
             let fixed = offset32_end
