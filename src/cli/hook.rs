@@ -217,7 +217,9 @@ fn judge_push() -> Result<(i32, Vec<String>), String> {
     // Who pushes: the server's word (a forge's variable, gitolite's, the web server's) or a
     // signed push's certificate (engine/pusher.rs).
     let identity = crate::engine::pusher::PushIdentity::from_env(env);
-    let mut checker = Checker::new(&store, now).with_push_identity(identity);
+    let mut checker = Checker::new(&store, now)
+        .with_push_identity(identity)
+        .with_index_upkeep();
     let diags = checker.check_push(&updates);
     let (errors, warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(|d| d.is_error());
     let mut report: Vec<String> = warnings.iter().map(ToString::to_string).collect();
@@ -357,6 +359,20 @@ fn install(a: InstallArgs) -> CliResult {
     if store.config_string("receive.certNonceSlop").is_none() {
         store.set_config("receive.certNonceSlop", "60")?;
     }
+    // The index of main the hook reads to find where an old decision landed
+    // (`ledger::index`); built here so that no push waits for it on a long history. The hook
+    // keeps it up to date (and builds it, should it be missing).
+    let indexed = match store.ref_target(crate::ledger::MAIN_REF)? {
+        Some(main) => {
+            let dir = store.git_dir().join("aiaudit");
+            Some(
+                crate::ledger::index::extend(&store, &dir, main).map_err(|e| {
+                    CliError::internal(anyhow!("cannot index main in {}: {e}", dir.display()))
+                })?,
+            )
+        }
+        None => None,
+    };
     outln!("installed {}", target.display());
     outln!("  runs: {exe} hook pre-receive");
     if transient {
@@ -369,6 +385,9 @@ fn install(a: InstallArgs) -> CliResult {
         "  {} receive.certNonceSeed (signed pushes: `git push --signed` proves who pushes)",
         if seeded { "kept" } else { "set" }
     );
+    if let Some(n) = indexed {
+        outln!("  indexed main ({n} new commit(s)): the hook finds where a decision landed without walking history");
+    }
     Ok(EXIT_OK)
 }
 

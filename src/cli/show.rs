@@ -647,8 +647,8 @@ fn event_about(
 }
 
 /// [`find_on_main`] through the index of main a clean `verify` of this clone left
-/// (`ledger::index`): the landing commit by bisecting the indexed chain, the events from the
-/// index and from the commits main gained since. `None` when there is no index or it does not
+/// (`ledger::index::Chain`): the landing commit by probing and bisecting the indexed chain, the
+/// events from the index and from the commits main gained since. `None` when there is no index or it does not
 /// fit main (the caller walks history instead). What the index points at is checked: the
 /// landing commit adds the file and descends from the commit before it, an event commit names
 /// the decision.
@@ -661,65 +661,36 @@ fn find_indexed(
     let Some(index) = crate::ledger::index::load(&store.git_dir().join("aiaudit")) else {
         return Ok(None);
     };
-    let Some(last) = index.commit(index.len() - 1) else {
+    let mut chain = crate::ledger::index::Chain::new(Some(index));
+    let n = chain.len();
+    // Where main is on the indexed chain (reading the commits it gained since).
+    let Some(p) = chain.locate(store, base.id)? else {
         return Ok(None);
     };
-    // The commits main gained since the indexed head, oldest first (None: not on main).
-    let Some(newer) = store.first_parent_ids_until(base.id, last)? else {
+    let Some(Some(hi)) = chain.search(store, p, path)? else {
         return Ok(None);
     };
-    let n = index.len();
-    let at = |k: usize| {
-        if k < n {
-            index.commit(k)
-        } else {
-            newer.get(k - n).copied()
-        }
-    };
-    let present = |k: usize| -> CliResult<Option<bool>> {
-        let Some(c) = at(k) else { return Ok(None) };
-        let (tree, _, _) = store.commit_links(c)?;
-        Ok(Some(store.lookup(tree, path)?.is_some()))
-    };
-    // The first position holding the file: absent before it, present from it on (history only
-    // grows), and present at the tip.
-    let (mut lo, mut hi) = (0usize, n + newer.len() - 1);
-    if present(lo)? != Some(false) {
-        return Ok(None);
-    }
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        match present(mid)? {
-            Some(true) => hi = mid,
-            Some(false) => lo = mid,
-            None => return Ok(None),
-        }
-    }
-    let (Some(landing), Some(before)) = (at(hi), at(lo)) else {
+    let (Some(landing), Some(before)) = (chain.at(hi), hi.checked_sub(1).and_then(|k| chain.at(k)))
+    else {
         return Ok(None);
     };
     let landing = store.commit(landing)?;
-    if landing.parents.first() != Some(&before) {
-        return Ok(None);
-    }
     let parent = store.commit(before)?;
     // Events: indexed positions after the landing, then every commit main gained since.
     let key = ulid::Ulid::from_string(id).map(u128::from).ok();
-    let mut positions: Vec<usize> = key
-        .map(|k| index.events_of(k))
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|p| *p > hi)
-        .collect();
-    positions.extend((n.max(hi + 1))..(n + newer.len()));
+    let mut positions: Vec<usize> = match (key, chain.index()) {
+        (Some(k), Some(ix)) => ix.events_of(k).into_iter().filter(|q| *q > hi).collect(),
+        _ => Vec::new(),
+    };
+    positions.extend((n.max(hi + 1))..=p);
     let mut events = Vec::new();
     for k in positions {
-        let (Some(c), Some(p)) = (at(k), at(k - 1)) else {
+        let (Some(c), Some(prev)) = (chain.at(k), chain.at(k - 1)) else {
             continue;
         };
         let c = store.commit(c)?;
-        if c.parents.first() == Some(&p) {
-            events.extend(event_about(store, c, p, id)?);
+        if c.parents.first() == Some(&prev) {
+            events.extend(event_about(store, c, prev, id)?);
         }
     }
     Ok(Some((landing, parent, events)))

@@ -274,15 +274,26 @@ impl super::Checker<'_> {
 
     /// The commit of main that added the record at `path`, walking back from `from`, whose
     /// tree holds it. Main is append-only, so the record is in every tree from its landing on:
-    /// the landing commit is the first whose parent's tree does not hold it.
+    /// the landing commit is the first whose parent's tree does not hold it. The walk stops
+    /// where the repository's index of main begins (`ledger::index::Chain`).
     pub(super) fn landing_commit(
         &mut self,
         from: &CommitData,
         path: &str,
     ) -> Result<CommitData, Diagnostic> {
-        match self
-            .store
-            .commit_adding(from.id, path, &mut |_, _| {})
+        let store = self.store;
+        let chain = self.main_chain.get_or_insert_with(|| {
+            let dir = store.git_dir().join("aiaudit");
+            if self.keep_index {
+                // A cache: if it cannot be written, lookups walk history instead.
+                if let Ok(Some(main)) = store.ref_target(crate::ledger::MAIN_REF) {
+                    let _ = crate::ledger::index::extend(store, &dir, main);
+                }
+            }
+            crate::ledger::index::Chain::new(crate::ledger::index::load(&dir))
+        });
+        match chain
+            .commit_adding(store, from.id, path)
             .map_err(internal)?
         {
             Some((landing, _)) if landing != from.id => {

@@ -118,6 +118,11 @@ pub struct Checker<'s> {
     progress: Option<Arc<dyn HistoryProgress>>,
     /// Judging a push (the hook): commits on main are also checked against who pushes them.
     judging_push: bool,
+    /// Main's chain as the repository's index knows it (`ledger::index`), read at the first
+    /// lookup of a landing commit.
+    main_chain: Option<crate::ledger::index::Chain>,
+    /// The index is brought up to the repository's main before it is read.
+    keep_index: bool,
 }
 
 /// Pushed text quoted in a finding, cut short: a megabyte trailer or author line is named, not
@@ -175,7 +180,19 @@ impl<'s> Checker<'s> {
             merged: HashMap::new(),
             progress: None,
             judging_push: false,
+            main_chain: None,
+            keep_index: false,
         }
+    }
+
+    /// Before the first lookup of where a decision landed, the repository's index of main
+    /// (`ledger::index`) is brought up to its `main` (on the server: main as accepted, which
+    /// the push has not moved yet), so that such a lookup reads only what is newer (the
+    /// hook: what was pushed). The server's hook, and the commands that record an event or
+    /// run an approved action in a clone.
+    pub fn with_index_upkeep(mut self) -> Self {
+        self.keep_index = true;
+        self
     }
 
     /// Reports the progress of history checks to `p`.

@@ -18,12 +18,19 @@
 //! the chain's end, which readers skip and the next update writes again.
 
 use crate::engine::IndexUpdate;
-use crate::store::Oid;
+use crate::ledger::trailers;
+use crate::store::{Adding, Oid, Store, StoreError};
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 const CHAIN: &str = "index-v1-chain";
 const EVENTS: &str = "index-v1-events";
+/// Held (an exclusive `flock`) by whoever changes the files: `verify` in a clone, the hook on
+/// the server.
+const LOCK: &str = "index-v1.lock";
+/// How far back from the index's end a new tip may branch off and still continue it.
+const WINDOW: usize = 4096;
 const ID: usize = 20;
 const EVENT: usize = 20;
 
@@ -56,6 +63,28 @@ impl Index {
         Oid::try_from(&b[..]).ok()
     }
 
+    /// The commits from position `k` to the end, read at once.
+    pub fn commits_from(&self, k: usize) -> Vec<Oid> {
+        use std::os::unix::fs::FileExt as _;
+        let k = k.min(self.len);
+        let mut b = vec![0u8; (self.len - k) * ID];
+        if self.chain.read_exact_at(&mut b, (k * ID) as u64).is_err() {
+            return Vec::new();
+        }
+        b.chunks_exact(ID)
+            .filter_map(|c| Oid::try_from(c).ok())
+            .collect()
+    }
+
+    /// How many event records come before the first at position `k` or later (records are in
+    /// history order).
+    fn events_before(&self, k: usize) -> usize {
+        self.events
+            .chunks_exact(EVENT)
+            .position(|r| u32::from_le_bytes([r[16], r[17], r[18], r[19]]) as usize >= k)
+            .unwrap_or(self.events.len() / EVENT)
+    }
+
     /// The positions of the commits adding an event about the decision `key` (its 128-bit
     /// id), in history order, each once, only those on the indexed chain.
     pub fn events_of(&self, key: u128) -> Vec<usize> {
@@ -71,6 +100,294 @@ impl Index {
         out.dedup();
         out
     }
+}
+
+/// Main's first-parent chain as far as it is known: the indexed chain (positions `0..n`), then
+/// the commits read after it (`n..`), which lookups from newer tips add. Finding the commit
+/// that added a record then costs the commits main gained since the index (read once, however
+/// many lookups) and a few tree lookups, not a walk back to the record's landing.
+pub struct Chain {
+    index: Option<Index>,
+    /// The indexed chain's last commit.
+    last: Option<Oid>,
+    tail: Vec<Oid>,
+    tail_at: HashMap<Oid, usize>,
+}
+
+impl Chain {
+    pub fn new(index: Option<Index>) -> Chain {
+        let last = index
+            .as_ref()
+            .and_then(|ix| ix.len().checked_sub(1).and_then(|k| ix.commit(k)));
+        Chain {
+            index,
+            last,
+            tail: Vec::new(),
+            tail_at: HashMap::new(),
+        }
+    }
+
+    fn indexed(&self) -> usize {
+        self.index.as_ref().map_or(0, Index::len)
+    }
+
+    /// The number of commits known.
+    pub fn len(&self) -> usize {
+        self.indexed() + self.tail.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The commit at position `k` (0 = the root).
+    pub fn at(&self, k: usize) -> Option<Oid> {
+        let n = self.indexed();
+        if k < n {
+            self.index.as_ref()?.commit(k)
+        } else {
+            self.tail.get(k - n).copied()
+        }
+    }
+
+    /// The index this chain starts with.
+    pub fn index(&self) -> Option<&Index> {
+        self.index.as_ref()
+    }
+
+    /// The position of `oid` when it is the indexed chain's last commit or read after it.
+    fn known(&self, oid: Oid) -> Option<usize> {
+        if let Some(p) = self.tail_at.get(&oid) {
+            return Some(*p);
+        }
+        (self.last == Some(oid)).then(|| self.indexed() - 1)
+    }
+
+    /// Continues the chain after position `at` with `walked` (newest first); returns the
+    /// position of the newest. Commits known after `at` are forgotten when `walked` continues
+    /// it elsewhere (a tip on another branch of history).
+    fn attach(&mut self, at: usize, walked: Vec<Oid>) -> usize {
+        if walked.is_empty() {
+            return at;
+        }
+        let keep = (at + 1).saturating_sub(self.indexed());
+        for o in self.tail.drain(keep.min(self.tail.len())..) {
+            self.tail_at.remove(&o);
+        }
+        for o in walked.into_iter().rev() {
+            self.tail_at.insert(o, self.len());
+            self.tail.push(o);
+        }
+        self.len() - 1
+    }
+
+    /// [`Store::commit_adding`] through the chain: the commit of `tip`'s first-parent chain
+    /// that adds `path`, and its parent (`None`: the root holds it). The walk back from `tip`
+    /// stops where the known chain begins; from there, probes back from `tip`'s position
+    /// (1, 2, 4, … commits) and a bisection find the commit. What the index says is checked:
+    /// the commit found holds the file, its parent is the commit before it and lacks it;
+    /// otherwise history is walked as without an index.
+    pub fn commit_adding(
+        &mut self,
+        store: &Store,
+        tip: Oid,
+        path: &str,
+    ) -> Result<Option<(Oid, Option<Oid>)>, StoreError> {
+        if self.is_empty() {
+            return store.commit_adding(tip, path, &mut |_, _| {});
+        }
+        let found =
+            store.commit_adding_until(tip, path, &|o| self.known(o).is_some(), &mut |_, _| {})?;
+        let (at, walked) = match found {
+            Adding::Absent => return Ok(None),
+            Adding::Found { landing, parent } => return Ok(Some((landing, parent))),
+            Adding::Met { at, walked } => (at, walked),
+        };
+        let Some(q) = self.known(at) else {
+            return store.commit_adding(tip, path, &mut |_, _| {});
+        };
+        let p = self.attach(q, walked);
+        match self.search(store, p, path)? {
+            Some(Some(h)) => Ok(Some((
+                self.at(h).unwrap_or(tip),
+                h.checked_sub(1).and_then(|k| self.at(k)),
+            ))),
+            Some(None) => Ok(None),
+            None => store.commit_adding(tip, path, &mut |_, _| {}),
+        }
+    }
+
+    /// The position of `tip` on the chain, reading its first-parent chain back to a known
+    /// commit (and remembering what it read); `None` when it reaches the root without meeting
+    /// one.
+    pub fn locate(&mut self, store: &Store, tip: Oid) -> Result<Option<usize>, StoreError> {
+        let mut walked = Vec::new();
+        let mut cur = Some(tip);
+        while let Some(oid) = cur {
+            if let Some(q) = self.known(oid) {
+                return Ok(Some(self.attach(q, walked)));
+            }
+            walked.push(oid);
+            cur = store.commit_links(oid)?.1;
+        }
+        Ok(None)
+    }
+
+    /// The position of the commit that adds `path` on the chain up to position `p`: the first
+    /// whose tree holds it (presence is monotone on main), found by probes back from `p` (1,
+    /// 2, 4, … commits) and a bisection. `Some(None)`: `p` lacks it; `None`: the chain does
+    /// not fit the objects (the commit found is not the child of the one before it, or the
+    /// root holds the file and is not a root).
+    pub fn search(
+        &self,
+        store: &Store,
+        p: usize,
+        path: &str,
+    ) -> Result<Option<Option<usize>>, StoreError> {
+        // A position names a commit that cannot be read: the index is of other objects (the
+        // walk without it reports what is really wrong, if anything).
+        let links = |k: usize| -> Result<Option<(Oid, Option<Oid>)>, StoreError> {
+            let Some(c) = self.at(k) else { return Ok(None) };
+            Ok(store
+                .commit_links(c)
+                .ok()
+                .map(|(tree, parent, _)| (tree, parent)))
+        };
+        let present = |k: usize| -> Result<Option<bool>, StoreError> {
+            let Some((tree, _)) = links(k)? else {
+                return Ok(None);
+            };
+            Ok(Some(store.lookup(tree, path)?.is_some()))
+        };
+        match present(p)? {
+            None => return Ok(None),
+            Some(false) => return Ok(Some(None)),
+            Some(true) => {}
+        }
+        // Invariant: `hi` holds the file; `lo`, when known, does not.
+        let (mut lo, mut hi) = (None, p);
+        let mut step = 1;
+        while hi > 0 {
+            let k = p.saturating_sub(step);
+            match present(k)? {
+                None => return Ok(None),
+                Some(true) => hi = k,
+                Some(false) => {
+                    lo = Some(k);
+                    break;
+                }
+            }
+            step *= 2;
+        }
+        let Some(mut lo) = lo else {
+            // Position 0 holds it: it must be the root.
+            let Some((_, parent)) = links(0)? else {
+                return Ok(None);
+            };
+            return Ok(parent.is_none().then_some(Some(0)));
+        };
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            match present(mid)? {
+                None => return Ok(None),
+                Some(true) => hi = mid,
+                Some(false) => lo = mid,
+            }
+        }
+        let (Some((_, parent)), Some(before)) = (links(hi)?, self.at(lo)) else {
+            return Ok(None);
+        };
+        Ok((parent == Some(before)).then_some(Some(hi)))
+    }
+}
+
+/// Brings the index in `dir` to end at `tip`, a commit of main the caller has accepted (the
+/// server's hook: main as it was before the push): the commits from the indexed head to `tip`
+/// are appended, or, when `tip` does not descend from it (or there is no index), the whole
+/// chain is written anew. Events are found by their commits' trailers (an event id next to a
+/// decision id). Returns the number of commits written.
+pub fn extend(store: &Store, dir: &Path, tip: Oid) -> std::io::Result<usize> {
+    let _lock = lock(dir)?;
+    let (chain_path, events_path) = paths(dir);
+    repair(&chain_path)?;
+    repair(&events_path)?;
+    let index = load(dir);
+    let n = index.as_ref().map_or(0, Index::len);
+    // The index's last commits by id: a tip on a branch off one of them (a clone's landing
+    // rebuilt onto a main that moved on) continues the index from there.
+    let near_end: HashMap<Oid, usize> = index
+        .as_ref()
+        .map(|ix| ix.commits_from(n.saturating_sub(WINDOW)))
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| (c, n.saturating_sub(WINDOW) + i))
+        .collect();
+    if near_end.get(&tip) == Some(&(n.wrapping_sub(1))) {
+        return Ok(0);
+    }
+    // Newest first, until a commit near the index's end (or the root).
+    let mut walked: Vec<(Oid, Option<u128>)> = Vec::new();
+    let mut cur = Some(tip);
+    let mut met = None;
+    while let Some(oid) = cur {
+        if let Some(q) = near_end.get(&oid) {
+            met = Some(*q);
+            break;
+        }
+        let (_, parent, raw) = store.commit_links(oid).map_err(std::io::Error::other)?;
+        walked.push((oid, event_key(&raw)));
+        cur = parent;
+    }
+    walked.reverse();
+    let from = met.map_or(0, |q| q + 1);
+    let u = IndexUpdate {
+        from,
+        after: met.and_then(|q| index.as_ref()?.commit(q)),
+        events: walked
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (_, k))| Some(((*k)?, u32::try_from(from + i).ok()?)))
+            .collect(),
+        commits: walked.into_iter().map(|(c, _)| c).collect(),
+    };
+    drop(index);
+    let added = u.commits.len();
+    apply(dir, &u)?;
+    Ok(added)
+}
+
+/// The decision an event commit is about, from its trailers (`Event-Id` and `Decision-Id`).
+fn event_key(raw: &[u8]) -> Option<u128> {
+    let body = memchr::memmem::find(raw, b"\n\n")?;
+    let message = std::str::from_utf8(&raw[body + 2..]).ok()?;
+    let t = trailers::parse(message);
+    t.all(trailers::EVENT_ID).next()?;
+    let id = t.all(trailers::DECISION_ID).next()?;
+    ulid::Ulid::from_string(id).ok().map(u128::from)
+}
+
+/// Cuts a file that an interrupted append left with part of a record back to whole records.
+fn repair(path: &Path) -> std::io::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.len() % ID as u64 != 0 => std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)?
+            .set_len(m.len() - m.len() % ID as u64),
+        _ => Ok(()),
+    }
+}
+
+/// Takes the index's lock in `dir` (waiting for another holder).
+fn lock(dir: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::create_dir_all(dir)?;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(LOCK))?;
+    f.lock()?;
+    Ok(f)
 }
 
 fn paths(dir: &Path) -> (PathBuf, PathBuf) {
@@ -95,6 +412,11 @@ pub fn load(dir: &Path) -> Option<Index> {
 /// it; a later one appends when the files end exactly where its commits continue, and removes
 /// them otherwise (the next run from the root writes them again).
 pub fn update(dir: &Path, u: &IndexUpdate) -> std::io::Result<()> {
+    let _lock = lock(dir)?;
+    apply(dir, u)
+}
+
+fn apply(dir: &Path, u: &IndexUpdate) -> std::io::Result<()> {
     let (chain_path, events_path) = paths(dir);
     std::fs::create_dir_all(dir)?;
     // Written through a buffer, record by record: at 1,000,000 commits the chain is 20 MB.
@@ -111,13 +433,12 @@ pub fn update(dir: &Path, u: &IndexUpdate) -> std::io::Result<()> {
         replace(&events_path, &event_bytes)?;
         return replace(&chain_path, &chain_bytes);
     }
-    let fits = match (std::fs::metadata(&chain_path), u.after) {
-        (Ok(m), Some(after)) if m.len() == (u.from * ID) as u64 => {
-            last_id(&chain_path)?.is_some_and(|last| last == after)
-        }
-        _ => false,
-    };
-    if !fits || std::fs::metadata(&events_path).is_err() {
+    // The index holds the chain up to `from` (it may hold more: a clone's `outcome` or the
+    // server's hook brought it further): what follows `from` is kept when it is what `u`
+    // adds, else cut off and replaced; an index of another chain is removed.
+    let index = load(dir)
+        .filter(|ix| ix.len() >= u.from && u.after.is_some() && ix.commit(u.from - 1) == u.after);
+    let Some(ix) = index else {
         for p in [&chain_path, &events_path] {
             match std::fs::remove_file(p) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
@@ -125,21 +446,26 @@ pub fn update(dir: &Path, u: &IndexUpdate) -> std::io::Result<()> {
             }
         }
         return Ok(());
+    };
+    let end = u.from + u.commits.len();
+    if ix.len() >= end && (u.commits.is_empty() || ix.commit(end - 1) == u.commits.last().copied())
+    {
+        return Ok(());
+    }
+    if ix.len() > u.from {
+        let kept_events = ix.events_before(u.from);
+        drop(ix);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&chain_path)?
+            .set_len((u.from * ID) as u64)?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&events_path)?
+            .set_len((kept_events * EVENT) as u64)?;
     }
     append(&events_path, &event_bytes)?;
     append(&chain_path, &chain_bytes)
-}
-
-fn last_id(path: &Path) -> std::io::Result<Option<Oid>> {
-    use std::io::{Read as _, Seek as _, SeekFrom};
-    let mut f = std::fs::File::open(path)?;
-    if f.metadata()?.len() < ID as u64 {
-        return Ok(None);
-    }
-    f.seek(SeekFrom::End(-(ID as i64)))?;
-    let mut b = [0u8; ID];
-    f.read_exact(&mut b)?;
-    Ok(Oid::try_from(&b[..]).ok())
 }
 
 type Records<'a> = dyn Fn(&mut dyn std::io::Write) -> std::io::Result<()> + 'a;
@@ -174,6 +500,163 @@ fn append(path: &Path, write: &Records<'_>) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Person;
+
+    fn key(i: usize) -> u128 {
+        0x0123_4567_89ab_cdef_0000_0000_0000_0000 + i as u128
+    }
+
+    /// A first-parent chain of `n` commits on top of `base` (or a new root), commit `i`
+    /// adding `d/{tag}{i}`; every 10th (from the 6th) an event about decision `key(i - 5)`.
+    fn grow(store: &Store, base: Option<Oid>, tag: &str, n: usize) -> Vec<Oid> {
+        let who = Person {
+            name: "T".into(),
+            email: "t@example.org".into(),
+            time: 1_700_000_000,
+            offset: 0,
+        };
+        let mut parent = base;
+        let mut tree = base.map(|b| store.commit_links(b).unwrap().0);
+        let mut out = Vec::new();
+        for i in 0..n {
+            let t = store
+                .tree_with_files(tree, &[(format!("d/{tag}{i:04}"), vec![i as u8])])
+                .unwrap();
+            let msg = if i % 10 == 5 {
+                let id = ulid::Ulid::from(key(i - 5)).to_string();
+                format!("event {i}\n\nEvent-Id: 01JAAAAAAAAAAAAAAAAAAAAAAA\nDecision-Id: {id}\n")
+            } else {
+                format!("commit {i}\n")
+            };
+            let parents: Vec<Oid> = parent.into_iter().collect();
+            let c = store.write_commit(t, &parents, &who, &who, &msg).unwrap();
+            (parent, tree) = (Some(c), Some(t));
+            out.push(c);
+        }
+        out
+    }
+
+    fn repo() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init_bare(&dir.path().join("a.git")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn extend_indexes_main_and_appends_what_it_gained() {
+        let (_d, store) = repo();
+        let c = grow(&store, None, "a", 150);
+        let dir = store.git_dir().join("aiaudit");
+        assert_eq!(extend(&store, &dir, c[99]).unwrap(), 100);
+        assert_eq!(extend(&store, &dir, c[99]).unwrap(), 0);
+        assert_eq!(extend(&store, &dir, c[149]).unwrap(), 50);
+        let ix = load(&dir).unwrap();
+        assert_eq!(ix.len(), 150);
+        assert!((0..150).all(|k| ix.commit(k) == Some(c[k])));
+        assert_eq!(ix.events_of(key(0)), [5]);
+        assert_eq!(ix.events_of(key(140)), [145]);
+        // A branch off the index's end (a landing rebuilt onto another main): continued from
+        // where it branches, the events after it cut off.
+        let other = grow(&store, Some(c[139]), "b", 5);
+        assert_eq!(extend(&store, &dir, other[4]).unwrap(), 5);
+        let ix = load(&dir).unwrap();
+        assert_eq!(
+            (ix.len(), ix.commit(139), ix.commit(144)),
+            (145, Some(c[139]), Some(other[4]))
+        );
+        assert!(ix.events_of(key(140)).is_empty());
+        assert_eq!(ix.events_of(key(130)), [135]);
+        // Another history: written anew.
+        let other = grow(&store, None, "b", 15);
+        assert_eq!(extend(&store, &dir, other[14]).unwrap(), 15);
+        assert_eq!(load(&dir).unwrap().commit(14), Some(other[14]));
+        // A record cut short by an interrupted append is cut off, and the rest kept.
+        let (chain_path, _) = paths(&dir);
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&chain_path)
+            .unwrap();
+        f.write_all(&[9u8; 7]).unwrap();
+        assert!(load(&dir).is_none());
+        assert_eq!(extend(&store, &dir, other[4]).unwrap(), 0);
+        assert_eq!(load(&dir).unwrap().len(), 15);
+    }
+
+    #[test]
+    fn the_chain_finds_where_a_file_landed_as_the_walk_does_reading_what_main_gained() {
+        let (_d, store) = repo();
+        let c = grow(&store, None, "a", 400);
+        let dir = store.git_dir().join("aiaudit");
+        extend(&store, &dir, c[299]).unwrap();
+        let tip = c[399];
+        let mut chain = Chain::new(load(&dir));
+        for i in [0usize, 1, 7, 150, 298, 299, 300, 350, 398, 399] {
+            let path = format!("d/a{i:04}");
+            let walked = store.commit_adding(tip, &path, &mut |_, _| {}).unwrap();
+            let before = store.commits_read();
+            let found = chain.commit_adding(&store, tip, &path).unwrap();
+            let read = store.commits_read() - before;
+            let parent = i.checked_sub(1).map(|k| c[k]);
+            assert_eq!(found, Some((c[i], parent)), "d/a{i:04}");
+            assert_eq!(found, walked);
+            // The 100 commits after the index are read once (by the first lookup); then a few
+            // probes each.
+            assert!(
+                read <= if i == 0 { 140 } else { 40 },
+                "{path}: {read} commits read"
+            );
+        }
+        assert_eq!(chain.len(), 400);
+        assert_eq!(chain.commit_adding(&store, tip, "d/none").unwrap(), None);
+        // From a tip inside what is known, and from a branch off it.
+        let side = grow(&store, Some(c[349]), "s", 3);
+        assert_eq!(
+            chain.commit_adding(&store, side[2], "d/a0100").unwrap(),
+            Some((c[100], Some(c[99])))
+        );
+        assert_eq!(
+            chain.commit_adding(&store, side[2], "d/s0001").unwrap(),
+            Some((side[1], Some(side[0])))
+        );
+        assert_eq!(chain.len(), 353);
+        assert_eq!(
+            chain.commit_adding(&store, c[320], "d/a0310").unwrap(),
+            Some((c[310], Some(c[309])))
+        );
+    }
+
+    #[test]
+    fn an_index_that_does_not_fit_the_objects_is_not_believed() {
+        let (_d, store) = repo();
+        let c = grow(&store, None, "a", 120);
+        let dir = store.git_dir().join("aiaudit");
+        extend(&store, &dir, c[119]).unwrap();
+        let (chain_path, _) = paths(&dir);
+        let good = std::fs::read(&chain_path).unwrap();
+        let want = |i: usize| Some((c[i], i.checked_sub(1).map(|k| c[k])));
+        // Two commits swapped; every commit moved one place; ids of no commit.
+        let mut swapped = good.clone();
+        swapped[40 * ID..41 * ID].copy_from_slice(&good[60 * ID..61 * ID]);
+        swapped[60 * ID..61 * ID].copy_from_slice(&good[40 * ID..41 * ID]);
+        let mut shifted = good[ID..].to_vec();
+        shifted.extend_from_slice(&good[119 * ID..]);
+        let mut foreign = vec![7u8; 119 * ID];
+        foreign.extend_from_slice(&good[119 * ID..]);
+        for (name, bytes) in [
+            ("swapped", swapped),
+            ("shifted", shifted),
+            ("foreign", foreign),
+        ] {
+            std::fs::write(&chain_path, &bytes).unwrap();
+            for i in [0usize, 39, 40, 41, 59, 60, 61, 100, 119] {
+                let mut chain = Chain::new(load(&dir));
+                let got = chain
+                    .commit_adding(&store, c[119], &format!("d/a{i:04}"))
+                    .unwrap();
+                assert_eq!(got, want(i), "{name}: d/a{i:04}");
+            }
+        }
+    }
 
     fn oid(n: u8) -> Oid {
         Oid::try_from(&[n; 20][..]).unwrap()
@@ -226,6 +709,45 @@ mod tests {
             },
         )
         .unwrap();
+        assert!(load(&d).is_none());
+    }
+
+    #[test]
+    fn a_verify_behind_an_index_the_hook_kept_leaves_it_and_replaces_what_differs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("aiaudit");
+        let all = IndexUpdate {
+            from: 0,
+            after: None,
+            commits: (1..=6).map(oid).collect(),
+            events: vec![(7, 4)],
+        };
+        update(&d, &all).unwrap();
+        // What a resumed verify of commits 3..=4 adds is already there.
+        let behind = IndexUpdate {
+            from: 2,
+            after: Some(oid(2)),
+            commits: vec![oid(3), oid(4)],
+            events: vec![],
+        };
+        update(&d, &behind).unwrap();
+        let ix = load(&d).unwrap();
+        assert_eq!((ix.len(), ix.events_of(7)), (6, vec![4]));
+        // Commits that differ from the index's after position 2: what follows is replaced.
+        let other = IndexUpdate {
+            commits: vec![oid(3), oid(9)],
+            ..behind.clone()
+        };
+        update(&d, &other).unwrap();
+        let ix = load(&d).unwrap();
+        assert_eq!((ix.len(), ix.commit(3)), (4, Some(oid(9))));
+        assert!(ix.events_of(7).is_empty());
+        // An update that does not continue the index at its place: it goes.
+        let elsewhere = IndexUpdate {
+            after: Some(oid(8)),
+            ..behind
+        };
+        update(&d, &elsewhere).unwrap();
         assert!(load(&d).is_none());
     }
 

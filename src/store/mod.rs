@@ -152,6 +152,18 @@ pub struct Person {
     pub offset: i32,
 }
 
+/// What [`Store::commit_adding_until`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Adding {
+    /// The tip lacks the file.
+    Absent,
+    /// The commit adding the file, and its parent (`None`: the root has it).
+    Found { landing: Oid, parent: Option<Oid> },
+    /// The walk met a commit the caller knows (`at`, not read) before finding the commit; the
+    /// commits walked before it, newest first, every one holding the file where probed.
+    Met { at: Oid, walked: Vec<Oid> },
+}
+
 /// The parts of a commit the engine looks at.
 #[derive(Debug, Clone)]
 pub struct CommitData {
@@ -211,6 +223,8 @@ pub struct Store {
     /// The raw bytes of the last commits read, so that judging a commit's form does not read
     /// it a second time.
     raw_commits: std::cell::RefCell<std::collections::VecDeque<(Oid, Rc<[u8]>)>>,
+    /// How many commit objects this store has read (what a lookup's cost is counted in).
+    commits_read: std::cell::Cell<u64>,
 }
 
 /// A decoded tree: its entries, and what `git fsck --strict` would report about its bytes.
@@ -275,6 +289,7 @@ impl Store {
             _hook_objects: hook_objects,
             trees: Default::default(),
             raw_commits: Default::default(),
+            commits_read: Default::default(),
         }
     }
 
@@ -367,6 +382,11 @@ impl Store {
         Ok(store)
     }
 
+    /// How many commit objects this store has read so far.
+    pub fn commits_read(&self) -> u64 {
+        self.commits_read.get()
+    }
+
     /// The hook's private directory (its object store over the quarantine), if this is the
     /// hook's store.
     pub fn hook_dir(&self) -> Option<&Path> {
@@ -449,6 +469,7 @@ impl Store {
 
     /// The first parent of commit `oid`, read from its header alone.
     fn first_parent(&self, oid: Oid) -> Result<Option<Oid>> {
+        self.commits_read.set(self.commits_read.get() + 1);
         let obj = self.repo.find_object(oid).map_err(|e| obj_err(oid, e))?;
         if obj.kind != gix::object::Kind::Commit {
             return Err(obj_err(oid, format!("is a {}, not a commit", obj.kind)));
@@ -588,6 +609,7 @@ impl Store {
     /// A commit's tree and first parent, and its raw bytes, without decoding the rest: for
     /// walks that look at many commits and read few of them.
     pub fn commit_links(&self, oid: Oid) -> Result<(Oid, Option<Oid>, Rc<[u8]>)> {
+        self.commits_read.set(self.commits_read.get() + 1);
         let obj = self.repo.find_object(oid).map_err(|e| obj_err(oid, e))?;
         if obj.kind != gix::object::Kind::Commit {
             return Err(obj_err(oid, format!("is a {}, not a commit", obj.kind)));
@@ -615,6 +637,25 @@ impl Store {
         path: &str,
         visit: &mut dyn FnMut(Oid, &[u8]),
     ) -> Result<Option<(Oid, Option<Oid>)>> {
+        match self.commit_adding_until(tip, path, &|_| false, visit)? {
+            Adding::Absent => Ok(None),
+            Adding::Found { landing, parent } => Ok(Some((landing, parent))),
+            Adding::Met { at, .. } => Err(StoreError::Other(format!(
+                "the walk for {path} stopped at {at} though nothing stops it"
+            ))),
+        }
+    }
+
+    /// [`Store::commit_adding`], stopping at the first commit walked that `stop` knows, before
+    /// reading it, unless the commit adding `path` was found first: the walk ends where what
+    /// is known of the chain (an index of it) begins.
+    pub fn commit_adding_until(
+        &self,
+        tip: Oid,
+        path: &str,
+        stop: &dyn Fn(Oid) -> bool,
+        visit: &mut dyn FnMut(Oid, &[u8]),
+    ) -> Result<Adding> {
         // Newest first: (commit, its tree).
         let mut back: Vec<(Oid, Oid)> = Vec::new();
         let mut cur = Some(tip);
@@ -622,6 +663,12 @@ impl Store {
         let mut present_upto: Option<usize> = None;
         let mut absent_at = None;
         while let Some(oid) = cur {
+            if stop(oid) {
+                return Ok(Adding::Met {
+                    at: oid,
+                    walked: back.into_iter().map(|(c, _)| c).collect(),
+                });
+            }
             let (tree, parent, raw) = self.commit_links(oid)?;
             visit(oid, &raw);
             cur = parent;
@@ -638,10 +685,13 @@ impl Store {
             }
         }
         let Some(mut lo) = present_upto else {
-            return Ok(None); // absent at the tip
+            return Ok(Adding::Absent); // absent at the tip
         };
         let Some(mut hi) = absent_at else {
-            return Ok(Some((back[back.len() - 1].0, None)));
+            return Ok(Adding::Found {
+                landing: back[back.len() - 1].0,
+                parent: None,
+            });
         };
         // Invariant: back[lo] holds the file, back[hi] does not.
         while hi - lo > 1 {
@@ -652,7 +702,10 @@ impl Store {
                 hi = mid;
             }
         }
-        Ok(Some((back[lo].0, Some(back[hi].0))))
+        Ok(Adding::Found {
+            landing: back[lo].0,
+            parent: Some(back[hi].0),
+        })
     }
 
     fn remember_raw_commit(&self, oid: Oid, raw: &[u8]) {
@@ -665,6 +718,7 @@ impl Store {
 
     /// Reads a commit.
     pub fn commit(&self, oid: Oid) -> Result<CommitData> {
+        self.commits_read.set(self.commits_read.get() + 1);
         let obj = self.repo.find_object(oid).map_err(|e| obj_err(oid, e))?;
         if obj.kind != gix::object::Kind::Commit {
             return Err(obj_err(oid, format!("is a {}, not a commit", obj.kind)));

@@ -157,3 +157,56 @@ fn post_review_deadline_is_enforced_by_verify() {
     let reviewed = verify_later(&w);
     assert_eq!(reviewed.status.code(), Some(0), "{reviewed}");
 }
+
+/// The server's index of main (`ledger::index`): its size in commits, and main's length.
+fn server_index(w: &World) -> (u64, u64) {
+    let chain = w.server.join("aiaudit").join("index-v1-chain");
+    let size = std::fs::metadata(&chain).map(|m| m.len()).unwrap_or(0);
+    let commits = w
+        .git_in(&w.server, &["rev-list", "--first-parent", "--count", MAIN])
+        .ok()
+        .trim()
+        .parse::<u64>()
+        .expect("a count");
+    (size / 20, commits)
+}
+
+/// An event about a decision that landed many commits ago: the hook finds where it landed
+/// through the server's index of main, which `hook install` builds and the hook brings up to
+/// main as accepted before it reads it; an index that does not fit the objects is not
+/// believed, and is written anew.
+#[test]
+fn an_event_about_an_old_decision_is_judged_through_the_servers_index() {
+    let w = World::new();
+    let (indexed, commits) = server_index(&w);
+    assert!(
+        indexed >= 1,
+        "hook install indexed main: {indexed} of {commits}"
+    );
+    let old = w.land(BOB, CAROL);
+    for _ in 0..3 {
+        w.land(BOB, CAROL);
+    }
+    let (_, before) = server_index(&w);
+    w.aiaudit(&[
+        "outcome", &old.id, "--actor", BOB, "--action", "done", "--push",
+    ])
+    .ok();
+    // Brought up to main as it was before the push (the push's own commit is not indexed).
+    let (indexed, commits) = server_index(&w);
+    assert_eq!((indexed, commits), (before, before + 1));
+
+    // Another history's ids: not believed; the next outcome is judged as without an index,
+    // and the index written anew.
+    let chain = w.server.join("aiaudit").join("index-v1-chain");
+    std::fs::write(&chain, [7u8; 20 * 5]).expect("write");
+    w.aiaudit(&[
+        "outcome", &old.id, "--actor", BOB, "--action", "undone", "--push",
+    ])
+    .ok();
+    let (indexed, commits) = server_index(&w);
+    assert_eq!((indexed, commits), (before + 1, before + 2));
+    let clone = w.fresh_clone();
+    let out = w.aiaudit_in(&clone, &["verify"]);
+    assert!(out.stdout.contains("(4 decisions, 2 events,"), "{out}");
+}
