@@ -1186,6 +1186,11 @@ struct Row {
     approve: Vec<Duration>,
     /// `show` of the oldest decision, on the auditor's clone.
     show_oldest: Vec<Duration>,
+    /// The hook judging a push of an outcome about one of the oldest decisions (wall, CPU).
+    hook_old: Vec<Duration>,
+    hook_old_cpu: Vec<Duration>,
+    /// `outcome --push` of one of the oldest decisions, whole (client side, hook included).
+    outcome_old: Vec<Duration>,
     hook1: Vec<Duration>,
     hook1_rss_kb: u64,
     push1: Vec<Duration>,
@@ -1390,8 +1395,8 @@ fn bench_size(n: u64, density: Density, o: &Opts, scratch_root: &Path) -> Row {
     eprintln!("[N={n}] verify, resumed with nothing new: {:.2?}", m.wall);
 
     // --- show of the oldest decision: its landing commit is found walking back from the tip ---
-    let oldest = {
-        // The first decision commit after the root and the principals' policy changes.
+    let olds: Vec<String> = {
+        // The first decision commits after the root and the principals' policy changes.
         let out = run_ok(env.git(
             &auditor,
             &[
@@ -1403,10 +1408,12 @@ fn bench_size(n: u64, density: Density, o: &Opts, scratch_root: &Path) -> Row {
         ));
         out.lines()
             .map(str::trim)
-            .find(|l| !l.is_empty())
-            .expect("a decision on main")
-            .to_owned()
+            .filter(|l| !l.is_empty())
+            .take(o.runs + 1)
+            .map(str::to_owned)
+            .collect()
     };
+    let oldest = olds.first().expect("a decision on main").clone();
     for k in 0..=o.runs.min(5) {
         let m = measure(env.aiaudit(&auditor, &["show", &oldest]), &work).ok();
         assert!(m.stdout.contains(&oldest), "show {oldest}:\n{}", m.stdout);
@@ -1620,6 +1627,43 @@ fn bench_size(n: u64, density: Density, o: &Opts, scratch_root: &Path) -> Row {
             hook.wall, hook.cpu
         );
     }
+
+    // --- outcomes about the oldest decisions: where each landed is found through the indexes
+    // of main (the server's, built by `hook install`; the client's, built by its first
+    // `outcome`, which is not counted) ---
+    let bob_key = fx.keys.join("bob.key").to_string_lossy().into_owned();
+    for (k, id) in olds.iter().enumerate() {
+        let before = hook_log(&log).len();
+        let m = measure(
+            env.aiaudit(
+                &client,
+                &[
+                    "outcome", id, "--actor", "bob", "--action", "done", "--key", &bob_key,
+                    "--push",
+                ],
+            ),
+            &work,
+        )
+        .ok();
+        let runs = hook_log(&log);
+        assert_eq!(runs.len(), before + 1, "the hook ran once per push");
+        assert_eq!(
+            runs[before].code, 0,
+            "the hook rejected the outcome:\n{}",
+            m.stderr
+        );
+        if k > 0 {
+            row.hook_old.push(runs[before].wall);
+            row.hook_old_cpu.push(runs[before].cpu);
+            row.outcome_old.push(m.wall);
+        }
+    }
+    eprintln!(
+        "[N={n}] outcome about one of the oldest decisions: hook median {:.1?} (CPU {:.1?}); `outcome --push` median {:.1?}",
+        median(&row.hook_old),
+        median(&row.hook_old_cpu),
+        median(&row.outcome_old)
+    );
 
     // The server's history after all pushes still verifies.
     // Every push was accepted by the hook; at small sizes, check the server's whole history
@@ -2011,6 +2055,25 @@ fn table(rows: &[Row]) -> String {
                     (r.n >= 100_000).then(|| median(&r.show_oldest) <= Duration::from_millis(100))
                 },
             }),
+        ),
+        (
+            "hook, push of an outcome about one of the oldest decisions: median (CPU)",
+            |r, _| {
+                format!(
+                    "{} ({})",
+                    ms(median(&r.hook_old)),
+                    ms(median(&r.hook_old_cpu))
+                )
+            },
+            Some(Goal {
+                text: "≤ 30 ms median, as a push of 1 decision",
+                check: |r, _| Some(median(&r.hook_old) <= Duration::from_millis(30)),
+            }),
+        ),
+        (
+            "`outcome --push` about one of the oldest decisions, whole: median",
+            |r, _| ms(median(&r.outcome_old)),
+            None,
         ),
         (
             "8 concurrent landers (`approve --push` each, loopback): landings/s",

@@ -21,6 +21,17 @@ const MAX_SHOWN: usize = 100;
 pub enum HookCommand {
     PreReceive(PreReceiveArgs),
     Install(InstallArgs),
+    Index(IndexArgs),
+}
+
+/// Build (or bring up to main) the server repository's index of main, which the hook reads to
+/// find where an old decision landed (`hook install` builds it; the hook keeps it). For servers
+/// whose hook is installed by other means (GitLab, Gitea, GitHub Enterprise Server): run it
+/// once as the repository's owner, so that no push waits for it.
+#[derive(Debug, clap::Args)]
+pub struct IndexArgs {
+    /// The repository's git directory.
+    pub git_dir: PathBuf,
 }
 
 /// Run as git's pre-receive hook: read `<old> <new> <ref>` lines on standard input and reject
@@ -132,7 +143,30 @@ pub fn run(cmd: HookCommand) -> CliResult {
             Ok(pre_receive())
         }
         HookCommand::Install(a) => install(a),
+        HookCommand::Index(a) => {
+            let store = Store::open_isolated(&a.git_dir).map_err(|e| {
+                CliError::usage(e)
+                    .hint("give the server repository's git directory, e.g. audit.git")
+            })?;
+            match index_main(&store)? {
+                Some(n) => outln!("indexed main: {n} new commit(s)"),
+                None => outln!("nothing to index: the repository has no main"),
+            }
+            Ok(EXIT_OK)
+        }
     }
+}
+
+/// Brings the repository's index of main up to its main (`ledger::index::extend`); `None`
+/// when there is no main yet.
+fn index_main(store: &Store) -> Result<Option<usize>, CliError> {
+    let Some(main) = store.ref_target(crate::ledger::MAIN_REF)? else {
+        return Ok(None);
+    };
+    let dir = store.git_dir().join("aiaudit");
+    crate::ledger::index::extend(store, &dir, main)
+        .map(Some)
+        .map_err(|e| CliError::internal(anyhow!("cannot index main in {}: {e}", dir.display())))
 }
 
 fn pre_receive() -> i32 {
@@ -362,17 +396,7 @@ fn install(a: InstallArgs) -> CliResult {
     // The index of main the hook reads to find where an old decision landed
     // (`ledger::index`); built here so that no push waits for it on a long history. The hook
     // keeps it up to date (and builds it, should it be missing).
-    let indexed = match store.ref_target(crate::ledger::MAIN_REF)? {
-        Some(main) => {
-            let dir = store.git_dir().join("aiaudit");
-            Some(
-                crate::ledger::index::extend(&store, &dir, main).map_err(|e| {
-                    CliError::internal(anyhow!("cannot index main in {}: {e}", dir.display()))
-                })?,
-            )
-        }
-        None => None,
-    };
+    let indexed = index_main(&store)?;
     outln!("installed {}", target.display());
     outln!("  runs: {exe} hook pre-receive");
     if transient {

@@ -1,21 +1,32 @@
-//! The clone's index of main, kept by `verify` beside its state in `.git/aiaudit/`:
+//! The repository's index of main, in `<git dir>/aiaudit/`:
 //!
-//! - `index-v1-chain`: main's first-parent chain as it was verified, oldest first, one raw
-//!   object id (20 bytes) per commit;
+//! - `index-v1-chain`: main's first-parent chain, oldest first, one raw object id (20 bytes)
+//!   per commit;
 //! - `index-v1-events`: one 20-byte record per commit on that chain that adds an event: the
 //!   decision's id (its ULID's 16 bytes, big-endian) and the commit's position on the chain
 //!   (4 bytes, little-endian), in history order.
 //!
-//! With it, `show` finds where a decision landed by bisecting the chain (a few tree lookups) and
-//! the events about it by scanning 20 bytes per event, instead of reading every commit since
-//! the decision: the oldest decision of a long history is as quick to show as the newest.
+//! Who keeps it: in a clone, `verify` (what it checked), and `outcome`, `review`, `note` and
+//! `exec` bring it up to the clone's main before they look for where a decision landed; on the
+//! server, `hook install` builds it and the pre-receive hook brings it up to main as accepted
+//! (never to what is being pushed) before such a lookup. Writers hold `index-v1.lock`.
 //!
-//! It is only a cache, never evidence: a run that checked everything rewrites it, a resumed run
-//! appends to it only when it continues exactly the chain the files end with (otherwise they
-//! are removed), readers ignore files whose sizes do not fit, and what `show` finds through it
-//! is checked against the objects (the landing commit's parent, the event commit's trailers).
-//! Events are appended before the chain, so an interrupted update leaves event positions beyond
-//! the chain's end, which readers skip and the next update writes again.
+//! With it, finding the commit that landed a decision costs the commits main gained since the
+//! index (read once per process, however many lookups) and a few tree lookups (probes back from
+//! the tip, then a bisection: [`Chain`]), not a walk back to the decision: an outcome about the
+//! oldest decision of a long history is judged as quickly as one about the newest, and `show`
+//! of it is as quick too (it takes the events about it from `index-v1-events`).
+//!
+//! It is a cache, not evidence, trusted as far as the directory it sits in (the clone's
+//! remembered verify state beside it; the server's refs): a tip that branches off the index's
+//! last 4,096 commits continues it from there (a landing rebuilt onto a main that moved on),
+//! anything else writes it anew; a resumed `verify` keeps what matches and cuts off what does
+//! not; readers ignore files whose sizes do not fit, and what is found through it is checked
+//! against the objects (the commit found holds the record, its parent is the indexed commit
+//! before it and lacks it, an event commit names the decision), else history is walked as
+//! without it. Events are appended before the chain, so an interrupted update leaves event
+//! positions beyond the chain's end, which readers skip and the next update writes again; a
+//! record cut short is cut off.
 
 use crate::engine::IndexUpdate;
 use crate::ledger::trailers;

@@ -206,6 +206,16 @@ fn an_event_about_an_old_decision_is_judged_through_the_servers_index() {
     .ok();
     let (indexed, commits) = server_index(&w);
     assert_eq!((indexed, commits), (before + 1, before + 2));
+    // `hook index` builds it for servers whose hook is installed by other means.
+    std::fs::remove_dir_all(w.server.join("aiaudit")).expect("remove the index");
+    let root = w
+        .server
+        .parent()
+        .expect("the server's directory")
+        .to_owned();
+    let out = w.aiaudit_in(&root, &["hook", "index", s(&w.server)]).ok();
+    assert_eq!(out.trim(), format!("indexed main: {commits} new commit(s)"));
+    assert_eq!(server_index(&w), (commits, commits));
     let clone = w.fresh_clone();
     let out = w.aiaudit_in(&clone, &["verify"]);
     assert!(out.stdout.contains("(4 decisions, 2 events,"), "{out}");
