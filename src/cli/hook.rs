@@ -89,12 +89,25 @@ fn yield_to_watchdog() -> ! {
     }
 }
 
-/// Fails the push closed when the check overruns `seconds`: the process exits from another
-/// thread, rejecting whatever it was doing (the hook writes nothing, so nothing is left half
-/// done).
+/// When the check must have answered: set once, before the watchdog starts.
+static DEADLINE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Whether the deadline has passed. The check asks before it claims the verdict: a watchdog
+/// thread the scheduler has not run yet cannot let an overrunning check answer.
+fn past_deadline() -> bool {
+    DEADLINE
+        .get()
+        .is_some_and(|d| std::time::Instant::now() >= *d)
+}
+
+/// Fails the push closed when the check overruns `seconds`, counted from now: the process
+/// exits from another thread, rejecting whatever it was doing (the hook writes only its index
+/// of main, a cache whose interrupted write the next update repairs: `ledger::index`).
 fn watchdog(seconds: f64) {
+    let deadline = *DEADLINE
+        .get_or_init(|| std::time::Instant::now() + std::time::Duration::from_secs_f64(seconds));
     std::thread::spawn(move || {
-        std::thread::sleep(std::time::Duration::from_secs_f64(seconds));
+        std::thread::sleep(deadline.saturating_duration_since(std::time::Instant::now()));
         if !claim_verdict(BY_WATCHDOG) {
             // The check answered first; the process is exiting with its verdict.
             return;
@@ -173,7 +186,7 @@ fn pre_receive() -> i32 {
     let outcome = std::panic::catch_unwind(judge_push);
     // Whatever the check concluded, it speaks only if the deadline has not passed: a push
     // past the deadline is rejected even when its check would have accepted it.
-    if !claim_verdict(BY_CHECK) {
+    if past_deadline() || !claim_verdict(BY_CHECK) {
         yield_to_watchdog();
     }
     match outcome {

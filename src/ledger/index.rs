@@ -9,7 +9,7 @@
 //! Who keeps it: in a clone, `verify` (what it checked), and `outcome`, `review`, `note` and
 //! `exec` bring it up to the clone's main before they look for where a decision landed; on the
 //! server, `hook install` builds it and the pre-receive hook brings it up to main as accepted
-//! (never to what is being pushed) before such a lookup. Writers hold `index-v1.lock`.
+//! (never to what is being pushed) before such a lookup. Writers hold `index-v1.flock`.
 //!
 //! With it, finding the commit that landed a decision costs the commits main gained since the
 //! index (read once per process, however many lookups) and a few tree lookups (probes back from
@@ -38,8 +38,9 @@ use std::path::{Path, PathBuf};
 const CHAIN: &str = "index-v1-chain";
 const EVENTS: &str = "index-v1-events";
 /// Held (an exclusive `flock`) by whoever changes the files: `verify` in a clone, the hook on
-/// the server.
-const LOCK: &str = "index-v1.lock";
+/// the server. Unlike git's `.lock` files, its presence means nothing: the kernel releases the
+/// lock when its holder exits, however it exits (a hook past its deadline included).
+const LOCK: &str = "index-v1.flock";
 /// How far back from the index's end a new tip may branch off and still continue it.
 const WINDOW: usize = 4096;
 const ID: usize = 20;
@@ -322,6 +323,18 @@ pub fn extend(store: &Store, dir: &Path, tip: Oid) -> std::io::Result<usize> {
     let (chain_path, events_path) = paths(dir);
     repair(&chain_path)?;
     repair(&events_path)?;
+    // Temporary files of a rewrite that was cut short (a hook past its deadline exits at once):
+    // only the lock's holder writes them, so they are all stale.
+    for e in std::fs::read_dir(dir)?.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if [CHAIN, EVENTS]
+            .iter()
+            .any(|f| name.starts_with(&format!(".{f}.tmp")))
+        {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
     let index = load(dir);
     let n = index.as_ref().map_or(0, Index::len);
     // The index's last commits by id: a tip on a branch off one of them (a clone's landing
@@ -494,7 +507,16 @@ pub fn write_replacing(
 ) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let mut out = std::io::BufWriter::new(tempfile::NamedTempFile::new_in(dir)?);
+    // Named after the file it replaces (`.index-v1-chain.tmpXXXXXX`): one left by a process
+    // that was killed is known for what it is.
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}.tmp"))
+        .tempfile_in(dir)?;
+    let mut out = std::io::BufWriter::new(tmp);
     write(&mut out)?;
     let tmp = out.into_inner().map_err(|e| e.into_error())?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -577,10 +599,12 @@ mod tests {
         );
         assert!(ix.events_of(key(140)).is_empty());
         assert_eq!(ix.events_of(key(130)), [135]);
-        // Another history: written anew.
+        // Another history: written anew (and a rewrite's leftover removed).
+        std::fs::write(dir.join(".index-v1-chain.tmpAbC123"), b"cut short").unwrap();
         let other = grow(&store, None, "b", 15);
         assert_eq!(extend(&store, &dir, other[14]).unwrap(), 15);
         assert_eq!(load(&dir).unwrap().commit(14), Some(other[14]));
+        assert!(!dir.join(".index-v1-chain.tmpAbC123").exists());
         // A record cut short by an interrupted append is cut off, and the rest kept.
         let (chain_path, _) = paths(&dir);
         let mut f = std::fs::OpenOptions::new()
