@@ -47,11 +47,12 @@ const ID: usize = 20;
 const EVENT: usize = 20;
 
 /// The index on disk: the chain is read a commit at a time where asked (a bisection reads ~20
-/// of 1,000,000), the events whole (they are scanned).
+/// of 1,000,000), the events whole when asked (they are scanned; finding a landing commit, as
+/// the hook does, never reads them).
 pub struct Index {
     chain: std::fs::File,
     len: usize,
-    events: Vec<u8>,
+    events: std::fs::File,
 }
 
 impl Index {
@@ -90,11 +91,21 @@ impl Index {
 
     /// How many event records come before the first at position `k` or later (records are in
     /// history order).
-    fn events_before(&self, k: usize) -> usize {
-        self.events
+    fn events_before(&self, k: usize) -> std::io::Result<usize> {
+        let events = self.read_events()?;
+        Ok(events
             .chunks_exact(EVENT)
             .position(|r| u32::from_le_bytes([r[16], r[17], r[18], r[19]]) as usize >= k)
-            .unwrap_or(self.events.len() / EVENT)
+            .unwrap_or(events.len() / EVENT))
+    }
+
+    /// The event records, whole ones only.
+    fn read_events(&self) -> std::io::Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt as _;
+        let size = usize::try_from(self.events.metadata()?.len()).map_err(std::io::Error::other)?;
+        let mut b = vec![0u8; size - size % EVENT];
+        self.events.read_exact_at(&mut b, 0)?;
+        Ok(b)
     }
 
     /// The positions of the commits adding an event about the decision `key` (its 128-bit
@@ -102,7 +113,8 @@ impl Index {
     pub fn events_of(&self, key: u128) -> Vec<usize> {
         let want = key.to_be_bytes();
         let mut out: Vec<usize> = self
-            .events
+            .read_events()
+            .unwrap_or_default()
             .chunks_exact(EVENT)
             .filter(|r| r[..16] == want)
             .map(|r| u32::from_le_bytes([r[16], r[17], r[18], r[19]]) as usize)
@@ -424,8 +436,9 @@ pub fn load(dir: &Path) -> Option<Index> {
     let (chain, events) = paths(dir);
     let chain = std::fs::File::open(chain).ok()?;
     let size = usize::try_from(chain.metadata().ok()?.len()).ok()?;
-    let events = std::fs::read(events).ok()?;
-    (size > 0 && size % ID == 0 && events.len() % EVENT == 0).then_some(Index {
+    let events = std::fs::File::open(events).ok()?;
+    let events_size = events.metadata().ok()?.len();
+    (size > 0 && size % ID == 0 && events_size % EVENT as u64 == 0).then_some(Index {
         chain,
         len: size / ID,
         events,
@@ -477,7 +490,7 @@ fn apply(dir: &Path, u: &IndexUpdate) -> std::io::Result<()> {
         return Ok(());
     }
     if ix.len() > u.from {
-        let kept_events = ix.events_before(u.from);
+        let kept_events = ix.events_before(u.from)?;
         drop(ix);
         std::fs::OpenOptions::new()
             .write(true)
