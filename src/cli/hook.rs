@@ -409,7 +409,14 @@ fn install(a: InstallArgs) -> CliResult {
     // The index of main the hook reads to find where an old decision landed
     // (`ledger::index`); built here so that no push waits for it on a long history. The hook
     // keeps it up to date (and builds it, should it be missing).
-    let indexed = index_main(&store)?;
+    // A cache: if it cannot be built here, the hook builds it on the first push that needs it.
+    let indexed = index_main(&store).unwrap_or_else(|e| {
+        errln!(
+            "warning: main was not indexed ({:#}); the hook builds the index on the first push that needs it (or run `aiaudit hook index`)",
+            e.error
+        );
+        None
+    });
     outln!("installed {}", target.display());
     outln!("  runs: {exe} hook pre-receive");
     if transient {
