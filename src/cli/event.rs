@@ -193,7 +193,7 @@ pub(super) fn land(
     let base = main_base(store)?;
     // Where the decision landed is found through the clone's index of main, brought up to
     // main first (`ledger::index`): an event about an old decision does not walk history.
-    let mut checker = Checker::new(store, now).with_index_upkeep();
+    let mut checker = Checker::new(store, now).with_index_upkeep(util::index_after());
     let policy = checker.governance().policy_at(base.tree)?;
     let dpath = path_for_id("decisions", decision_id)
         .ok_or_else(|| CliError::usage(anyhow!("`{decision_id}` is not a decision id")))?;

@@ -218,7 +218,7 @@ pub(super) fn approved_decision(
         ))
         .with_diagnostics(errors));
     }
-    let mut checker = Checker::new(store, util::now()?).with_index_upkeep();
+    let mut checker = Checker::new(store, util::now()?).with_index_upkeep(util::index_after());
     let (landing, diags) = checker
         .judge_landed_now(base, id)
         .map_err(|d| CliError::internal(anyhow!("{}", d.message)))?

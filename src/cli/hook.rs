@@ -266,7 +266,7 @@ fn judge_push() -> Result<(i32, Vec<String>), String> {
     let identity = crate::engine::pusher::PushIdentity::from_env(env);
     let mut checker = Checker::new(&store, now)
         .with_push_identity(identity)
-        .with_index_upkeep();
+        .with_index_upkeep(super::util::index_after());
     let diags = checker.check_push(&updates);
     let (errors, warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(|d| d.is_error());
     let mut report: Vec<String> = warnings.iter().map(ToString::to_string).collect();

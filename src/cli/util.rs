@@ -831,6 +831,16 @@ fn backoff(attempt: u32) -> std::time::Duration {
     std::time::Duration::from_millis((base as f64 * jitter) as u64)
 }
 
+/// How many commits a lookup of where a decision landed reads back from main before the
+/// repository's index of main is brought up to date (`AIAUDIT_INDEX_AFTER`, default 1,024;
+/// `Checker::with_index_upkeep`). A value that is not a number is the default.
+pub fn index_after() -> usize {
+    std::env::var("AIAUDIT_INDEX_AFTER")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::PushRejection;

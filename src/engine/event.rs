@@ -281,21 +281,38 @@ impl super::Checker<'_> {
         from: &CommitData,
         path: &str,
     ) -> Result<CommitData, Diagnostic> {
+        use crate::ledger::index;
+        // Commits read back from `from` before the index is brought up to date: a recent
+        // decision is found within them and costs no more.
+        let budget = self.keep_index.unwrap_or(usize::MAX);
         let store = self.store;
-        let chain = self.main_chain.get_or_insert_with(|| {
-            let dir = store.git_dir().join("aiaudit");
-            if self.keep_index {
-                // A cache: if it cannot be written, lookups walk history instead.
+        let dir = store.git_dir().join("aiaudit");
+        let chain = self
+            .main_chain
+            .get_or_insert_with(|| index::Chain::new(index::load(&dir)));
+        let mut found = chain
+            .commit_adding_within(store, from.id, path, budget)
+            .map_err(internal)?;
+        if found.is_none() {
+            if self.keep_index.is_some() && !self.index_kept {
+                self.index_kept = true;
+                // A cache: if it cannot be written, the lookup walks history instead.
                 if let Ok(Some(main)) = store.ref_target(crate::ledger::MAIN_REF) {
-                    let _ = crate::ledger::index::extend(store, &dir, main);
+                    if index::extend(store, &dir, main).is_ok() {
+                        self.main_chain = Some(index::Chain::new(index::load(&dir)));
+                    }
                 }
             }
-            crate::ledger::index::Chain::new(crate::ledger::index::load(&dir))
-        });
-        match chain
-            .commit_adding(store, from.id, path)
-            .map_err(internal)?
-        {
+            let chain = self
+                .main_chain
+                .get_or_insert_with(|| index::Chain::new(index::load(&dir)));
+            found = Some(
+                chain
+                    .commit_adding(store, from.id, path)
+                    .map_err(internal)?,
+            );
+        }
+        match found.flatten() {
             Some((landing, _)) if landing != from.id => {
                 self.store.commit(landing).map_err(internal)
             }

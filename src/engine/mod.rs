@@ -121,8 +121,11 @@ pub struct Checker<'s> {
     /// Main's chain as the repository's index knows it (`ledger::index`), read at the first
     /// lookup of a landing commit.
     main_chain: Option<crate::ledger::index::Chain>,
-    /// The index is brought up to the repository's main before it is read.
-    keep_index: bool,
+    /// The index is brought up to the repository's main when a lookup has read this many
+    /// commits without it.
+    keep_index: Option<usize>,
+    /// Whether it was (once a process is enough: it is brought up to main as it was then).
+    index_kept: bool,
 }
 
 /// Pushed text quoted in a finding, cut short: a megabyte trailer or author line is named, not
@@ -181,17 +184,19 @@ impl<'s> Checker<'s> {
             progress: None,
             judging_push: false,
             main_chain: None,
-            keep_index: false,
+            keep_index: None,
+            index_kept: false,
         }
     }
 
-    /// Before the first lookup of where a decision landed, the repository's index of main
-    /// (`ledger::index`) is brought up to its `main` (on the server: main as accepted, which
-    /// the push has not moved yet), so that such a lookup reads only what is newer (the
-    /// hook: what was pushed). The server's hook, and the commands that record an event or
-    /// run an approved action in a clone.
-    pub fn with_index_upkeep(mut self) -> Self {
-        self.keep_index = true;
+    /// When a lookup of where a decision landed does not find it within the last `after`
+    /// commits (nor meet the indexed chain; `AIAUDIT_INDEX_AFTER`, default 1,024), the repository's index of main (`ledger::index`)
+    /// is first brought up to its `main` (on the server: main as accepted, which the push has
+    /// not moved yet; built if missing), so that this and later lookups read only what is newer
+    /// (the hook: what was pushed). A recent decision never waits for the index. The server's
+    /// hook, and the commands that record an event or run an approved action in a clone.
+    pub fn with_index_upkeep(mut self, after: usize) -> Self {
+        self.keep_index = Some(after);
         self
     }
 

@@ -7,9 +7,10 @@
 //!   (4 bytes, little-endian), in history order.
 //!
 //! Who keeps it: in a clone, `verify` (what it checked), and `outcome`, `review`, `note` and
-//! `exec` bring it up to the clone's main before they look for where a decision landed; on the
-//! server, `hook install` builds it and the pre-receive hook brings it up to main as accepted
-//! (never to what is being pushed) before such a lookup. Writers hold `index-v1.flock`.
+//! `exec` bring it up to the clone's main when a lookup of where a decision landed has read
+//! 1,024 commits (`AIAUDIT_INDEX_AFTER`) without it; on the server, `hook install` (or `hook
+//! index`) builds it and the pre-receive hook brings it up to main as accepted (never to what
+//! is being pushed) in the same case. Writers hold `index-v1.flock`.
 //!
 //! With it, finding the commit that landed a decision costs the commits main gained since the
 //! index (read once per process, however many lookups) and a few tree lookups (probes back from
@@ -126,6 +127,9 @@ impl Index {
     }
 }
 
+/// The commit that adds a file, and its parent (`None`: the root holds it).
+pub type Landing = (Oid, Option<Oid>);
+
 /// Main's first-parent chain as far as it is known: the indexed chain (positions `0..n`), then
 /// the commits read after it (`n..`), which lookups from newer tips add. Finding the commit
 /// that added a record then costs the commits main gained since the index (read once, however
@@ -217,28 +221,51 @@ impl Chain {
         tip: Oid,
         path: &str,
     ) -> Result<Option<(Oid, Option<Oid>)>, StoreError> {
-        if self.is_empty() {
-            return store.commit_adding(tip, path, &mut |_, _| {});
+        match self.commit_adding_within(store, tip, path, usize::MAX)? {
+            Some(found) => Ok(found),
+            None => store.commit_adding(tip, path, &mut |_, _| {}),
         }
-        let found =
-            store.commit_adding_until(tip, path, &|o| self.known(o).is_some(), &mut |_, _| {})?;
+    }
+
+    /// [`Chain::commit_adding`], giving up (`None`) when it has read `budget` commits back from
+    /// `tip` without finding the commit or meeting the known chain: the caller may then bring
+    /// the index up to date (`extend`) before the long walk. A recent decision is found within a
+    /// few commits, and then nothing else is read.
+    pub fn commit_adding_within(
+        &mut self,
+        store: &Store,
+        tip: Oid,
+        path: &str,
+        budget: usize,
+    ) -> Result<Option<Option<Landing>>, StoreError> {
+        let read = std::cell::Cell::new(0usize);
+        let found = store.commit_adding_until(
+            tip,
+            path,
+            &|o| {
+                read.set(read.get() + 1);
+                self.known(o).is_some() || read.get() > budget
+            },
+            &mut |_, _| {},
+        )?;
         let (at, walked) = match found {
-            Adding::Absent => return Ok(None),
-            Adding::Found { landing, parent } => return Ok(Some((landing, parent))),
+            Adding::Absent => return Ok(Some(None)),
+            Adding::Found { landing, parent } => return Ok(Some(Some((landing, parent)))),
             Adding::Met { at, walked } => (at, walked),
         };
         let Some(q) = self.known(at) else {
-            return store.commit_adding(tip, path, &mut |_, _| {});
+            return Ok(None); // out of budget
         };
         let p = self.attach(q, walked);
-        match self.search(store, p, path)? {
-            Some(Some(h)) => Ok(Some((
+        Ok(match self.search(store, p, path)? {
+            Some(Some(h)) => Some(Some((
                 self.at(h).unwrap_or(tip),
                 h.checked_sub(1).and_then(|k| self.at(k)),
             ))),
-            Some(None) => Ok(None),
-            None => store.commit_adding(tip, path, &mut |_, _| {}),
-        }
+            Some(None) => Some(None),
+            // The index does not fit the objects: walk without it.
+            None => Some(store.commit_adding(tip, path, &mut |_, _| {})?),
+        })
     }
 
     /// The position of `tip` on the chain, reading its first-parent chain back to a known
@@ -656,6 +683,25 @@ mod tests {
         }
         assert_eq!(chain.len(), 400);
         assert_eq!(chain.commit_adding(&store, tip, "d/none").unwrap(), None);
+        // Within a budget: what is found a few commits back, and giving up further back
+        // (without an index, the chain knows nothing to meet).
+        let mut bare = Chain::new(None);
+        assert_eq!(
+            bare.commit_adding_within(&store, tip, "d/a0398", 4)
+                .unwrap(),
+            Some(Some((c[398], Some(c[397]))))
+        );
+        assert_eq!(
+            bare.commit_adding_within(&store, tip, "d/a0100", 64)
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            chain
+                .commit_adding_within(&store, tip, "d/a0100", 0)
+                .unwrap(),
+            Some(Some((c[100], Some(c[99]))))
+        );
         // From a tip inside what is known, and from a branch off it.
         let side = grow(&store, Some(c[349]), "s", 3);
         assert_eq!(

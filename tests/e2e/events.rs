@@ -173,8 +173,8 @@ fn server_index(w: &World) -> (u64, u64) {
 
 /// An event about a decision that landed many commits ago: the hook finds where it landed
 /// through the server's index of main, which `hook install` builds and the hook brings up to
-/// main as accepted before it reads it; an index that does not fit the objects is not
-/// believed, and is written anew.
+/// main as accepted before it reads it, once a lookup has read `AIAUDIT_INDEX_AFTER` commits
+/// without it; an index that does not fit the objects is not believed, and is written anew.
 #[test]
 fn an_event_about_an_old_decision_is_judged_through_the_servers_index() {
     let w = World::new();
@@ -187,12 +187,21 @@ fn an_event_about_an_old_decision_is_judged_through_the_servers_index() {
     for _ in 0..3 {
         w.land(BOB, CAROL);
     }
-    let (_, before) = server_index(&w);
+    // A decision found within the last 1,024 commits: nothing waits for the index.
+    let (at_install, _) = server_index(&w);
     w.aiaudit(&[
-        "outcome", &old.id, "--actor", BOB, "--action", "done", "--push",
+        "outcome", &old.id, "--actor", BOB, "--action", "seen", "--push",
     ])
     .ok();
-    // Brought up to main as it was before the push (the push's own commit is not indexed).
+    assert_eq!(server_index(&w).0, at_install);
+    // Beyond `AIAUDIT_INDEX_AFTER` commits (here 0): the hook brings its index up to main as
+    // it was before the push (the push's own commit is not indexed), and reads it.
+    let (_, before) = server_index(&w);
+    let after0 = [("AIAUDIT_INDEX_AFTER", "0")];
+    let outcome = [
+        "outcome", &old.id, "--actor", BOB, "--action", "done", "--push",
+    ];
+    w.aiaudit_in_env(&w.work, &outcome, &after0).ok();
     let (indexed, commits) = server_index(&w);
     assert_eq!((indexed, commits), (before, before + 1));
 
@@ -200,10 +209,10 @@ fn an_event_about_an_old_decision_is_judged_through_the_servers_index() {
     // and the index written anew.
     let chain = w.server.join("aiaudit").join("index-v1-chain");
     std::fs::write(&chain, [7u8; 20 * 5]).expect("write");
-    w.aiaudit(&[
+    let outcome = [
         "outcome", &old.id, "--actor", BOB, "--action", "undone", "--push",
-    ])
-    .ok();
+    ];
+    w.aiaudit_in_env(&w.work, &outcome, &after0).ok();
     let (indexed, commits) = server_index(&w);
     assert_eq!((indexed, commits), (before + 1, before + 2));
     // `hook index` builds it for servers whose hook is installed by other means.
@@ -218,5 +227,5 @@ fn an_event_about_an_old_decision_is_judged_through_the_servers_index() {
     assert_eq!(server_index(&w), (commits, commits));
     let clone = w.fresh_clone();
     let out = w.aiaudit_in(&clone, &["verify"]);
-    assert!(out.stdout.contains("(4 decisions, 2 events,"), "{out}");
+    assert!(out.stdout.contains("(4 decisions, 3 events,"), "{out}");
 }

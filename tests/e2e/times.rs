@@ -141,7 +141,7 @@ fn an_outcome_signed_before_the_approval_is_rejected() {
     let carol = w.signer_args(CAROL);
     approve.extend(carol.iter().map(String::as_str));
     w.aiaudit(&approve).ok();
-    // Decisions landed since: the hook finds where this one landed through its index of main.
+    // Decisions landed since: the hook and the CLI look for where this one landed further back.
     for _ in 0..2 {
         w.land(BOB, CAROL);
     }
