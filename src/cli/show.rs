@@ -646,10 +646,11 @@ fn event_about(
     )
 }
 
-/// [`find_on_main`] through the index of main a clean `verify` of this clone left
-/// (`ledger::index::Chain`): the landing commit by probing and bisecting the indexed chain, the
-/// events from the index and from the commits main gained since. `None` when there is no index or it does not
-/// fit main (the caller walks history instead). What the index points at is checked: the
+/// [`find_on_main`] through the clone's index of main (`ledger::index::Chain`: left by a clean
+/// `verify`, brought up to date by `outcome`, `review` and `exec`): the landing commit by
+/// probing and bisecting the indexed chain, the events from the index and from the commits
+/// main gained since. `None` when there is no index or it does not fit main (the caller walks
+/// history instead). What the index points at is checked: the
 /// landing commit adds the file and descends from the commit before it, an event commit names
 /// the decision.
 fn find_indexed(
