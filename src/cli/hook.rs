@@ -407,9 +407,9 @@ fn install(a: InstallArgs) -> CliResult {
         store.set_config("receive.certNonceSlop", "60")?;
     }
     // The index of main the hook reads to find where an old decision landed
-    // (`ledger::index`); built here so that no push waits for it on a long history. The hook
-    // keeps it up to date (and builds it, should it be missing).
-    // A cache: if it cannot be built here, the hook builds it on the first push that needs it.
+    // (`ledger::index`); built here so that no push waits for it on a long history. A cache:
+    // the hook keeps it up to date, and builds it on the first push that needs it if it could
+    // not be built here.
     let indexed = index_main(&store).unwrap_or_else(|e| {
         errln!(
             "warning: main was not indexed ({:#}); the hook builds the index on the first push that needs it (or run `aiaudit hook index`)",
