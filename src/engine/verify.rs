@@ -83,6 +83,37 @@ impl LinkCounts {
     }
 }
 
+/// What a stretch of history counts: one chunk's (`ChunkResult`), the chunks' merged so far
+/// (`Merged`), added to a report once (`HistoryReport::add`).
+#[derive(Default)]
+pub(super) struct Tally {
+    commits: usize,
+    decisions: usize,
+    events: usize,
+    policy_changes: usize,
+    links: LinkCounts,
+}
+
+impl Tally {
+    fn add(&mut self, o: &Tally) {
+        self.commits += o.commits;
+        self.decisions += o.decisions;
+        self.events += o.events;
+        self.policy_changes += o.policy_changes;
+        self.links.add(&o.links);
+    }
+}
+
+impl HistoryReport {
+    fn add(&mut self, t: &Tally) {
+        self.commits += t.commits;
+        self.decisions += t.decisions;
+        self.events += t.events;
+        self.policy_changes += t.policy_changes;
+        self.links.add(&t.links);
+    }
+}
+
 /// What a clean `verify` of main remembers, so that the next one checks only the commits
 /// added since (`Checker::check_history_resume`): the head it verified, the counts, the
 /// warnings it reported, and what history-wide rules still wait for (post-action reviews,
@@ -235,7 +266,7 @@ impl super::Checker<'_> {
         if let Some((chain, st)) = quick.and_then(|c| Some((c, state.take()?))) {
             let mut merged = Merged::default();
             self.check_chunks(&chain, 1, &mut |r| merged.add(r));
-            if merged.policy_changes == 0 {
+            if merged.tally.policy_changes == 0 {
                 report.root = Some(st.root.clone());
                 // The remembered head is the last of the `st.commits` commits of the chain.
                 let at = (st.commits.saturating_sub(1), 1);
@@ -304,7 +335,7 @@ impl super::Checker<'_> {
         let (base, from) = match resume {
             Some((from, st)) => {
                 self.check_chunks(&ids_chain, from, &mut |r| merged.add(r));
-                if merged.policy_changes > 0 {
+                if merged.tally.policy_changes > 0 {
                     merged = Merged::default();
                     self.check_chunks(&ids_chain, 0, &mut |r| merged.add(r));
                     (None, 0)
@@ -350,7 +381,7 @@ impl super::Checker<'_> {
     ) -> (HistoryReport, VerifyState) {
         let tip = chain.last().copied();
         let root = report.root.clone();
-        report.checked = Some(merged.commits);
+        report.checked = Some(merged.tally.commits);
         report.coverage = Some(if base.is_some() {
             Coverage::Resumed
         } else {
@@ -374,11 +405,7 @@ impl super::Checker<'_> {
                 }));
             gaps = st.gaps;
         }
-        report.commits += merged.commits;
-        report.decisions += merged.decisions;
-        report.events += merged.events;
-        report.policy_changes += merged.policy_changes;
-        report.links.add(&merged.links);
+        report.add(&merged.tally);
         report.diagnostics.extend(merged.diagnostics);
         gaps.merge(merged.gaps);
         let index = IndexUpdate {
@@ -585,15 +612,15 @@ impl super::Checker<'_> {
                     found.push(d.at_commit(c.id.to_string()));
                 }
             }
-            out.commits += 1;
+            out.tally.commits += 1;
             let clean = !found.iter().any(Diagnostic::is_error);
             if clean {
-                out.links.count(&role, &c);
+                out.tally.links.count(&role, &c);
             }
             let mut id = None;
             match role {
                 CommitRole::Decision(d) => {
-                    out.decisions += 1;
+                    out.tally.decisions += 1;
                     id = c
                         .trailers
                         .first(trailers::DECISION_ID)
@@ -605,7 +632,7 @@ impl super::Checker<'_> {
                     }
                 }
                 CommitRole::Event(e) => {
-                    out.events += 1;
+                    out.tally.events += 1;
                     let key = e.as_ref().and_then(|e| super::gaps::id_key(&e.decision));
                     if let (Some(k), Ok(pos)) = (key, u32::try_from(i)) {
                         events_at.push((k, pos));
@@ -614,7 +641,7 @@ impl super::Checker<'_> {
                         out.gaps.event(&e, &c);
                     }
                 }
-                CommitRole::PolicyChange => out.policy_changes += 1,
+                CommitRole::PolicyChange => out.tally.policy_changes += 1,
                 _ => {}
             }
             per_commit.push((found.into_iter().map(|d| d.at_ref(MAIN_REF)).collect(), id));
@@ -641,11 +668,7 @@ impl super::Checker<'_> {
 /// The chunks' results merged as they come, in history order.
 #[derive(Default)]
 pub(super) struct Merged {
-    commits: usize,
-    decisions: usize,
-    events: usize,
-    policy_changes: usize,
-    links: LinkCounts,
+    tally: Tally,
     diagnostics: Vec<Diagnostic>,
     gaps: Gaps,
     /// The decision ids seen, as 128-bit ULIDs (16 bytes each, the only per-decision state of
@@ -658,11 +681,7 @@ pub(super) struct Merged {
 
 impl Merged {
     fn add(&mut self, r: ChunkResult) {
-        self.commits += r.commits;
-        self.decisions += r.decisions;
-        self.events += r.events;
-        self.policy_changes += r.policy_changes;
-        self.links.add(&r.links);
+        self.tally.add(&r.tally);
         for (id, commit) in r.decision_ids {
             let first = match super::gaps::id_key(&id) {
                 Some(k) => self.seen.insert(k),
@@ -700,11 +719,7 @@ type CommitFindings = (Vec<Diagnostic>, Option<(String, String)>);
 /// What one chunk of history yields, merged in order by `check_history`.
 #[derive(Default)]
 pub(super) struct ChunkResult {
-    commits: usize,
-    decisions: usize,
-    events: usize,
-    policy_changes: usize,
-    links: LinkCounts,
+    tally: Tally,
     /// (decision id, commit) in history order, for the uniqueness check across chunks.
     decision_ids: Vec<(String, String)>,
     pub(super) diagnostics: Vec<Diagnostic>,
@@ -719,8 +734,11 @@ mod tests {
 
     fn chunk(ids: &[(&str, &str)]) -> ChunkResult {
         ChunkResult {
-            commits: ids.len(),
-            decisions: ids.len(),
+            tally: Tally {
+                commits: ids.len(),
+                decisions: ids.len(),
+                ..Default::default()
+            },
             decision_ids: ids
                 .iter()
                 .map(|(i, c)| ((*i).to_owned(), (*c).to_owned()))
@@ -737,7 +755,7 @@ mod tests {
         m.add(chunk(&[(a, "c1"), (b, "c2")]));
         m.add(chunk(&[("not-a-ulid", "c3")]));
         m.add(chunk(&[(b, "c4"), ("not-a-ulid", "c5"), (a, "c6")]));
-        assert_eq!((m.commits, m.decisions), (6, 6));
+        assert_eq!((m.tally.commits, m.tally.decisions), (6, 6));
         let dups: Vec<(&str, &str)> = m
             .diagnostics
             .iter()
