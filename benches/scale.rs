@@ -33,6 +33,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+#[path = "support/ed25519.rs"]
+#[allow(dead_code)] // `measure` serves benches/ed25519_floor.rs
+mod floor;
 #[path = "../tests/support/sealed.rs"]
 mod sealed;
 use sealed::Sealed;
@@ -1202,6 +1205,9 @@ struct Row {
     /// Decisions landed by the concurrent landers, and in what wall time.
     landings: usize,
     landing_wall: Duration,
+    /// One Ed25519 verification as Sequoia's backend does it, timed just before `verify`
+    /// (seconds; benches/support/ed25519.rs).
+    ed25519_per_sig: f64,
 }
 
 impl Row {
@@ -1329,7 +1335,8 @@ fn bench_size(n: u64, density: Density, o: &Opts, scratch_root: &Path) -> Row {
     let env = Env::new(&work);
     let w = |p: &str| work.join(p).to_string_lossy().into_owned();
 
-    // --- verify, on a clone, as an auditor runs it ---
+    // --- the Ed25519 floor, then verify, on a clone, as an auditor runs it ---
+    row.ed25519_per_sig = floor::per_signature_as_sequoia();
     run_ok(env.git(
         &work,
         &[
@@ -1913,6 +1920,18 @@ fn table(rows: &[Row]) -> String {
                 text: "≥ 20,000/s at 100,000",
                 check: |r, _| (r.n >= 100_000).then(|| r.verify_rate() >= 20_000.0),
             }),
+        ),
+        (
+            "`verify`'s ceiling: decisions/s the two Ed25519 verifications allow on these cores, nothing else done (ed25519-dalek as Sequoia calls it, timed before `verify`)",
+            |r, _| {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                format!(
+                    "{} ({:.1} µs a signature)",
+                    thousands(floor::decisions_per_second(r.ed25519_per_sig, cores) as u64),
+                    r.ed25519_per_sig * 1e6
+                )
+            },
+            None,
         ),
         (
             "`verify`: wall time (runs)",
